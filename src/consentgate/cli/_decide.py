@@ -1,0 +1,77 @@
+"""Rendering decisions for the command line."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .. import service
+from ..errors import InvalidInput
+from ..model.times import parse_time
+
+
+def _time(text: str | None, where: str) -> datetime:
+    if text is None:
+        return datetime.now(timezone.utc)
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{where}: {exc} (got {text!r})") from None
+
+
+def run_single(store: Any, policy_path: Path | None, item: str, purpose: str, at: str | None, as_json: bool) -> bool:
+    """Decide one question and print it; return whether it was allowed."""
+    policy = service.load_policy(policy_path)
+    decision = service.decide_questions(store, [(item, purpose, _time(at, "--at"))], policy)[0]
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(decision.to_json()) + b"\n")
+    else:
+        print(render(decision.to_json()))
+    return bool(decision.allowed)
+
+
+def render(doc: dict[str, Any]) -> str:
+    """A decision as a few readable lines."""
+    verdict = "ALLOWED" if doc["allowed"] else "DENIED"
+    lines = [f"{verdict}: {doc['item']} for {doc['purpose']} as of {doc['at']}"]
+    lines += [f"  - {reason['code']}: {reason['message']}" for reason in doc["reasons"]]
+    for basis in doc["basis"]:
+        lines.append("  basis: " + ", ".join(f"{k} {v}" for k, v in basis.items()))
+    return "\n".join(lines)
+
+
+def _questions(path: str) -> list[tuple[str, str, datetime]]:
+    source = "<stdin>" if path == "-" else path
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    questions = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            query = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise InvalidInput(f"{source}, line {number}: not valid JSON") from None
+        if not isinstance(query, dict):
+            raise InvalidInput(f"{source}, line {number}: expected a JSON object")
+        for field in ("item", "purpose"):
+            if not isinstance(query.get(field), str) or not query[field]:
+                raise InvalidInput(f"{source}, line {number}, field `{field}`: required, a non-empty string")
+        at = query.get("at")
+        questions.append((query["item"], query["purpose"], _time(at, f"{source}, line {number}, field `at`")))
+    return questions
+
+
+def run_batch(store: Any, policy_path: Path | None, path: str) -> None:
+    """Decide every question of a JSON Lines file; print one decision per line, in order."""
+    policy = service.load_policy(policy_path)
+    questions = _questions(path)
+    out = sys.stdout.buffer
+    for decision in service.decide_questions(store, questions, policy):
+        out.write(orjson.dumps(decision.to_json()) + b"\n")

@@ -1,0 +1,99 @@
+"""The operations every adapter calls: init, load, decide, verify, head.
+
+Each is a plain function over a :class:`~consentgate.store.Store`; the CLI, the REST API
+and the web UI only parse input, call one of these and render what comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from .errors import InvalidInput
+from .ledger import VerifyReport, verify_entries
+from .store import LoadResult, Store, load_lines, read_head
+
+if TYPE_CHECKING:
+    from .core import Decision, Policy, World
+
+
+def init_store(store: Store) -> str:
+    """Create or migrate the store (idempotent); return its schema version."""
+    from .store.migrate import upgrade
+
+    return upgrade(store)
+
+
+def load_events(
+    store: Store,
+    stream: BinaryIO,
+    source: str,
+    progress: Callable[[int], None] | None = None,
+) -> LoadResult:
+    """Import a JSON Lines stream of events, all or nothing (see :func:`store.load_lines`)."""
+    return load_lines(store, stream, source, progress)
+
+
+def verify_log(store: Store) -> VerifyReport:
+    """Re-derive every log entry from the stored rows and check the chain.
+
+    Raises:
+        LogTampered: naming the first bad entry and what is wrong with it.
+    """
+    from .store.read import find_logged_digest, iter_log, iter_records
+
+    store.require_ready()
+    with store.read() as connection:
+        return verify_entries(
+            iter_log(connection),
+            iter_records(connection),
+            lambda digest: find_logged_digest(connection, digest),
+        )
+
+
+def log_head(store: Store) -> tuple[int, str]:
+    """The log's head: its last sequence number and hash."""
+    store.require_ready()
+    with store.read() as connection:
+        return read_head(connection)
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    """The policy in a TOML file, or the shipped default when ``path`` is None."""
+    from .core import Policy
+
+    if path is None:
+        return Policy.default()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the policy file {path}: {exc.strerror}") from None
+    try:
+        return Policy.from_toml(text)
+    except ValueError as exc:
+        raise InvalidInput(f"policy file {path}: {exc}") from None
+
+
+def build_world(store: Store, items: Iterable[str] | None = None) -> World:
+    """An in-memory view of the store: all of it, or only what decisions on ``items`` read."""
+    from .core import World
+    from .store.read import iter_events, iter_events_for_items
+
+    store.require_ready()
+    world = World()
+    with store.read() as connection:
+        events = iter_events(connection) if items is None else iter_events_for_items(connection, items)
+        world.apply_many(events)
+    return world
+
+
+def decide_questions(
+    store: Store, questions: Sequence[tuple[str, str, datetime]], policy: Policy
+) -> list[Decision]:
+    """Decide each (item, purpose, time) question, in order, from one consistent view."""
+    from .core import decide_many
+
+    world = build_world(store, {item for item, _, _ in questions})
+    return decide_many(world, questions, policy)

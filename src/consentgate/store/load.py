@@ -1,0 +1,255 @@
+"""Importing JSON Lines of events: validate, deduplicate, resolve references, log.
+
+A file is one transaction: every line is checked, stored and logged, or nothing is.
+Lines stream through in batches, so memory stays bounded by the batch size and by the
+number of references that point forward in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection, select
+
+from ..errors import InvalidInput
+from ..ledger import link
+from ..model.events import EVENT_ADAPTER, EVENT_CLASSES
+from .engine import Store, read_head
+from .rows import canonical_record, event_row, record_key
+from .schema import EVENT_SPECS, RecordSpec, log
+
+BATCH_LINES = 2000
+_QUERY_CHUNK = 500
+
+# field -> the record types a reference in it may name; "*" marks a list of references.
+REFERENCES: dict[str, tuple[tuple[str, tuple[str, ...], bool], ...]] = {
+    "group": (("account", ("account",), False),),
+    "user": (("account", ("account",), False), ("groups", ("group",), True)),
+    "terms_acceptance": (("account", ("account",), False), ("version", ("terms",), False)),
+    "consent": (("meeting", ("meeting",), False),),
+    "meeting": (("account", ("account",), False),),
+    "participant": (("meeting", ("meeting",), False),),
+    "content": (
+        ("account", ("account",), False),
+        ("meeting", ("meeting",), False),
+        ("derived_from", ("content",), True),
+    ),
+    "service_data": (("account", ("account",), False),),
+    "delete": (("item", ("content", "service_data"), False),),
+}
+_SETTING_TARGETS = {"account": ("account",), "group": ("group",)}
+_TYPE_NAMES = ", ".join(EVENT_CLASSES)
+
+
+@dataclass
+class LoadResult:
+    """What a load stored: new events per type, lines already stored, the new head."""
+
+    stored: Counter[str] = field(default_factory=Counter)
+    unchanged: int = 0
+    head_seq: int = 0
+    head_hash: str = ""
+
+    @property
+    def total(self) -> int:
+        return sum(self.stored.values())
+
+
+@dataclass
+class _Reference:
+    line: int
+    field: str
+    targets: tuple[str, ...]
+    value: str
+
+
+def _where(source: str, line: int, field_name: str | None = None) -> str:
+    place = f"{source}, line {line}"
+    return f"{place}, field `{field_name}`" if field_name else place
+
+
+def _validation_message(source: str, line: int, error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    kind, loc, msg = first["type"], first["loc"], first["msg"]
+    if kind == "json_invalid":
+        detail = re.sub(r" at line \d+ column (\d+)", r" at column \1", msg.removeprefix("Invalid JSON: "))
+        return f"{_where(source, line)}: not valid JSON ({detail})"
+    if kind in {"dict_type", "model_type", "model_attributes_type"} and not loc:
+        return f"{_where(source, line)}: expected a JSON object"
+    if kind == "union_tag_not_found":
+        return f"{_where(source, line, 'type')}: missing; expected one of {_TYPE_NAMES}"
+    if kind == "union_tag_invalid":
+        got = first.get("ctx", {}).get("tag", "")
+        return f"{_where(source, line, 'type')}: unknown type {got!r}; expected one of {_TYPE_NAMES}"
+    path = ""
+    for part in loc[1:]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    if kind == "missing":
+        return f"{_where(source, line, path)}: required, missing"
+    msg = msg.removeprefix("Value error, ")
+    value = first.get("input")
+    shown = f" (got {value!r})" if isinstance(value, (str, int, float, bool)) or value is None else ""
+    return f"{_where(source, line, path)}: {msg[:1].lower() + msg[1:]}{shown}"
+
+
+class _Loader:
+    def __init__(self, connection: Connection, source: str) -> None:
+        self.connection = connection
+        self.source = source
+        self.result = LoadResult()
+        self.seq, self.hash = read_head(connection)
+        self.known: dict[tuple[str, ...], set[str]] = {}
+        self.pending: list[_Reference] = []  # references of the batch being stored
+        self.deferred: list[_Reference] = []  # references to something later in the file
+
+    def run(self, lines: Iterable[bytes], progress: Callable[[int], None] | None) -> LoadResult:
+        batch: list[tuple[int, BaseModel]] = []
+        number = 0
+        seen_any = False
+        for number, raw in enumerate(lines, start=1):
+            if progress is not None:
+                progress(len(raw))
+            if not raw.strip():
+                continue
+            seen_any = True
+            try:
+                batch.append((number, EVENT_ADAPTER.validate_json(raw)))
+            except ValidationError as error:
+                raise InvalidInput(_validation_message(self.source, number, error)) from None
+            if len(batch) >= BATCH_LINES:
+                self._store_batch(batch)
+                batch = []
+        if not seen_any:
+            raise InvalidInput(f"{self.source}: holds no events (an empty file is not a load)")
+        self._store_batch(batch)
+        self._resolve_deferred()
+        self.result.head_seq, self.result.head_hash = self.seq, self.hash
+        return self.result
+
+    def _existing(self, spec: RecordSpec, keys: list[str]) -> dict[str, str]:
+        column = spec.table.c[spec.key] if spec.key else spec.table.c.digest
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), _QUERY_CHUNK):
+            chunk = keys[start : start + _QUERY_CHUNK]
+            rows = self.connection.execute(select(column, spec.table.c.digest).where(column.in_(chunk)))
+            found.update((row[0], row[1]) for row in rows)
+        return found
+
+    def _store_batch(self, batch: list[tuple[int, BaseModel]]) -> None:
+        prepared: list[tuple[int, RecordSpec, BaseModel, dict[str, Any], bytes, str, str]] = []
+        keys_by_type: dict[str, list[str]] = {}
+        for number, event in batch:
+            spec = EVENT_SPECS[event.type]  # type: ignore[attr-defined]
+            row = event_row(spec, event)
+            canonical, digest = canonical_record(spec, row)
+            key = str(row[spec.key]) if spec.key else digest
+            keys_by_type.setdefault(spec.type, []).append(key)
+            prepared.append((number, spec, event, row, canonical, digest, key))
+        existing = {
+            type_: self._existing(EVENT_SPECS[type_], sorted(set(keys))) for type_, keys in keys_by_type.items()
+        }
+        rows_by_table: dict[str, list[dict[str, Any]]] = {}
+        log_rows: list[dict[str, Any]] = []
+        for number, spec, event, row, _canonical, digest, key in prepared:
+            stored = existing[spec.type]
+            if key in stored:
+                if stored[key] != digest:
+                    raise InvalidInput(
+                        f"{_where(self.source, number, spec.key)}: {spec.type} {key!r} already exists "
+                        "with other fields (events are immutable: record a change as a new event)"
+                    )
+                self.result.unchanged += 1
+                continue
+            stored[key] = digest
+            self.seq += 1
+            self.hash = link(self.hash, self.seq, digest)
+            row["seq"], row["digest"] = self.seq, digest
+            rows_by_table.setdefault(spec.type, []).append(row)
+            log_rows.append(
+                {"seq": self.seq, "type": spec.type, "key": record_key(spec, row, digest), "digest": digest,
+                 "hash": self.hash}
+            )
+            self.result.stored[spec.type] += 1
+            self._collect_references(number, spec.type, event)
+        for type_, rows in rows_by_table.items():
+            self.connection.execute(EVENT_SPECS[type_].table.insert(), rows)
+        if log_rows:
+            self.connection.execute(log.insert(), log_rows)
+        self._check_references()
+
+    def _collect_references(self, number: int, type_: str, event: BaseModel) -> None:
+        pending = self.pending
+        if type_ == "setting":
+            targets = _SETTING_TARGETS.get(event.scope)  # type: ignore[attr-defined]
+            if targets:
+                pending.append(_Reference(number, "target", targets, event.target))  # type: ignore[attr-defined]
+            return
+        for field_name, targets, many in REFERENCES.get(type_, ()):
+            value = getattr(event, field_name)
+            if value is None:
+                continue
+            for one in value if many else (value,):
+                pending.append(_Reference(number, field_name, targets, one))
+
+    def _lookup(self, targets: tuple[str, ...], values: set[str]) -> set[str]:
+        known = self.known.setdefault(targets, set())
+        missing = sorted(values - known)
+        for target in targets:
+            if not missing:
+                break
+            spec = EVENT_SPECS[target]
+            found = set(self._existing(spec, missing))
+            known.update(found)
+            missing = [value for value in missing if value not in found]
+        if len(known) > 200_000:  # bounded memory: forget and ask the store again
+            known.clear()
+        return set(missing)
+
+    def _check_references(self) -> None:
+        pending, self.pending = self.pending, []
+        by_targets: dict[tuple[str, ...], set[str]] = {}
+        for reference in pending:
+            by_targets.setdefault(reference.targets, set()).add(reference.value)
+        missing = {targets: self._lookup(targets, values) for targets, values in by_targets.items()}
+        self.deferred.extend(r for r in pending if r.value in missing[r.targets])
+
+    def _resolve_deferred(self) -> None:
+        if not self.deferred:
+            return
+        self.known.clear()
+        self.pending, self.deferred = self.deferred, []
+        self._check_references()
+        if self.deferred:
+            bad = min(self.deferred, key=lambda reference: reference.line)
+            what = " or ".join(bad.targets)
+            raise InvalidInput(
+                f"{_where(self.source, bad.line, bad.field)}: {what} {bad.value!r} does not exist "
+                "(not in the store, nor anywhere in this file)"
+            )
+
+
+def load_lines(
+    store: Store,
+    lines: Iterable[bytes],
+    source: str,
+    progress: Callable[[int], None] | None = None,
+) -> LoadResult:
+    """Import JSON Lines of events into ``store`` as one transaction.
+
+    Args:
+        store: an initialized store.
+        lines: the file's lines, as bytes.
+        source: the file's name, for error messages.
+        progress: called with the byte length of each line read.
+
+    Raises:
+        InvalidInput: naming the line, the field and what was expected; nothing is stored.
+    """
+    store.require_ready()
+    with store.write() as connection:
+        return _Loader(connection, source).run(lines, progress)

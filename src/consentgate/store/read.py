@@ -1,0 +1,142 @@
+"""Reading the store back: records for the verifier, events for the in-memory view.
+
+Every reader merges the per-type tables by ``seq``, the order in which events were
+logged, so a view built from them sees events in the same order as when they arrived.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, Select, select
+
+from ..ledger import LogEntry, canonical_json
+from ..model.events import EVENT_CLASSES
+from .rows import record_doc
+from .schema import EVENT_SPECS, RECORD_SPECS, RecordSpec, log
+
+_YIELD = 5000
+_CHUNK = 500
+
+
+def _columns(spec: RecordSpec) -> list[Any]:
+    return [spec.table.c[field] for field, _ in spec.fields] + [spec.table.c.extra]
+
+
+def _stream(connection: Connection, statement: Select[Any]) -> Iterator[Any]:
+    return iter(connection.execution_options(yield_per=_YIELD).execute(statement))
+
+
+def iter_log(connection: Connection) -> Iterator[LogEntry]:
+    """Every log entry, in sequence order."""
+    statement = select(log.c.seq, log.c.type, log.c.key, log.c.digest, log.c.hash).order_by(log.c.seq)
+    return (LogEntry(*row) for row in _stream(connection, statement))
+
+
+def _spec_records(connection: Connection, spec: RecordSpec) -> Iterator[tuple[int, str, str, bytes]]:
+    statement = select(spec.table.c.seq, spec.table.c.digest, *_columns(spec)).order_by(spec.table.c.seq)
+    key_index = next((i for i, (field, _) in enumerate(spec.fields) if field == spec.key), None)
+    for row in _stream(connection, statement):
+        values = tuple(row[2:])
+        canonical = canonical_json(record_doc(spec, values))
+        # Records without an id are named by the digest they were logged with; the
+        # verifier compares the canonical bytes, so an edited row still shows.
+        key = str(values[key_index]) if key_index is not None else row[1]
+        yield row[0], spec.type, key, canonical
+
+
+def iter_records(connection: Connection) -> Iterator[tuple[int, str, str, bytes]]:
+    """Every logged record re-derived from its row, merged in sequence order."""
+    streams = [_spec_records(connection, spec) for spec in RECORD_SPECS.values()]
+    return heapq.merge(*streams, key=lambda record: record[0])
+
+
+def find_logged_digest(connection: Connection, digest: str) -> int | None:
+    """The sequence number of the log entry that holds ``digest``, if any."""
+    return connection.execute(select(log.c.seq).where(log.c.digest == digest).limit(1)).scalar()
+
+
+def _to_event(spec: RecordSpec, values: tuple[Any, ...]) -> BaseModel:
+    return EVENT_CLASSES[spec.type].model_validate(record_doc(spec, values))
+
+
+def _event_stream(connection: Connection, spec: RecordSpec, where: Any = None) -> Iterator[tuple[int, BaseModel]]:
+    statement = select(spec.table.c.seq, *_columns(spec)).order_by(spec.table.c.seq)
+    if where is not None:
+        statement = statement.where(where)
+    for row in _stream(connection, statement):
+        yield row[0], _to_event(spec, tuple(row[1:]))
+
+
+def iter_events(connection: Connection, after_seq: int = 0) -> Iterator[BaseModel]:
+    """Every stored event logged after ``after_seq``, in log order."""
+    streams = [
+        _event_stream(connection, spec, spec.table.c.seq > after_seq if after_seq else None)
+        for spec in EVENT_SPECS.values()
+    ]
+    for _seq, event in heapq.merge(*streams, key=lambda pair: pair[0]):
+        yield event
+
+
+def _chunked_in(
+    connection: Connection, spec: RecordSpec, field: str, values: Iterable[str]
+) -> list[tuple[int, BaseModel]]:
+    values = sorted(set(values))
+    found: list[tuple[int, BaseModel]] = []
+    for start in range(0, len(values), _CHUNK):
+        chunk = values[start : start + _CHUNK]
+        found.extend(_event_stream(connection, spec, spec.table.c[field].in_(chunk)))
+    return found
+
+
+def iter_events_for_items(connection: Connection, item_ids: Iterable[str]) -> Iterator[BaseModel]:
+    """The events that decisions about ``item_ids`` can depend on, in log order.
+
+    That is the items and every item they derive from, their accounts, terms and
+    acceptances, meetings and participants, the owners' and participants' consents,
+    the owners' users and groups, the settings at every level that applies, erasures.
+    """
+    picked: dict[int, BaseModel] = {}
+
+    def take(pairs: list[tuple[int, BaseModel]]) -> list[Any]:
+        for seq, event in pairs:
+            picked[seq] = event
+        return [event for _, event in pairs]
+
+    wanted = set(item_ids)
+    seen: set[str] = set()
+    items: list[Any] = []
+    while wanted:
+        seen |= wanted
+        found = take(_chunked_in(connection, EVENT_SPECS["content"], "id", wanted))
+        found += take(_chunked_in(connection, EVENT_SPECS["service_data"], "id", wanted))
+        items += found
+        wanted = {s for item in found for s in getattr(item, "derived_from", ())} - seen
+    accounts = {item.account for item in items}
+    meetings = {item.meeting for item in items if getattr(item, "meeting", None)}
+    people = {item.owner if item.type == "content" else item.user for item in items} - {None}
+    participants = take(_chunked_in(connection, EVENT_SPECS["participant"], "meeting", meetings))
+    subjects = people | {participant.subject for participant in participants}
+    take(_chunked_in(connection, EVENT_SPECS["delete"], "item", seen))
+    take(_chunked_in(connection, EVENT_SPECS["account"], "id", accounts))
+    take(_chunked_in(connection, EVENT_SPECS["meeting"], "id", meetings))
+    take(_chunked_in(connection, EVENT_SPECS["terms_acceptance"], "account", accounts))
+    take(list(_event_stream(connection, EVENT_SPECS["terms"])))
+    take(_chunked_in(connection, EVENT_SPECS["consent"], "subject", subjects))
+    users = take(_chunked_in(connection, EVENT_SPECS["user"], "id", people))
+    groups = {group for user in users for group in user.groups}
+    take(_chunked_in(connection, EVENT_SPECS["group"], "id", groups))
+    settings = EVENT_SPECS["setting"]
+    for scope, targets in (("account", accounts), ("group", groups), ("user", people)):
+        take(
+            [
+                pair
+                for pair in _chunked_in(connection, settings, "target", targets)
+                if pair[1].scope == scope  # type: ignore[attr-defined]
+            ]
+        )
+    for seq in sorted(picked):
+        yield picked[seq]

@@ -1,0 +1,172 @@
+"""Tables of the store: one append-only table per event type, and the log.
+
+Each event row carries ``seq``, the number of its log entry, and ``digest``, the SHA-256
+of its canonical JSON. Rows are never updated or deleted; times are integer microseconds
+since the epoch (UTC) so that "the latest event at or before T" is an index range scan on
+every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+
+class Kind(Enum):
+    """How a field is kept in a column."""
+
+    STR = "str"
+    INT = "int"
+    BOOL = "bool"
+    TIME = "time"  # integer microseconds since the epoch
+    JSON = "json"  # canonical JSON text
+
+
+S, I, B, T, J = Kind.STR, Kind.INT, Kind.BOOL, Kind.TIME, Kind.JSON
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """How one logged record type maps to its table.
+
+    ``key`` names the field that identifies a record (its id); records without one are
+    identified by their digest.
+    """
+
+    type: str
+    table: Table
+    fields: tuple[tuple[str, Kind], ...]
+    key: str | None
+
+
+_COLUMN_TYPES = {S: Text, I: BigInteger, B: Boolean, T: BigInteger, J: Text}
+
+
+def _record_table(
+    type_: str,
+    name: str,
+    fields: tuple[tuple[str, Kind], ...],
+    key: str | None,
+    required: frozenset[str],
+    indexes: tuple[tuple[str, ...], ...] = (),
+) -> RecordSpec:
+    columns = [
+        Column("seq", BigInteger, nullable=False, unique=True),
+        Column("digest", String(64), nullable=False, unique=key is None),
+    ]
+    for field, kind in fields:
+        column_type = String(255) if field == key else _COLUMN_TYPES[kind]
+        columns.append(
+            Column(field, column_type, nullable=field not in required, unique=field == key)
+        )
+    columns.append(Column("extra", Text, nullable=True))
+    table = Table(name, metadata, *columns)
+    for index_columns in indexes:
+        Index(f"ix_{name}_{'_'.join(index_columns)}", *(table.c[c] for c in index_columns))
+    return RecordSpec(type_, table, fields, key)
+
+
+EVENT_SPECS: dict[str, RecordSpec] = {
+    spec.type: spec
+    for spec in (
+        _record_table(
+            "account", "accounts", (("id", S), ("name", S), ("region", S), ("sector", S)), "id",
+            frozenset({"id"}),
+        ),
+        _record_table(
+            "group", "groups", (("id", S), ("account", S), ("name", S), ("priority", I)), "id",
+            frozenset({"id", "account"}), (("account",),),
+        ),
+        _record_table(
+            "user", "users", (("id", S), ("account", S), ("role", S), ("groups", J)), "id",
+            frozenset({"id", "account"}), (("account",),),
+        ),
+        _record_table(
+            "setting", "settings",
+            (("scope", S), ("target", S), ("key", S), ("value", B), ("locked", B), ("by", S), ("at", T)),
+            None, frozenset({"scope", "target", "key", "value", "locked", "at"}),
+            (("scope", "target", "key", "at"),),
+        ),
+        _record_table(
+            "terms", "terms",
+            (("version", S), ("effective_at", T), ("published_at", T), ("title", S), ("sections", J)),
+            "version", frozenset({"version", "effective_at", "sections"}),
+        ),
+        _record_table(
+            "terms_acceptance", "terms_acceptances",
+            (("account", S), ("version", S), ("by", S), ("at", T)), None,
+            frozenset({"account", "version", "at"}), (("account", "at"),),
+        ),
+        _record_table(
+            "consent", "consents",
+            (
+                ("id", S), ("subject", S), ("purpose", S), ("status", S), ("kinds", J), ("meeting", S),
+                ("by", S), ("method", S), ("notice", S), ("at", T), ("expires_at", T),
+            ),
+            "id", frozenset({"id", "subject", "purpose", "status", "kinds", "at"}),
+            (("subject", "purpose", "at"),),
+        ),
+        _record_table(
+            "meeting", "meetings", (("id", S), ("account", S), ("host", S), ("started_at", T)), "id",
+            frozenset({"id", "account"}), (("account",),),
+        ),
+        _record_table(
+            "participant", "participants",
+            (("meeting", S), ("subject", S), ("joined_at", T), ("left_at", T), ("notified", J)), None,
+            frozenset({"meeting", "subject", "notified"}), (("meeting",), ("subject",)),
+        ),
+        _record_table(
+            "content", "contents",
+            (
+                ("id", S), ("kind", S), ("account", S), ("owner", S), ("meeting", S), ("created_at", T),
+                ("uri", S), ("sha256", S), ("bytes", I), ("text", S), ("derived_from", J), ("signals", J),
+            ),
+            "id", frozenset({"id", "kind", "account", "owner", "created_at", "derived_from"}),
+            (("owner",), ("meeting",), ("account",)),
+        ),
+        _record_table(
+            "service_data", "service_data",
+            (("id", S), ("kind", S), ("account", S), ("user", S), ("at", T)), "id",
+            frozenset({"id", "kind", "account", "at"}), (("user",), ("account",)),
+        ),
+        _record_table(
+            "delete", "erasures", (("item", S), ("by", S), ("at", T)), None,
+            frozenset({"item", "at"}), (("item",),),
+        ),
+    )
+}
+
+log = Table(
+    "log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("type", String(64), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# Other logged records (datasets, models, ...) add their specs here through register().
+RECORD_SPECS: dict[str, RecordSpec] = dict(EVENT_SPECS)
+
+
+def register(spec: RecordSpec) -> RecordSpec:
+    """Make a logged record type known to the loader and the verifier."""
+    RECORD_SPECS[spec.type] = spec
+    return spec
+
+
+__all__ = ["EVENT_SPECS", "Kind", "RECORD_SPECS", "RecordSpec", "log", "metadata", "register"]
