@@ -1,0 +1,91 @@
+"""Consent state: whether one subject's consent holds for a purpose, kind and meeting.
+
+Among the subject's consent events that cover the purpose (a consent for ``P`` covers
+``P.x``), the item's kind and its meeting (a consent limited to a meeting covers only
+that meeting's items), the latest at or before T decides; a later line breaks a tie.
+It fails, in this order, when refused, withdrawn, expired, or — for accounts in a
+self-consent-only region — not given by the subject themselves.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ..model.times import format_micros
+from .decision import Reason
+from .records import ConsentRecord
+from .world import World
+
+# (failing reason code or None when the consent holds, the deciding consent event)
+ConsentState = tuple[str | None, ConsentRecord | None]
+
+
+@lru_cache(maxsize=4096)
+def purpose_lineage(purpose: str) -> tuple[str, ...]:
+    """The purposes whose consent or grant covers ``purpose``: itself and those above it.
+
+    >>> purpose_lineage("ai.training.x")
+    ('ai', 'ai.training', 'ai.training.x')
+    """
+    parts = purpose.split(".")
+    return tuple(".".join(parts[: end + 1]) for end in range(len(parts)))
+
+
+def consent_state(
+    world: World, subject: str, purpose: str, kind: str, meeting: str | None, self_only: bool, t: int
+) -> ConsentState:
+    """The consent state of ``subject`` for ``purpose`` on an item of ``kind`` in ``meeting``.
+
+    ``self_only`` is true for items of accounts in a self-consent-only region; ``t`` is
+    in microseconds. Returns ``(None, consent)`` when the consent holds, else the reason
+    code and the deciding consent (None for ``consent.missing``).
+    """
+    best: ConsentRecord | None = None
+    for granted in purpose_lineage(purpose):
+        history = world.consent_history(subject, granted)
+        if history is None:
+            continue
+        records = history.records
+        index = history.upto(t)
+        while index:
+            index -= 1
+            record = records[index]
+            if kind in record.kinds and (record.meeting is None or record.meeting == meeting):
+                if best is None or (record.at, record.arrival) > (best.at, best.arrival):
+                    best = record
+                break
+    if best is None:
+        return "consent.missing", None
+    if best.status == "refused":
+        return "consent.refused", best
+    if best.status == "withdrawn":
+        return "consent.withdrawn", best
+    if best.expires is not None and best.expires <= t:
+        return "consent.expired", best
+    if self_only and not best.self_given:
+        return "consent.not_self", best
+    return None, best
+
+
+def consent_reason(
+    state: ConsentState, subject: str, purpose: str, kind: str, meeting: str | None, region: str | None
+) -> Reason:
+    """The reason for a failing consent state, as a readable sentence."""
+    code, record = state
+    scope = f"{purpose} for {kind}" + (f" in meeting {meeting}" if meeting else "")
+    if record is None or code == "consent.missing":
+        message = f"{subject} has not consented to {scope}"
+    elif code == "consent.refused":
+        message = f"{subject} refused {scope} (consent {record.id})"
+    elif code == "consent.withdrawn":
+        message = f"{subject} withdrew consent to {scope} (consent {record.id})"
+    elif code == "consent.expired":
+        expired = format_micros(record.expires) if record.expires is not None else "?"
+        message = f"{subject}'s consent to {scope} expired at {expired} (consent {record.id})"
+    else:
+        message = (
+            f"{subject}'s consent to {scope} was given by {record.event.by} "
+            f"(method {record.event.method or 'unspecified'}), which does not count in region "
+            f"{region}: only the subject can consent there (consent {record.id})"
+        )
+    return Reason(str(code), message, subject=subject)

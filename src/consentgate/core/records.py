@@ -1,0 +1,77 @@
+"""The world's compact records: event fields the rules read, with times as microseconds.
+
+Integer microseconds compare several times faster than aware datetimes, and the rules
+compare times on every lookup, so the world converts each event's times once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ..model import Consent, Content, ServiceData, Setting, Terms
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    """An item of content or service data, as the rules see it.
+
+    ``subject`` is whose consent and settings the item answers to: the content's owner,
+    or the service data's user (None when it names no user). ``reservation`` describes
+    the do-not-train signal the item carries, or is None.
+    """
+
+    id: str
+    kind: str
+    account: str
+    subject: str | None
+    meeting: str | None
+    created: int
+    sources: tuple[str, ...]
+    reservation: str | None
+    event: Content | ServiceData
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    """One consent event; ``self_given`` is false when someone acted for the subject."""
+
+    id: str
+    subject: str
+    purpose: str
+    status: str
+    kinds: frozenset[str]
+    meeting: str | None
+    self_given: bool
+    at: int
+    arrival: int
+    expires: int | None
+    event: Consent
+
+
+@dataclass(frozen=True, slots=True)
+class SettingRecord:
+    """One setting event at one level."""
+
+    value: bool
+    locked: bool
+    at: int
+    event: Setting
+
+
+@dataclass(frozen=True, slots=True)
+class TermsRecord:
+    """A terms version; ``arrival`` breaks a tie between equal ``effective`` times."""
+
+    version: str
+    effective: int
+    arrival: int
+    event: Terms
+
+
+class CoveringGrant(NamedTuple):
+    """A grant of a terms section that covers an asked purpose and data kind."""
+
+    section: str
+    purpose: str
+    requires: tuple[str, ...]

@@ -1,0 +1,93 @@
+"""Effective settings: the tiered value of a setting key for one person, as of a time.
+
+An account lock wins for everyone; else the lock of the highest-priority locking group;
+else the user's own value; else the value of the highest-priority group that sets one;
+else the account's value; else the policy's product default. Each level's value and
+lock is its latest setting event at or before the time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .decision import Reason
+from .policy import Policy
+from .records import SettingRecord
+from .world import World
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveSetting:
+    """The value of ``key`` and where it came from (``level``: see ``SETTING_LEVELS``).
+
+    ``target`` is the account, group or user whose setting event gave the value; None for
+    the product default.
+    """
+
+    key: str
+    value: bool
+    level: str
+    target: str | None
+
+    def basis(self) -> dict[str, object]:
+        """This setting as a basis entry of a decision."""
+        entry: dict[str, object] = {"setting": self.key, "level": self.level}
+        if self.target is not None:
+            entry["target"] = self.target
+        entry["value"] = self.value
+        return entry
+
+
+def effective_setting(
+    world: World, policy: Policy, subject: str | None, account: str, key: str, t: int
+) -> EffectiveSetting:
+    """The effective value of ``key`` for ``subject`` in ``account`` at ``t`` (microseconds).
+
+    ``subject`` is the item's owner (or service data's user); None leaves only the
+    account level and the default.
+    """
+    account_setting = _latest(world, "account", account, key, t)
+    if account_setting is not None and account_setting.locked:
+        return EffectiveSetting(key, account_setting.value, "account_lock", account)
+    groups: list[tuple[str, SettingRecord]] = []
+    if subject is not None:
+        for group in world.ordered_groups(subject):
+            record = _latest(world, "group", group, key, t)
+            if record is not None:
+                if record.locked:
+                    return EffectiveSetting(key, record.value, "group_lock", group)
+                groups.append((group, record))
+        own = _latest(world, "user", subject, key, t)
+        if own is not None:
+            return EffectiveSetting(key, own.value, "user", subject)
+    if groups:
+        group, record = groups[0]
+        return EffectiveSetting(key, record.value, "group", group)
+    if account_setting is not None:
+        return EffectiveSetting(key, account_setting.value, "account", account)
+    return EffectiveSetting(key, policy.setting_default(key), "default", None)
+
+
+def _latest(world: World, scope: str, target: str, key: str, t: int) -> SettingRecord | None:
+    history = world.setting_history(scope, target, key)
+    return None if history is None else history.latest(t)
+
+
+_LEVEL_WORDS = {
+    "account_lock": "locked off for account {target}",
+    "group_lock": "locked off by group {target}",
+    "user": "switched off by {target}",
+    "group": "switched off for group {target}",
+    "account": "switched off for account {target}",
+    "default": "off by default",
+}
+
+
+def setting_off(setting: EffectiveSetting, subject: str | None, account: str) -> Reason:
+    """The ``setting.off`` reason for a setting whose effective value is false."""
+    who = subject if subject is not None else f"account {account}"
+    how = _LEVEL_WORDS[setting.level].format(target=setting.target)
+    return Reason(
+        "setting.off", f"{setting.key} is off for {who}: {how}", key=setting.key, level=setting.level
+    )
+

@@ -1,0 +1,284 @@
+"""The in-memory view of state that decisions read, kept current event by event.
+
+``World.apply`` indexes each event as it arrives (no rebuild): per-key histories sorted by
+valid time, so every "latest at or before T" is one bisect. Events may arrive in any
+valid-time order; among equal times, the later arrival is the later line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ..model import (
+    Account,
+    Consent,
+    Content,
+    Erasure,
+    Group,
+    Meeting,
+    Participant,
+    ServiceData,
+    Setting,
+    Terms,
+    TermsAcceptance,
+    User,
+    purpose_covers,
+)
+from ..model.times import to_micros
+from ._timeline import Timeline
+from .records import ConsentRecord, CoveringGrant, ItemRecord, SettingRecord, TermsRecord
+from .signals import training_reservation
+
+
+class World:
+    """State as of every time at once, for the pure rules to read.
+
+    >>> world = World()
+    >>> world.apply(Account(id="a1", region="EU"))
+    >>> world.account("a1").region
+    'EU'
+    """
+
+    def __init__(self) -> None:
+        self._arrivals = 0
+        self._accounts: dict[str, Account] = {}
+        self._groups: dict[str, Group] = {}
+        self._users: dict[str, User] = {}
+        self._meetings: dict[str, Meeting] = {}
+        self._participants: dict[str, list[Participant]] = {}
+        self._meeting_subjects: dict[str, tuple[str, ...]] = {}
+        self._items: dict[str, ItemRecord] = {}
+        self._erasures: dict[str, int] = {}
+        self._terms: dict[str, TermsRecord] = {}
+        self._acceptances: dict[str, Timeline[str]] = {}
+        self._settings: dict[tuple[str, str, str], Timeline[SettingRecord]] = {}
+        self._consents: dict[tuple[str, str], Timeline[ConsentRecord]] = {}
+        self._consent_purposes: dict[str, list[str]] = {}
+        # Derived lookups, dropped whenever an event they depend on arrives.
+        self._grant_cache: dict[tuple[str, str, str], tuple[CoveringGrant, ...]] = {}
+        self._group_order: dict[str, tuple[str, ...]] = {}
+        self._appliers: dict[type, Callable[[Any], None]] = {
+            Account: self._apply_account,
+            Group: self._apply_group,
+            User: self._apply_user,
+            Setting: self._apply_setting,
+            Terms: self._apply_terms,
+            TermsAcceptance: self._apply_acceptance,
+            Consent: self._apply_consent,
+            Meeting: self._apply_meeting,
+            Participant: self._apply_participant,
+            Content: self._apply_item,
+            ServiceData: self._apply_item,
+            Erasure: self._apply_erasure,
+        }
+
+    # -- applying events -------------------------------------------------------------
+
+    def apply(self, event: Any) -> None:
+        """Apply one event (a model instance); events arrive in log order.
+
+        Raises:
+            TypeError: ``event`` is not one of the model's event types.
+        """
+        applier = self._appliers.get(type(event))
+        if applier is None:
+            raise TypeError(f"not an event: {type(event).__name__}")
+        self._arrivals += 1
+        applier(event)
+
+    def apply_many(self, events: Iterable[Any]) -> None:
+        """Apply events in order (see :meth:`apply`)."""
+        for event in events:
+            self.apply(event)
+
+    def _apply_account(self, event: Account) -> None:
+        self._accounts[event.id] = event
+
+    def _apply_group(self, event: Group) -> None:
+        self._groups[event.id] = event
+        self._group_order.clear()
+
+    def _apply_user(self, event: User) -> None:
+        self._users[event.id] = event
+        self._group_order.pop(event.id, None)
+
+    def _apply_setting(self, event: Setting) -> None:
+        at = to_micros(event.at)
+        key = (event.scope, event.target, event.key)
+        self._settings.setdefault(key, Timeline()).add(at, SettingRecord(event.value, event.locked, at, event))
+
+    def _apply_terms(self, event: Terms) -> None:
+        record = TermsRecord(event.version, to_micros(event.effective_at), self._arrivals, event)
+        self._terms[event.version] = record
+        self._grant_cache.clear()
+
+    def _apply_acceptance(self, event: TermsAcceptance) -> None:
+        self._acceptances.setdefault(event.account, Timeline()).add(to_micros(event.at), event.version)
+
+    def _apply_consent(self, event: Consent) -> None:
+        at = to_micros(event.at)
+        record = ConsentRecord(
+            id=event.id,
+            subject=event.subject,
+            purpose=event.purpose,
+            status=event.status,
+            kinds=frozenset(event.kinds),
+            meeting=event.meeting,
+            self_given=event.by == event.subject and event.method != "admin_on_behalf",
+            at=at,
+            arrival=self._arrivals,
+            expires=None if event.expires_at is None else to_micros(event.expires_at),
+            event=event,
+        )
+        key = (event.subject, event.purpose)
+        if key not in self._consents:
+            self._consents[key] = Timeline()
+            self._consent_purposes.setdefault(event.subject, []).append(event.purpose)
+        self._consents[key].add(at, record)
+
+    def _apply_meeting(self, event: Meeting) -> None:
+        self._meetings[event.id] = event
+
+    def _apply_participant(self, event: Participant) -> None:
+        self._participants.setdefault(event.meeting, []).append(event)
+        subjects = self._meeting_subjects.get(event.meeting, ())
+        if event.subject not in subjects:
+            self._meeting_subjects[event.meeting] = subjects + (event.subject,)
+
+    def _apply_item(self, event: Content | ServiceData) -> None:
+        if isinstance(event, Content):
+            record = ItemRecord(
+                event.id,
+                event.kind,
+                event.account,
+                event.owner,
+                event.meeting,
+                to_micros(event.created_at),
+                tuple(dict.fromkeys(event.derived_from)),
+                training_reservation(event.signals),
+                event,
+            )
+        else:
+            record = ItemRecord(
+                event.id, event.kind, event.account, event.user, None, to_micros(event.at), (), None, event
+            )
+        self._items[event.id] = record
+
+    def _apply_erasure(self, event: Erasure) -> None:
+        at = to_micros(event.at)
+        if at < self._erasures.get(event.item, at + 1):
+            self._erasures[event.item] = at
+
+    # -- reading ---------------------------------------------------------------------
+
+    def account(self, account_id: str) -> Account | None:
+        """The account ``account_id``, or None."""
+        return self._accounts.get(account_id)
+
+    def group(self, group_id: str) -> Group | None:
+        """The group ``group_id``, or None."""
+        return self._groups.get(group_id)
+
+    def user(self, user_id: str) -> User | None:
+        """The user ``user_id``, or None (guests are not users)."""
+        return self._users.get(user_id)
+
+    def meeting(self, meeting_id: str) -> Meeting | None:
+        """The meeting ``meeting_id``, or None."""
+        return self._meetings.get(meeting_id)
+
+    def terms(self, version: str) -> Terms | None:
+        """The terms version ``version``, or None."""
+        record = self._terms.get(version)
+        return None if record is None else record.event
+
+    def item(self, item_id: str) -> Content | ServiceData | None:
+        """The content or service-data event of ``item_id``, or None."""
+        record = self._items.get(item_id)
+        return None if record is None else record.event
+
+    def items(self) -> Iterator[Content | ServiceData]:
+        """Every item, content and service data, in arrival order."""
+        return (record.event for record in self._items.values())
+
+    def item_record(self, item_id: str) -> ItemRecord | None:
+        """The rules' view of ``item_id`` (times in microseconds), or None."""
+        return self._items.get(item_id)
+
+    def participants(self, meeting_id: str) -> tuple[Participant, ...]:
+        """Every participant line of a meeting, in arrival order."""
+        return tuple(self._participants.get(meeting_id, ()))
+
+    def meeting_subjects(self, meeting_id: str | None) -> tuple[str, ...]:
+        """The distinct subjects of a meeting's participant lines, in arrival order."""
+        return self._meeting_subjects.get(meeting_id, ()) if meeting_id is not None else ()
+
+    def consent_subjects_of_item(self, item_id: str) -> tuple[str, ...]:
+        """Whose consent an item needs: its owner (or user), then its meeting's participants."""
+        record = self._items.get(item_id)
+        if record is None:
+            return ()
+        owner = (record.subject,) if record.subject is not None else ()
+        return tuple(dict.fromkeys(owner + self.meeting_subjects(record.meeting)))
+
+    def erasure_time(self, item_id: str) -> int | None:
+        """When ``item_id`` was first erased, in microseconds, or None."""
+        return self._erasures.get(item_id)
+
+    def terms_record(self, version: str) -> TermsRecord | None:
+        """The rules' view of a terms version, or None."""
+        return self._terms.get(version)
+
+    def acceptances(self, account_id: str) -> Timeline[str] | None:
+        """The terms versions an account accepted, by acceptance time."""
+        return self._acceptances.get(account_id)
+
+    def setting_history(self, scope: str, target: str, key: str) -> Timeline[SettingRecord] | None:
+        """The setting events of one level (``scope``, ``target``) for ``key``, by time."""
+        return self._settings.get((scope, target, key))
+
+    def consent_history(self, subject: str, purpose: str) -> Timeline[ConsentRecord] | None:
+        """A subject's consent events for exactly ``purpose``, by time."""
+        return self._consents.get((subject, purpose))
+
+    def consents_of(self, subject: str) -> list[ConsentRecord]:
+        """Every consent event of ``subject``, sorted by (time, arrival)."""
+        records = [
+            record
+            for purpose in self._consent_purposes.get(subject, ())
+            for record in self._consents[(subject, purpose)].records
+        ]
+        return sorted(records, key=lambda record: (record.at, record.arrival))
+
+    def covering_grants(self, version: str, purpose: str, kind: str) -> tuple[CoveringGrant, ...]:
+        """The grants of a terms version covering ``purpose`` and ``kind``, in order."""
+        key = (version, purpose, kind)
+        grants = self._grant_cache.get(key)
+        if grants is None:
+            record = self._terms.get(version)
+            sections = record.event.sections if record is not None else []
+            grants = tuple(
+                CoveringGrant(section.id, grant.purpose, tuple(grant.requires))
+                for section in sections
+                for grant in section.grants
+                if kind in grant.data and purpose_covers(grant.purpose, purpose)
+            )
+            self._grant_cache[key] = grants
+        return grants
+
+    def ordered_groups(self, user_id: str) -> tuple[str, ...]:
+        """A user's groups, strongest first: by priority (1 first), unprioritized last,
+        ties in the order of the user's ``groups`` list."""
+        order = self._group_order.get(user_id)
+        if order is None:
+            user = self._users.get(user_id)
+            listed = list(dict.fromkeys(user.groups)) if user is not None else []
+            order = tuple(sorted(listed, key=lambda group_id: self._group_rank(group_id, listed)))
+            self._group_order[user_id] = order
+        return order
+
+    def _group_rank(self, group_id: str, listed: list[str]) -> tuple[bool, int, int]:
+        group = self._groups.get(group_id)
+        priority = group.priority if group is not None else None
+        return (priority is None, priority or 0, listed.index(group_id))
