@@ -17,20 +17,35 @@ import rfc8785
 _SAFE_INT = 2**53 - 1
 
 
+_SCALARS = frozenset({str, bool, type(None)})
+
+
 def _fast_path_ok(value: Any) -> bool:
+    # Runs once per stored or verified event, so it avoids a call per scalar: most
+    # values are strings and cost one set lookup.
     kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is int:
-        return -_SAFE_INT <= value <= _SAFE_INT
     if kind is dict:
-        for key, item in value.items():
-            if not key.isascii() or not _fast_path_ok(item):
-                return False
+        if not "".join(value).isascii():
+            return False
+        values: Any = value.values()
+    elif kind is list:
+        values = value
+    elif kind in _SCALARS:
         return True
-    if kind is list:
-        return all(_fast_path_ok(item) for item in value)
-    return False
+    elif kind is int:
+        return -_SAFE_INT <= value <= _SAFE_INT
+    else:
+        return False
+    for item in values:
+        item_kind = type(item)
+        if item_kind in _SCALARS:
+            continue
+        if item_kind is int:
+            if not -_SAFE_INT <= item <= _SAFE_INT:
+                return False
+        elif not _fast_path_ok(item):
+            return False
+    return True
 
 
 def canonical_json(value: Any) -> bytes:

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from ..errors import LogTampered
-from .chain import GENESIS, LogEntry, digest_of, link
+from .chain import GENESIS, LogEntry, link
 
-Record = tuple[int, str, str, bytes]  # seq, type, key, canonical JSON
+Record = tuple[int, str, str, str]  # seq, type, key, digest of the canonical JSON
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ def verify_entries(
 
     Args:
         entries: the log, ordered by sequence number.
-        records: every logged record re-derived from its row, ordered by sequence number.
+        records: every logged record re-derived from its row, as (seq, type, key, digest of
+            its canonical JSON), ordered by sequence number.
         find_digest: finds the entry that logged a digest, to tell a reordering from an edit.
     """
     previous = GENESIS
@@ -60,7 +61,7 @@ def verify_entries(
             )
         if row is None or row[0] != seq:
             raise LogTampered(f"{where}: its row is missing (deleted)", seq)
-        digest = digest_of(row[3])
+        digest = row[3]
         if digest != entry.digest:
             logged_at = find_digest(digest)
             if logged_at is not None and logged_at != seq:

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from ..errors import InvalidInput
-from ..ledger import link
+from ..ledger import digest_of, link
 from ..model.events import EVENT_ADAPTER, EVENT_CLASSES
 from .engine import Store, read_head
-from .rows import canonical_record, event_row, record_key
+from .rows import event_record
 from .schema import EVENT_SPECS, RecordSpec, log
 
 BATCH_LINES = 2000
@@ -141,21 +141,21 @@ class _Loader:
         return found
 
     def _store_batch(self, batch: list[tuple[int, BaseModel]]) -> None:
-        prepared: list[tuple[int, RecordSpec, BaseModel, dict[str, Any], bytes, str, str]] = []
+        prepared: list[tuple[int, RecordSpec, BaseModel, list[Any], str, str]] = []
         keys_by_type: dict[str, list[str]] = {}
         for number, event in batch:
             spec = EVENT_SPECS[event.type]  # type: ignore[attr-defined]
-            row = event_row(spec, event)
-            canonical, digest = canonical_record(spec, row)
-            key = str(row[spec.key]) if spec.key else digest
+            values, canonical = event_record(spec, event)
+            digest = digest_of(canonical)
+            key = str(getattr(event, spec.key)) if spec.key else digest
             keys_by_type.setdefault(spec.type, []).append(key)
-            prepared.append((number, spec, event, row, canonical, digest, key))
+            prepared.append((number, spec, event, values, digest, key))
         existing = {
             type_: self._existing(EVENT_SPECS[type_], sorted(set(keys))) for type_, keys in keys_by_type.items()
         }
-        rows_by_table: dict[str, list[dict[str, Any]]] = {}
-        log_rows: list[dict[str, Any]] = []
-        for number, spec, event, row, _canonical, digest, key in prepared:
+        rows_by_table: dict[str, list[tuple[Any, ...]]] = {}
+        log_rows: list[tuple[Any, ...]] = []
+        for number, spec, event, values, digest, key in prepared:
             stored = existing[spec.type]
             if key in stored:
                 if stored[key] != digest:
@@ -168,19 +168,35 @@ class _Loader:
             stored[key] = digest
             self.seq += 1
             self.hash = link(self.hash, self.seq, digest)
-            row["seq"], row["digest"] = self.seq, digest
-            rows_by_table.setdefault(spec.type, []).append(row)
-            log_rows.append(
-                {"seq": self.seq, "type": spec.type, "key": record_key(spec, row, digest), "digest": digest,
-                 "hash": self.hash}
-            )
+            rows_by_table.setdefault(spec.type, []).append((self.seq, digest, *values))
+            log_rows.append((self.seq, spec.type, key, digest, self.hash))
             self.result.stored[spec.type] += 1
             self._collect_references(number, spec.type, event)
         for type_, rows in rows_by_table.items():
-            self.connection.execute(EVENT_SPECS[type_].table.insert(), rows)
+            self._insert(EVENT_SPECS[type_].table, rows)
         if log_rows:
-            self.connection.execute(log.insert(), log_rows)
+            self._insert(log, log_rows)
         self._check_references()
+
+    def _insert(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        # Rows are tuples in the table's column order, handed to the driver's executemany:
+        # SQLAlchemy's per-row parameter processing would cost more than the insert.
+        names = [column.name for column in table.columns]
+        if self.connection.dialect.name == "postgresql":
+            # COPY, inside the same transaction, is several times faster than INSERT.
+            columns = ", ".join(f'"{name}"' for name in names)
+            driver = self.connection.connection.driver_connection
+            with driver.cursor() as cursor:  # type: ignore[union-attr]
+                with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            return
+        compiled = table.insert().compile(dialect=self.connection.dialect)
+        if compiled.positiontup is not None:
+            assert list(compiled.positiontup) == names
+            self.connection.exec_driver_sql(str(compiled), rows)  # type: ignore[arg-type]
+        else:
+            self.connection.exec_driver_sql(str(compiled), [dict(zip(names, row)) for row in rows])
 
     def _collect_references(self, number: int, type_: str, event: BaseModel) -> None:
         pending = self.pending
@@ -252,4 +268,9 @@ def load_lines(
     """
     store.require_ready()
     with store.write() as connection:
+        if not store.is_sqlite:
+            # A load can add millions of rows in one transaction, while the planner's
+            # statistics still describe the tables before it: without this it would
+            # choose sequential scans for the per-batch id lookups, quadratic in all.
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         return _Loader(connection, source).run(lines, progress)

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, Select, select
 
-from ..ledger import LogEntry, canonical_json
+from ..ledger import LogEntry, canonical_json, digest_of
 from ..model.events import EVENT_CLASSES
 from .rows import record_doc
 from .schema import EVENT_SPECS, RECORD_SPECS, RecordSpec, log
@@ -36,22 +36,46 @@ def iter_log(connection: Connection) -> Iterator[LogEntry]:
     return (LogEntry(*row) for row in _stream(connection, statement))
 
 
-def _spec_records(connection: Connection, spec: RecordSpec) -> Iterator[tuple[int, str, str, bytes]]:
+def _spec_records(
+    connection: Connection, spec: RecordSpec, low: int | None = None, high: int | None = None
+) -> Iterator[tuple[int, str, str, str]]:
     statement = select(spec.table.c.seq, spec.table.c.digest, *_columns(spec)).order_by(spec.table.c.seq)
+    if low is not None:
+        statement = statement.where(spec.table.c.seq.between(low, high))
     key_index = next((i for i, (field, _) in enumerate(spec.fields) if field == spec.key), None)
     for row in _stream(connection, statement):
         values = tuple(row[2:])
-        canonical = canonical_json(record_doc(spec, values))
+        digest = digest_of(canonical_json(record_doc(spec, values)))
         # Records without an id are named by the digest they were logged with; the
-        # verifier compares the canonical bytes, so an edited row still shows.
+        # verifier compares the re-derived digest, so an edited row still shows.
         key = str(values[key_index]) if key_index is not None else row[1]
-        yield row[0], spec.type, key, canonical
+        yield row[0], spec.type, key, digest
 
 
-def iter_records(connection: Connection) -> Iterator[tuple[int, str, str, bytes]]:
-    """Every logged record re-derived from its row, merged in sequence order."""
-    streams = [_spec_records(connection, spec) for spec in RECORD_SPECS.values()]
+def iter_records(
+    connection: Connection, low: int | None = None, high: int | None = None
+) -> Iterator[tuple[int, str, str, str]]:
+    """Every logged record (or those with ``low <= seq <= high``) re-derived from its row.
+
+    Yields (seq, type, key, digest of the canonical JSON), merged in sequence order.
+    """
+    streams = [_spec_records(connection, spec, low, high) for spec in RECORD_SPECS.values()]
     return heapq.merge(*streams, key=lambda record: record[0])
+
+
+def record_digests(url: str, low: int, high: int) -> list[tuple[int, str, str, str]]:
+    """:func:`iter_records` for one range of sequence numbers, in a store of its own.
+
+    Runs in a worker process: the verifier spreads the re-derivation over the cores.
+    """
+    from .engine import Store
+
+    store = Store(url)
+    try:
+        with store.read() as connection:
+            return list(iter_records(connection, low, high))
+    finally:
+        store.dispose()
 
 
 def find_logged_digest(connection: Connection, digest: str) -> int | None:
