@@ -71,6 +71,20 @@ def verify_log(store: Store, workers: int | None = None) -> VerifyReport:
             return verify_entries(iter_log(connection), records, find)
 
 
+def count_events(store: Store) -> dict[str, int]:
+    """How many events of each type the store holds."""
+    from sqlalchemy import func, select
+
+    from .store.schema import EVENT_SPECS
+
+    store.require_ready()
+    with store.read() as connection:
+        return {
+            type_: connection.execute(select(func.count()).select_from(spec.table)).scalar_one()
+            for type_, spec in EVENT_SPECS.items()
+        }
+
+
 def log_head(store: Store) -> tuple[int, str]:
     """The log's head: its last sequence number and hash."""
     store.require_ready()

@@ -13,7 +13,7 @@ from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 
-from ..errors import ConsentgateError
+from ..errors import ConsentgateError, InvalidInput
 
 app = typer.Typer(
     name="consentgate",
@@ -136,6 +136,41 @@ def audit_head() -> None:
 
     seq, head = service.log_head(_store())
     _echo(f"{seq} {head}")
+
+
+@app.command()
+def demo(
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="End after the story.")] = False,
+) -> None:
+    """The product's main job on an embedded store: load a story, decide, verify."""
+    from ._demo import run
+
+    run(_store(), serve=not no_serve)
+
+
+@app.command()
+def synth(
+    out: Annotated[str, typer.Option("--out", help="File to write; - for standard output.")] = "-",
+    subjects: Annotated[int, typer.Option(min=1, help="People (users).")] = 1_000,
+    items: Annotated[int, typer.Option(min=0, help="Content items.")] = 10_000,
+    consents: Annotated[int, typer.Option(min=0, help="Consent events.")] = 20_000,
+    meetings: Annotated[int, typer.Option(min=0, help="Meetings.")] = 2_000,
+    participants: Annotated[int, typer.Option(min=2, help="Participants per meeting.")] = 3,
+    seed: Annotated[int, typer.Option(help="Same seed, same file.")] = 7,
+) -> None:
+    """Write a synthetic world as JSON Lines of events (loads as it is)."""
+    from ..synth import WorldSize, write_world
+
+    size = WorldSize(subjects, items, consents, meetings, participants, seed=seed)
+    if out == "-":
+        count = write_world(size, sys.stdout.buffer)
+    else:
+        try:
+            with open(out, "wb") as stream:
+                count = write_world(size, stream)
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {out}: {exc.strerror}") from None
+    print(f"wrote {count} events", file=sys.stderr)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:

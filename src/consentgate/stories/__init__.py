@@ -1,0 +1,1 @@
+"""Stories the package ships: the demo world in the import format."""
