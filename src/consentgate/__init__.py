@@ -11,8 +11,19 @@ from typing import Any
 from .errors import ConsentgateError, InvalidInput, LogTampered, NotFound, StoreError
 
 _LAZY = {
+    "Decider": "consentgate.decider",
+    "Decision": "consentgate.core",
     "LoadResult": "consentgate.store",
+    "Policy": "consentgate.core",
+    "Reason": "consentgate.core",
     "Store": "consentgate.store",
+    "World": "consentgate.core",
+    "decide": "consentgate.decider",
+    "decide_questions": "consentgate.service",
+    "init_store": "consentgate.service",
+    "load_events": "consentgate.service",
+    "load_policy": "consentgate.service",
+    "verify_log": "consentgate.service",
 }
 
 __all__ = sorted(["ConsentgateError", "InvalidInput", "LogTampered", "NotFound", "StoreError", *_LAZY])
