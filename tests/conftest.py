@@ -163,3 +163,25 @@ def examples() -> Path:
     if not EXAMPLES.is_dir():
         pytest.skip("the public examples (../shared/examples) are not beside this checkout")
     return EXAMPLES
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Any]:
+    """An initialized :class:`consentgate.Store` on each backend, closed after the test."""
+    from consentgate import Store, init_store
+
+    opened = Store(store_url)
+    init_store(opened)
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url: str) -> Iterator[Any]:
+    """An initialized SQLite :class:`consentgate.Store`, closed after the test."""
+    from consentgate import Store, init_store
+
+    opened = Store(sqlite_url)
+    init_store(opened)
+    yield opened
+    opened.dispose()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from consentgate import Decider, Store, decide, decide_questions, init_store, load_events, load_policy
+from consentgate import Decider, decide, decide_questions, load_events, load_policy
 from consentgate.model.times import parse_time
 from consentgate.synth import WorldSize, write_world
 
@@ -22,9 +22,7 @@ def _answers(decisions: list) -> list[dict]:
     return [decision.to_json() for decision in decisions]
 
 
-def test_warm_view_equals_fresh_view_after_every_append(store_url, examples):
-    store = Store(store_url)
-    init_store(store)
+def test_warm_view_equals_fresh_view_after_every_append(store, examples):
     decider = Decider(store)
     questions = _questions(examples)
     lines = (examples / "seed-story.jsonl").read_bytes().splitlines(keepends=True)
@@ -37,9 +35,8 @@ def test_warm_view_equals_fresh_view_after_every_append(store_url, examples):
     assert any(answer["allowed"] for answer in warm)
 
 
-def test_refresh_applies_only_new_events(sqlite_url, examples):
-    store = Store(sqlite_url)
-    init_store(store)
+def test_refresh_applies_only_new_events(sqlite_store, examples):
+    store = sqlite_store
     load_events(store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "seed")
     decider = Decider(store)
     assert decider.refresh() == 0
@@ -47,9 +44,7 @@ def test_refresh_applies_only_new_events(sqlite_url, examples):
     assert decider.refresh() == 1
 
 
-def test_warm_view_follows_a_withdrawal(sqlite_url, examples):
-    store = Store(sqlite_url)
-    init_store(store)
+def test_warm_view_follows_a_withdrawal(store, examples):
     load_events(store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "seed")
     decider = Decider(store)
     at = parse_time("2023-09-10T00:00:00Z")
@@ -63,9 +58,8 @@ def test_warm_view_follows_a_withdrawal(sqlite_url, examples):
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_partial_view_equals_whole_view_on_a_synthetic_world(sqlite_url, tmp_path, seed):
-    store = Store(sqlite_url)
-    init_store(store)
+def test_partial_view_equals_whole_view_on_a_synthetic_world(sqlite_store, seed):
+    store = sqlite_store
     buffer = io.BytesIO()
     write_world(WorldSize(subjects=40, items=300, consents=200, meetings=30, seed=seed), buffer)
     buffer.seek(0)
@@ -78,9 +72,7 @@ def test_partial_view_equals_whole_view_on_a_synthetic_world(sqlite_url, tmp_pat
     assert {d.allowed for d in whole} == {True, False}
 
 
-def test_decide_function_reads_a_store_by_url(sqlite_url, examples):
-    store = Store(sqlite_url)
-    init_store(store)
-    load_events(store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "seed")
+def test_decide_function_reads_a_store_by_url(sqlite_store, sqlite_url, examples):
+    load_events(sqlite_store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "seed")
     decision = decide("m-100-audio", "ai.training", parse_time("2023-09-02T00:00:00Z"), store=sqlite_url)
     assert decision.allowed and decision.reasons == ()

@@ -92,6 +92,10 @@ def decide(
     """
     from . import service
 
-    store = store if isinstance(store, Store) else Store(store)
+    opened = store if isinstance(store, Store) else Store(store)
     when = at or datetime.now(timezone.utc)
-    return service.decide_questions(store, [(item, purpose, when)], policy or Policy.default())[0]
+    try:
+        return service.decide_questions(opened, [(item, purpose, when)], policy or Policy.default())[0]
+    finally:
+        if opened is not store:
+            opened.dispose()
