@@ -9,15 +9,18 @@ self-consent-only region — not given by the subject themselves.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Mapping
 from functools import lru_cache
 
 from ..model.times import format_micros
 from .decision import Reason
 from .records import ConsentRecord
-from .world import World
+from ._timeline import Timeline
 
 # (failing reason code or None when the consent holds, the deciding consent event)
 ConsentState = tuple[str | None, ConsentRecord | None]
+_MISSING: ConsentState = ("consent.missing", None)
 
 
 @lru_cache(maxsize=4096)
@@ -32,21 +35,30 @@ def purpose_lineage(purpose: str) -> tuple[str, ...]:
 
 
 def consent_state(
-    world: World, subject: str, purpose: str, kind: str, meeting: str | None, self_only: bool, t: int
+    histories: Mapping[str, Timeline[ConsentRecord]] | None,
+    purpose: str,
+    kind: str,
+    meeting: str | None,
+    self_only: bool,
+    t: int,
 ) -> ConsentState:
-    """The consent state of ``subject`` for ``purpose`` on an item of ``kind`` in ``meeting``.
+    """The consent state of one subject for ``purpose`` on an item of ``kind`` in ``meeting``.
 
-    ``self_only`` is true for items of accounts in a self-consent-only region; ``t`` is
-    in microseconds. Returns ``(None, consent)`` when the consent holds, else the reason
-    code and the deciding consent (None for ``consent.missing``).
+    ``histories`` are the subject's consent events by the purpose they name (see
+    :meth:`World.consent_histories`); ``self_only`` is true for items of accounts in a
+    self-consent-only region; ``t`` is in microseconds. Returns ``(None, consent)`` when
+    the consent holds, else the reason code and the deciding consent (None for
+    ``consent.missing``).
     """
+    if histories is None:
+        return _MISSING
     best: ConsentRecord | None = None
     for granted in purpose_lineage(purpose):
-        history = world.consent_history(subject, granted)
+        history = histories.get(granted)
         if history is None:
             continue
         records = history.records
-        index = history.upto(t)
+        index = bisect_right(history.times, t)
         while index:
             index -= 1
             record = records[index]
@@ -55,7 +67,7 @@ def consent_state(
                     best = record
                 break
     if best is None:
-        return "consent.missing", None
+        return _MISSING
     if best.status == "refused":
         return "consent.refused", best
     if best.status == "withdrawn":
@@ -67,10 +79,14 @@ def consent_state(
     return None, best
 
 
+@lru_cache(maxsize=65536)
 def consent_reason(
     state: ConsentState, subject: str, purpose: str, kind: str, meeting: str | None, region: str | None
 ) -> Reason:
-    """The reason for a failing consent state, as a readable sentence."""
+    """The reason for a failing consent state, as a readable sentence.
+
+    Remembered across calls: the same subject fails the same way for many items.
+    """
     code, record = state
     scope = f"{purpose} for {kind}" + (f" in meeting {meeting}" if meeting else "")
     if record is None or code == "consent.missing":

@@ -8,23 +8,27 @@ questions sharing them share the work. Both give exactly the same answers.
 
 from __future__ import annotations
 
+import gc
+from functools import lru_cache
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..model.times import format_micros, format_time, to_micros
-from .consent import ConsentState, consent_reason, consent_state
+from .consent import consent_reason, consent_state
 from .decision import Decision, Reason
 from .policy import Policy
 from .records import ItemRecord, TermsRecord
-from .settings import EffectiveSetting, effective_setting, setting_off
+from .settings import effective_setting, setting_off
 from .signals import reserves_purpose
 from .terms import terms_in_force
 from .world import World
 
 # A condition's outcome: the reasons it fails (empty when it holds) and its evidence.
 Outcome = tuple[tuple[Reason, ...], tuple[dict[str, Any], ...]]
+Evidence = dict[str, Any] | None
 _HOLDS: Outcome = ((), ())
+_UNSET: Any = object()
 
 
 def decide(world: World, item: str, purpose: str, at: datetime, policy: Policy) -> Decision:
@@ -52,25 +56,53 @@ def decide_many(
         ValueError: a question's ``at`` has no time zone.
     """
     evaluator = Evaluator(world, policy)
-    return [evaluator.decide(item, purpose, at) for item, purpose, at in questions]
+    # A batch keeps every answer and sub-result alive, and each full pass of the cyclic
+    # garbage collector would walk all of them and the whole world again. Deciding makes
+    # no reference cycles, so pausing the collector for the batch frees nothing late.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return [evaluator.decide(item, purpose, at) for item, purpose, at in questions]
+    finally:
+        if collecting:
+            gc.enable()
+
+
+class Verdict(NamedTuple):
+    """What the terms say for one kind of item: a standalone denial, or the reasons
+    every covering grant fails and, when one grant holds, its basis."""
+
+    standalone: Reason | None
+    failing: tuple[Reason, ...]
+    basis: tuple[dict[str, Any], ...] | None
 
 
 class Evaluator:
     """Answers questions against one world and policy, remembering sub-results.
 
-    The memory is valid only while the world does not change: make a new evaluator
-    after applying events.
+    Items that share an account, owner, meeting and kind get the same verdict from the
+    terms for a purpose at a time, so the verdict is remembered per such signature;
+    consent states, effective settings and notices are remembered too, as are whole
+    decisions of items others were derived from. The memory is valid only while the
+    world does not change: make a new evaluator after applying events.
     """
+
+    __slots__ = (
+        "world", "policy", "_digest", "_consent_index", "_decisions", "_terms",
+        "_verdicts", "_consents", "_settings", "_notices", "_deciding",
+    )
 
     def __init__(self, world: World, policy: Policy) -> None:
         self.world = world
         self.policy = policy
+        self._digest = policy.digest
+        self._consent_index = world.consent_index()
         self._decisions: dict[tuple[str, str, int], Decision] = {}
         self._terms: dict[tuple[str, int], TermsRecord | None] = {}
-        self._consents: dict[tuple[str, str, str, str | None, bool, int], ConsentState] = {}
-        self._settings: dict[tuple[str | None, str, str, int], EffectiveSetting] = {}
-        self._unnotified: dict[tuple[str, str], tuple[str, ...]] = {}
-        self._regions: dict[str, str | None] = {}
+        self._verdicts: dict[tuple[str, str | None, str | None, str, str, int], Verdict] = {}
+        self._consents: dict[tuple[str, str, str, str | None, str, int], tuple[Reason | None, Evidence]] = {}
+        self._settings: dict[tuple[str, str | None, str, int], Outcome] = {}
+        self._notices: dict[tuple[str, str], Outcome] = {}
         self._deciding: set[str] = set()
 
     def decide(self, item: str, purpose: str, at: datetime) -> Decision:
@@ -80,6 +112,9 @@ class Evaluator:
         return self._decide(item, purpose, at, to_micros(at))
 
     def _decide(self, item: str, purpose: str, at: datetime, t: int) -> Decision:
+        # Only decisions a derived item will ask for again are worth remembering.
+        if not self.world.is_source(item):
+            return self._evaluate(item, purpose, at, t)
         key = (item, purpose, t)
         decision = self._decisions.get(key)
         if decision is None:
@@ -92,71 +127,81 @@ class Evaluator:
         return decision
 
     def _evaluate(self, item: str, purpose: str, at: datetime, t: int) -> Decision:
-        world = self.world
-        record = world.item_record(item)
+        record = self.world.item_record(item)
         if record is None or record.created > t:
-            return self._deny(item, purpose, at, "item.unknown", f"no item {item} exists as of {format_time(at)}")
-        erased = world.erasure_time(item)
+            return self._deny(item, purpose, at, Reason("item.unknown", f"no item {item} exists as of {format_time(at)}"))
+        erased = self.world.erasure_time(item)
         if erased is not None and erased <= t:
-            return self._deny(item, purpose, at, "item.deleted", f"{item} was erased at {format_micros(erased)}")
-        terms = self._terms.get((record.account, t), False)
-        if terms is False:
-            terms = self._terms[(record.account, t)] = terms_in_force(world, record.account, t)
-        if terms is None:
-            message = f"account {record.account} has accepted no terms in force at {format_time(at)}"
-            return self._deny(item, purpose, at, "terms.not_accepted", message)
-        grants = world.covering_grants(terms.version, purpose, record.kind)
-        if not grants:
-            message = f"terms {terms.version} grant no use of {record.kind} for {purpose}"
-            return self._deny(item, purpose, at, "purpose.not_granted", message)
+            return self._deny(item, purpose, at, Reason("item.deleted", f"{item} was erased at {format_micros(erased)}"))
+        signature = (record.account, record.subject, record.meeting, record.kind, purpose, t)
+        verdict = self._verdicts.get(signature)
+        if verdict is None:
+            verdict = self._verdicts[signature] = self._verdict(record, purpose, at, t)
+        if verdict.standalone is not None:
+            return self._deny(item, purpose, at, verdict.standalone)
+        if record.reservation is None and not record.sources:
+            if verdict.basis is None:
+                return Decision(item, purpose, at, False, verdict.failing, (), self._digest)
+            return Decision(item, purpose, at, True, (), verdict.basis, self._digest)
 
-        failing: list[Reason] = []
-        basis: list[dict[str, Any]] | None = None
-        outcomes: dict[str, Outcome] = {}
-        for grant in grants:
-            grant_failing: list[Reason] = []
-            grant_basis: list[dict[str, Any]] = [{"terms": terms.version, "section": grant.section}]
-            for condition in grant.requires:
-                outcome = outcomes.get(condition)
-                if outcome is None:
-                    outcome = outcomes[condition] = self._condition(condition, record, purpose, t)
-                if outcome[0]:
-                    grant_failing.extend(outcome[0])
-                else:
-                    grant_basis.extend(outcome[1])
-            if not grant_failing:
-                basis = grant_basis
-                break
-            failing.extend(grant_failing)
-
-        reasons = failing if basis is None else []
+        extra: list[Reason] = []
         if record.reservation is not None and reserves_purpose(purpose):
-            reasons.append(Reason("signal.reserved", f"{item} carries a do-not-train signal ({record.reservation})"))
+            extra.append(Reason("signal.reserved", f"{item} carries a do-not-train signal ({record.reservation})"))
+        used: list[dict[str, Any]] = []
         for source in record.sources:
             if source in self._deciding or not self._decide(source, purpose, at, t).allowed:
                 message = f"{item} was made from {source}, which may not be used for {purpose}"
-                reasons.append(Reason("source.ineligible", message, source=source))
-            elif basis is not None:
-                basis.append({"source": source})
-        if reasons or basis is None:
-            unique = tuple(dict.fromkeys(reasons))
-            return Decision(item, purpose, at, False, unique, (), self.policy.digest)
-        return Decision(item, purpose, at, True, (), tuple(basis), self.policy.digest)
+                extra.append(Reason("source.ineligible", message, source=source))
+            else:
+                used.append({"source": source})
+        if verdict.basis is None:
+            return Decision(item, purpose, at, False, _unique(verdict.failing + tuple(extra)), (), self._digest)
+        if extra:
+            return Decision(item, purpose, at, False, _unique(tuple(extra)), (), self._digest)
+        return Decision(item, purpose, at, True, (), verdict.basis + tuple(used), self._digest)
 
-    def _deny(self, item: str, purpose: str, at: datetime, code: str, message: str) -> Decision:
-        return Decision(item, purpose, at, False, (Reason(code, message),), (), self.policy.digest)
+    def _deny(self, item: str, purpose: str, at: datetime, reason: Reason) -> Decision:
+        return Decision(item, purpose, at, False, (reason,), (), self._digest)
+
+    def _verdict(self, record: ItemRecord, purpose: str, at: datetime, t: int) -> Verdict:
+        terms = self._terms.get((record.account, t), _UNSET)
+        if terms is _UNSET:
+            terms = self._terms[(record.account, t)] = terms_in_force(self.world, record.account, t)
+        if terms is None:
+            message = f"account {record.account} has accepted no terms in force at {format_time(at)}"
+            return Verdict(Reason("terms.not_accepted", message), (), None)
+        grants = self.world.covering_grants(terms.version, purpose, record.kind)
+        if not grants:
+            message = f"terms {terms.version} grant no use of {record.kind} for {purpose}"
+            return Verdict(Reason("purpose.not_granted", message), (), None)
+        failing: list[Reason] = []
+        outcomes: dict[str, Outcome] = {}
+        for grant in grants:
+            holds = True
+            basis: list[dict[str, Any]] = [{"terms": terms.version, "section": grant.section}]
+            for condition in grant.requires:
+                outcome = outcomes.get(condition)
+                if outcome is None:
+                    if condition == "consent":
+                        outcome = self._consent(record, purpose, t)
+                    elif condition.startswith("setting:"):
+                        outcome = self._setting(condition[8:], record, t)
+                    elif condition.startswith("notice:"):
+                        outcome = self._notice(condition[7:], record)
+                    else:
+                        raise ValueError(f"unknown condition {condition!r}")
+                    outcomes[condition] = outcome
+                if outcome[0]:
+                    holds = False
+                    failing.extend(outcome[0])
+                else:
+                    basis.extend(outcome[1])
+            if holds:
+                return Verdict(None, (), tuple(basis))
+        # One grant's conditions fail in distinct ways; only several grants can repeat one.
+        return Verdict(None, _unique(tuple(failing)) if len(grants) > 1 else tuple(failing), None)
 
     # -- conditions ------------------------------------------------------------------
-
-    def _condition(self, condition: str, record: ItemRecord, purpose: str, t: int) -> Outcome:
-        if condition == "consent":
-            return self._consent(record, purpose, t)
-        name, _, argument = condition.partition(":")
-        if name == "setting":
-            return self._setting(argument, record, t)
-        if name == "notice":
-            return self._notice(argument, record)
-        raise ValueError(f"unknown condition {condition!r}")
 
     def _consent(self, record: ItemRecord, purpose: str, t: int) -> Outcome:
         owner = record.subject
@@ -166,53 +211,60 @@ class Evaluator:
         if not subjects:
             message = f"{record.id} names no person whose consent to {purpose} could count"
             return (Reason("consent.missing", message),), ()
-        region = self._region(record.account)
+        account = self.world.account(record.account)
+        region = account.region if account is not None else None
         self_only = region in self.policy.self_consent_only_regions
+        kind, meeting = record.kind, record.meeting
         reasons: list[Reason] = []
         evidence: list[dict[str, Any]] = []
         for subject in subjects:
-            key = (subject, purpose, record.kind, record.meeting, self_only, t)
-            state = self._consents.get(key)
-            if state is None:
-                state = self._consents[key] = consent_state(
-                    self.world, subject, purpose, record.kind, record.meeting, self_only, t
-                )
-            if state[0] is not None:
-                reasons.append(consent_reason(state, subject, purpose, record.kind, record.meeting, region))
-            elif state[1] is not None:
-                evidence.append({"consent": state[1].id, "subject": subject})
+            key = (subject, purpose, kind, meeting, record.account, t)
+            found = self._consents.get(key)
+            if found is None:
+                state = consent_state(self._consent_index.get(subject), purpose, kind, meeting, self_only, t)
+                if state[0] is not None:
+                    found = consent_reason(state, subject, purpose, kind, meeting, region), None
+                else:
+                    found = None, ({"consent": state[1].id, "subject": subject} if state[1] is not None else None)
+                self._consents[key] = found
+            if found[0] is not None:
+                reasons.append(found[0])
+            elif found[1] is not None:
+                evidence.append(found[1])
         return (tuple(reasons), ()) if reasons else ((), tuple(evidence))
 
     def _setting(self, key: str, record: ItemRecord, t: int) -> Outcome:
-        memo = (record.subject, record.account, key, t)
-        setting = self._settings.get(memo)
-        if setting is None:
-            setting = self._settings[memo] = effective_setting(
-                self.world, self.policy, record.subject, record.account, key, t
-            )
-        if setting.value:
-            return (), (setting.basis(),)
-        return (setting_off(setting, record.subject, record.account),), ()
+        memo = (key, record.subject, record.account, t)
+        outcome = self._settings.get(memo)
+        if outcome is None:
+            setting = effective_setting(self.world, self.policy, record.subject, record.account, key, t)
+            if setting.value:
+                outcome = (), (setting.basis(),)
+            else:
+                outcome = (setting_off(setting, record.subject, record.account),), ()
+            self._settings[memo] = outcome
+        return outcome
 
     def _notice(self, feature: str, record: ItemRecord) -> Outcome:
         meeting = record.meeting
         if meeting is None:
             return _HOLDS
-        missing = self._unnotified.get((meeting, feature))
-        if missing is None:
+        outcome = self._notices.get((feature, meeting))
+        if outcome is None:
             lines = self.world.participants(meeting)
-            missing = tuple(dict.fromkeys(p.subject for p in lines if feature not in p.notified))
-            self._unnotified[(meeting, feature)] = missing
-        if not missing:
-            return (), ({"notice": feature, "meeting": meeting},)
-        reasons = tuple(
-            Reason("notice.missing", f"{subject} was not notified of {feature} in meeting {meeting}", subject=subject)
-            for subject in missing
-        )
-        return reasons, ()
+            missing = dict.fromkeys(line.subject for line in lines if feature not in line.notified)
+            if missing:
+                outcome = tuple(_notice_missing(subject, feature, meeting) for subject in missing), ()
+            else:
+                outcome = (), ({"notice": feature, "meeting": meeting},)
+            self._notices[(feature, meeting)] = outcome
+        return outcome
 
-    def _region(self, account: str) -> str | None:
-        if account not in self._regions:
-            found = self.world.account(account)
-            self._regions[account] = found.region if found is not None else None
-        return self._regions[account]
+
+@lru_cache(maxsize=65536)
+def _notice_missing(subject: str, feature: str, meeting: str) -> Reason:
+    return Reason("notice.missing", f"{subject} was not notified of {feature} in meeting {meeting}", subject=subject)
+
+
+def _unique(reasons: tuple[Reason, ...]) -> tuple[Reason, ...]:
+    return tuple(dict.fromkeys(reasons))

@@ -1,7 +1,8 @@
 """The world's compact records: event fields the rules read, with times as microseconds.
 
 Integer microseconds compare several times faster than aware datetimes, and the rules
-compare times on every lookup, so the world converts each event's times once.
+compare times on every lookup, so the world converts each event's times once. Records
+compare and hash by identity: each stands for one applied event.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import NamedTuple
 from ..model import Consent, Content, ServiceData, Setting, Terms
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ItemRecord:
     """An item of content or service data, as the rules see it.
 
@@ -32,7 +33,7 @@ class ItemRecord:
     event: Content | ServiceData
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ConsentRecord:
     """One consent event; ``self_given`` is false when someone acted for the subject."""
 
@@ -49,7 +50,7 @@ class ConsentRecord:
     event: Consent
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class SettingRecord:
     """One setting event at one level."""
 
@@ -59,7 +60,7 @@ class SettingRecord:
     event: Setting
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class TermsRecord:
     """A terms version; ``arrival`` breaks a tie between equal ``effective`` times."""
 

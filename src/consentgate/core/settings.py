@@ -8,10 +8,13 @@ lock is its latest setting event at or before the time.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .decision import Reason
 from .policy import Policy
+from ._timeline import Timeline
 from .records import SettingRecord
 from .world import World
 
@@ -46,31 +49,34 @@ def effective_setting(
     ``subject`` is the item's owner (or service data's user); None leaves only the
     account level and the default.
     """
-    account_setting = _latest(world, "account", account, key, t)
+    index = world.setting_index()
+    account_setting = _latest(index.get(("account", account, key)), t)
     if account_setting is not None and account_setting.locked:
         return EffectiveSetting(key, account_setting.value, "account_lock", account)
-    groups: list[tuple[str, SettingRecord]] = []
     if subject is not None:
+        first_group: tuple[str, SettingRecord] | None = None
         for group in world.ordered_groups(subject):
-            record = _latest(world, "group", group, key, t)
+            record = _latest(index.get(("group", group, key)), t)
             if record is not None:
                 if record.locked:
                     return EffectiveSetting(key, record.value, "group_lock", group)
-                groups.append((group, record))
-        own = _latest(world, "user", subject, key, t)
+                if first_group is None:
+                    first_group = (group, record)
+        own = _latest(index.get(("user", subject, key)), t)
         if own is not None:
             return EffectiveSetting(key, own.value, "user", subject)
-    if groups:
-        group, record = groups[0]
-        return EffectiveSetting(key, record.value, "group", group)
+        if first_group is not None:
+            return EffectiveSetting(key, first_group[1].value, "group", first_group[0])
     if account_setting is not None:
         return EffectiveSetting(key, account_setting.value, "account", account)
     return EffectiveSetting(key, policy.setting_default(key), "default", None)
 
 
-def _latest(world: World, scope: str, target: str, key: str, t: int) -> SettingRecord | None:
-    history = world.setting_history(scope, target, key)
-    return None if history is None else history.latest(t)
+def _latest(history: Timeline[SettingRecord] | None, t: int) -> SettingRecord | None:
+    if history is None:
+        return None
+    index = bisect_right(history.times, t)
+    return history.records[index - 1] if index else None
 
 
 _LEVEL_WORDS = {
@@ -83,6 +89,7 @@ _LEVEL_WORDS = {
 }
 
 
+@lru_cache(maxsize=65536)
 def setting_off(setting: EffectiveSetting, subject: str | None, account: str) -> Reason:
     """The ``setting.off`` reason for a setting whose effective value is false."""
     who = subject if subject is not None else f"account {account}"

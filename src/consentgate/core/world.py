@@ -53,8 +53,8 @@ class World:
         self._terms: dict[str, TermsRecord] = {}
         self._acceptances: dict[str, Timeline[str]] = {}
         self._settings: dict[tuple[str, str, str], Timeline[SettingRecord]] = {}
-        self._consents: dict[tuple[str, str], Timeline[ConsentRecord]] = {}
-        self._consent_purposes: dict[str, list[str]] = {}
+        self._consents: dict[str, dict[str, Timeline[ConsentRecord]]] = {}
+        self._sources: set[str] = set()
         # Derived lookups, dropped whenever an event they depend on arrives.
         self._grant_cache: dict[tuple[str, str, str], tuple[CoveringGrant, ...]] = {}
         self._group_order: dict[str, tuple[str, ...]] = {}
@@ -131,11 +131,8 @@ class World:
             expires=None if event.expires_at is None else to_micros(event.expires_at),
             event=event,
         )
-        key = (event.subject, event.purpose)
-        if key not in self._consents:
-            self._consents[key] = Timeline()
-            self._consent_purposes.setdefault(event.subject, []).append(event.purpose)
-        self._consents[key].add(at, record)
+        by_purpose = self._consents.setdefault(event.subject, {})
+        by_purpose.setdefault(event.purpose, Timeline()).add(at, record)
 
     def _apply_meeting(self, event: Meeting) -> None:
         self._meetings[event.id] = event
@@ -164,6 +161,7 @@ class World:
                 event.id, event.kind, event.account, event.user, None, to_micros(event.at), (), None, event
             )
         self._items[event.id] = record
+        self._sources.update(record.sources)
 
     def _apply_erasure(self, event: Erasure) -> None:
         at = to_micros(event.at)
@@ -240,16 +238,29 @@ class World:
 
     def consent_history(self, subject: str, purpose: str) -> Timeline[ConsentRecord] | None:
         """A subject's consent events for exactly ``purpose``, by time."""
-        return self._consents.get((subject, purpose))
+        return self._consents.get(subject, {}).get(purpose)
+
+    def consent_histories(self, subject: str) -> dict[str, Timeline[ConsentRecord]] | None:
+        """A subject's consent histories by the purpose they name (read-only), or None."""
+        return self._consents.get(subject)
+
+    def setting_index(self) -> dict[tuple[str, str, str], Timeline[SettingRecord]]:
+        """Every setting history by (scope, target, key): a read-only table for the rules."""
+        return self._settings
+
+    def consent_index(self) -> dict[str, dict[str, Timeline[ConsentRecord]]]:
+        """Every consent history by subject, then purpose: a read-only table for the rules."""
+        return self._consents
 
     def consents_of(self, subject: str) -> list[ConsentRecord]:
         """Every consent event of ``subject``, sorted by (time, arrival)."""
-        records = [
-            record
-            for purpose in self._consent_purposes.get(subject, ())
-            for record in self._consents[(subject, purpose)].records
-        ]
+        histories = self._consents.get(subject, {})
+        records = [record for history in histories.values() for record in history.records]
         return sorted(records, key=lambda record: (record.at, record.arrival))
+
+    def is_source(self, item_id: str) -> bool:
+        """True when some item was derived from ``item_id``."""
+        return item_id in self._sources
 
     def covering_grants(self, version: str, purpose: str, kind: str) -> tuple[CoveringGrant, ...]:
         """The grants of a terms version covering ``purpose`` and ``kind``, in order."""
