@@ -84,19 +84,26 @@ class Evaluator:
     terms for a purpose at a time, so the verdict is remembered per such signature;
     consent states, effective settings and notices are remembered too, as are whole
     decisions of items others were derived from. The memory is valid only while the
-    world does not change: make a new evaluator after applying events.
+    world does not change: make a new evaluator after applying events. A long-lived
+    evaluator forgets everything once it remembers ``memory`` verdicts, so asking about
+    ever new times (such as "now") cannot grow it without bound.
     """
 
     __slots__ = (
-        "world", "policy", "_digest", "_consent_index", "_decisions", "_terms",
+        "world", "policy", "memory", "_digest", "_consent_index", "_decisions", "_terms",
         "_verdicts", "_consents", "_settings", "_notices", "_deciding",
     )
 
-    def __init__(self, world: World, policy: Policy) -> None:
+    def __init__(self, world: World, policy: Policy, memory: int = 1_000_000) -> None:
         self.world = world
         self.policy = policy
+        self.memory = memory
         self._digest = policy.digest
         self._consent_index = world.consent_index()
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop every remembered sub-result (answers do not change, only their cost)."""
         self._decisions: dict[tuple[str, str, int], Decision] = {}
         self._terms: dict[tuple[str, int], TermsRecord | None] = {}
         self._verdicts: dict[tuple[str, str | None, str | None, str, str, int], Verdict] = {}
@@ -109,6 +116,8 @@ class Evaluator:
         """Decide one question (see :func:`decide`)."""
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError("the time of a decision must carry a time zone")
+        if len(self._verdicts) + len(self._decisions) > self.memory:
+            self.forget()
         return self._decide(item, purpose, at, to_micros(at))
 
     def _decide(self, item: str, purpose: str, at: datetime, t: int) -> Decision:

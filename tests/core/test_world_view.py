@@ -1,0 +1,67 @@
+"""The world: events in any valid-time order, lookups, and what other parts read."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from consentgate.core import Policy, World, decide
+from consentgate.model import parse_event
+
+TERMS = {"type": "terms", "version": "v", "effective_at": "2024-01-01T00:00:00Z", "sections": [
+    {"id": "1", "grants": [{"purpose": "service", "data": ["chat", "audio", "telemetry"]}]}]}
+EVENTS = [
+    {"type": "account", "id": "acme"},
+    {"type": "meeting", "id": "m1", "account": "acme"},
+    {"type": "participant", "meeting": "m1", "subject": "ann"},
+    {"type": "participant", "meeting": "m1", "subject": "zoe"},
+    {"type": "participant", "meeting": "m1", "subject": "zoe", "notified": ["recording"]},
+    {"type": "content", "id": "a", "kind": "audio", "account": "acme", "owner": "ann", "meeting": "m1",
+     "created_at": "2024-01-02T00:00:00Z"},
+    {"type": "content", "id": "c", "kind": "chat", "account": "acme", "owner": "bob", "created_at": "2024-01-02T00:00:00Z"},
+    {"type": "service_data", "id": "s", "kind": "telemetry", "account": "acme", "at": "2024-01-02T00:00:00Z"},
+]
+AT = datetime(2024, 2, 1, tzinfo=timezone.utc)
+
+
+def test_items_are_listed_in_arrival_order(world_of):
+    assert [item.id for item in world_of(*EVENTS).items()] == ["a", "c", "s"]
+
+
+@pytest.mark.parametrize(("item", "subjects"), [("a", ("ann", "zoe")), ("c", ("bob",)), ("s", ()), ("x", ())])
+def test_consent_subjects_of_item(world_of, item, subjects):
+    assert world_of(*EVENTS).consent_subjects_of_item(item) == subjects
+
+
+def test_lookups(world_of):
+    world = world_of(*EVENTS, TERMS)
+    assert world.item("c").owner == "bob"
+    assert world.item("nope") is None
+    assert world.terms("v").version == "v"
+    assert len(world.participants("m1")) == 3
+    assert world.meeting("m1").account == "acme"
+
+
+def test_terms_arriving_after_a_decision_are_seen(world_of):
+    world = world_of(*EVENTS, {"type": "terms_acceptance", "account": "acme", "version": "v",
+                               "at": "2024-01-01T00:00:00Z"})
+    assert decide(world, "c", "service.provision", AT, Policy()).codes == ("terms.not_accepted",)
+    world.apply(parse_event(TERMS))
+    assert decide(world, "c", "service.provision", AT, Policy()).allowed
+
+
+def test_consents_of_a_subject_in_valid_time_order(world_of):
+    consents = [{"type": "consent", "id": f"c{day}", "subject": "ann", "purpose": purpose, "status": "given",
+                 "at": f"2024-01-0{day}T00:00:00Z"} for day, purpose in ((3, "ai"), (1, "ai.training"), (2, "ai"))]
+    assert [c.id for c in world_of(*consents).consents_of("ann")] == ["c1", "c2", "c3"]
+
+
+def test_only_events_can_be_applied():
+    with pytest.raises(TypeError, match="not an event"):
+        World().apply({"type": "account", "id": "a"})
+
+
+def test_a_naive_time_is_refused(world_of):
+    with pytest.raises(ValueError, match="time zone"):
+        decide(world_of(*EVENTS), "c", "service", datetime(2024, 2, 1), Policy())
