@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, select
 
 from ..errors import InvalidInput
 from ..ledger import digest_of, link
 from ..model.events import EVENT_ADAPTER, EVENT_CLASSES
+from .append import insert_rows
 from .engine import Store, read_head
 from .rows import event_record
 from .schema import EVENT_SPECS, RecordSpec, log
@@ -173,30 +174,10 @@ class _Loader:
             self.result.stored[spec.type] += 1
             self._collect_references(number, spec.type, event)
         for type_, rows in rows_by_table.items():
-            self._insert(EVENT_SPECS[type_].table, rows)
+            insert_rows(self.connection, EVENT_SPECS[type_].table, rows)
         if log_rows:
-            self._insert(log, log_rows)
+            insert_rows(self.connection, log, log_rows)
         self._check_references()
-
-    def _insert(self, table: Table, rows: list[tuple[Any, ...]]) -> None:
-        # Rows are tuples in the table's column order, handed to the driver's executemany:
-        # SQLAlchemy's per-row parameter processing would cost more than the insert.
-        names = [column.name for column in table.columns]
-        if self.connection.dialect.name == "postgresql":
-            # COPY, inside the same transaction, is several times faster than INSERT.
-            columns = ", ".join(f'"{name}"' for name in names)
-            driver = self.connection.connection.driver_connection
-            with driver.cursor() as cursor:  # type: ignore[union-attr]
-                with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            return
-        compiled = table.insert().compile(dialect=self.connection.dialect)
-        if compiled.positiontup is not None:
-            assert list(compiled.positiontup) == names
-            self.connection.exec_driver_sql(str(compiled), rows)  # type: ignore[arg-type]
-        else:
-            self.connection.exec_driver_sql(str(compiled), [dict(zip(names, row)) for row in rows])
 
     def _collect_references(self, number: int, type_: str, event: BaseModel) -> None:
         pending = self.pending
