@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import InvalidInput
 from .ledger import VerifyReport, verify_entries
@@ -129,3 +129,59 @@ def decide_questions(
 
     world = build_world(store, {item for item, _, _ in questions})
     return decide_many(world, questions, policy)
+
+
+def build_dataset(
+    store: Store,
+    name: str,
+    purpose: str,
+    out: str | Path,
+    policy: Policy,
+    kinds: list[str] | None = None,
+    at: datetime | None = None,
+    engine: str = "duckdb",
+    catalog: str | Path | None = None,
+) -> dict[str, Any]:
+    """Select every eligible item into a registered dataset (see :mod:`consentgate.datasets.build`)."""
+    from .datasets.build import build_dataset as build
+
+    return build(store, name, purpose, out, policy, kinds, at, engine, catalog)
+
+
+def rebuild_dataset(
+    store: Store,
+    name: str,
+    policy: Policy,
+    out: str | Path | None = None,
+    at: datetime | None = None,
+    engine: str = "duckdb",
+) -> dict[str, Any]:
+    """A new version of a dataset without the items that lost eligibility."""
+    from .datasets.build import rebuild_dataset as rebuild
+
+    return rebuild(store, name, policy, out, at, engine)
+
+
+def list_datasets(store: Store) -> list[dict[str, Any]]:
+    """Every registered dataset version, oldest first."""
+    from .datasets import registry
+
+    store.require_ready()
+    with store.read() as connection:
+        return [record.doc for record in registry.datasets(connection)]
+
+
+def register_model(store: Store, name: str, dataset: str, shards: int = 1) -> dict[str, Any]:
+    """Record a model trained on a dataset, its items split into ``shards`` shards."""
+    from .datasets.models import register_model as register
+
+    return register(store, name, dataset, shards)
+
+
+def impact(
+    store: Store, policy: Policy, subject: str | None = None, item: str | None = None, at: datetime | None = None
+) -> dict[str, Any]:
+    """Registered dataset items no longer eligible as of ``at``, and model shards to retrain."""
+    from .datasets.impact import impact as find_impact
+
+    return find_impact(store, policy, subject, item, at)

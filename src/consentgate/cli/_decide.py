@@ -14,6 +14,11 @@ from ..errors import InvalidInput
 from ..model.times import parse_time
 
 
+def parse_at(text: str | None, where: str = "--at") -> datetime | None:
+    """An ``--at`` option's time, or None when it was not given."""
+    return None if text is None else _time(text, where)
+
+
 def _time(text: str | None, where: str) -> datetime:
     if text is None:
         return datetime.now(timezone.utc)

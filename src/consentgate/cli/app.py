@@ -25,6 +25,10 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(help="The tamper-evident log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+dataset_app = typer.Typer(help="Training datasets built only from eligible items.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+model_app = typer.Typer(help="Models trained on datasets, split into shards.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 
 
 @dataclass
@@ -138,6 +142,124 @@ def audit_head() -> None:
     _echo(f"{seq} {head}")
 
 
+def _policy() -> Any:
+    from .. import service
+
+    return service.load_policy(OPTIONS.policy)
+
+
+def _when(text: str | None, option: str = "--at") -> Any:
+    from ._decide import parse_at
+
+    return parse_at(text, option)
+
+
+def _print_json(document: Any) -> None:
+    import orjson
+
+    sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+@dataset_app.command("build")
+def dataset_build(
+    name: Annotated[str, typer.Argument(help="The dataset's name.")],
+    purpose: Annotated[str, typer.Option("--purpose", help="What the data will be used for, e.g. ai.training.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write manifest.parquet and dataset.json into.")],
+    kinds: Annotated[Optional[str], typer.Option("--kinds", help="Data kinds, comma separated.")] = None,
+    at: Annotated[Optional[str], typer.Option("--at", help="Select as of this time (default: now).")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")] = "duckdb",
+    catalog: Annotated[
+        Optional[Path], typer.Option("--catalog", help="Parquet content catalog outside the store.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print dataset.json.")] = False,
+) -> None:
+    """Select every eligible item into a registered dataset."""
+    from .. import service
+
+    kind_list = [kind.strip() for kind in kinds.split(",") if kind.strip()] if kinds else None
+    description = service.build_dataset(
+        _store(), name, purpose, out, _policy(), kind_list, _when(at), engine, catalog
+    )
+    if as_json:
+        _print_json(description)
+        return
+    excluded = ", ".join(f"{code} {count}" for code, count in description["excluded"].items()) or "none"
+    _echo(f"dataset {description['id']}: {description['count']} item(s) for {purpose} as of {description['at']}")
+    _echo(f"excluded: {excluded}")
+    _echo(f"written to {out}")
+
+
+@dataset_app.command("rebuild")
+def dataset_rebuild(
+    name: Annotated[str, typer.Argument(help="The dataset to rebuild (its newest version).")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the new version.")] = None,
+    at: Annotated[Optional[str], typer.Option("--at", help="Re-check as of this time (default: now).")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")] = "duckdb",
+    as_json: Annotated[bool, typer.Option("--json", help="Print dataset.json.")] = False,
+) -> None:
+    """A new version without the items that lost eligibility, linked to the one it replaces."""
+    from .. import service
+
+    description = service.rebuild_dataset(_store(), name, _policy(), out, _when(at), engine)
+    if as_json:
+        _print_json(description)
+        return
+    _echo(f"dataset {description['id']} replaces {description['replaces']}: {description['count']} item(s)")
+    _echo(f"written to {description['manifest']}")
+
+
+@dataset_app.command("list")
+def dataset_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Every registered dataset version."""
+    from .. import service
+
+    records = service.list_datasets(_store())
+    if as_json:
+        _print_json(records)
+        return
+    for record in records:
+        _echo(f"{record['id']}\t{record['purpose']}\t{record['at']}\t{record['count']} item(s)\t{record.get('manifest', '')}")
+
+
+@model_app.command("register")
+def model_register(
+    name: Annotated[str, typer.Argument(help="The model's name.")],
+    dataset: Annotated[str, typer.Option("--dataset", help="NAME or NAME@VERSION of the training dataset.")],
+    shards: Annotated[int, typer.Option("--shards", help="Number of shards the items are split into.")] = 1,
+) -> None:
+    """Record a model trained on a dataset, its items split into shards."""
+    from .. import service
+
+    model = service.register_model(_store(), name, dataset, shards)
+    _echo(f"model {model['name']} on {model['dataset']}: {model['shards']} shard(s) of "
+          + ", ".join(str(count) for count in model["shard_counts"]) + " item(s)")
+
+
+@app.command()
+def impact(
+    subject: Annotated[Optional[str], typer.Option("--subject", help="Only items of this person.")] = None,
+    item: Annotated[Optional[str], typer.Option("--item", help="Only this item.")] = None,
+    at: Annotated[Optional[str], typer.Option("--at", help="As of this time (default: now).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Dataset items no longer eligible, and the model shards to retrain."""
+    from .. import service
+
+    result = service.impact(_store(), _policy(), subject, item, _when(at))
+    if as_json:
+        _print_json(result)
+        return
+    _echo(f"as of {result['at']}:")
+    for dataset in result["datasets"]:
+        _echo(f"  dataset {dataset['name']}@{dataset['version']}: {dataset['count']} item(s) no longer eligible: "
+              + ", ".join(dataset["items"][:20]) + (" …" if dataset["count"] > 20 else ""))
+    for model in result["models"]:
+        _echo(f"  model {model['name']} ({model['dataset_version']}): retrain shard(s) "
+              + ", ".join(map(str, model["shards"])))
+    if not result["datasets"]:
+        _echo("  nothing registered is affected")
+
+
 @app.command()
 def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="End after the story.")] = False,
@@ -174,6 +296,8 @@ def synth(
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
+    # One line, always: a driver's message can carry SQL and context on further lines.
+    message = message.strip().splitlines()[0] if message.strip() else "failed"
     print(f"consentgate: error: {message}", file=sys.stderr)
     raise SystemExit(code)
 

@@ -160,16 +160,17 @@ log = Table(
 )
 
 # Records the product makes itself: logged and verified like events, never imported.
+# A dataset's members are its manifest; the record carries the manifest's SHA-256.
 DATASET_SPEC = _record_table(
     "dataset", "datasets",
     (
         ("id", S), ("name", S), ("version", I), ("purpose", S), ("at", T), ("kinds", J), ("engine", S),
         ("catalog", S), ("count", I), ("excluded", J), ("policy", S), ("log_seq", I), ("log_hash", S),
-        ("manifest", S), ("manifest_sha256", S), ("members_sha256", S), ("replaces", S), ("built_at", T),
+        ("manifest", S), ("manifest_sha256", S), ("replaces", S), ("built_at", T),
     ),
     "id",
     frozenset({"id", "name", "version", "purpose", "at", "count", "excluded", "policy", "log_seq", "log_hash",
-               "members_sha256", "built_at"}),
+               "manifest_sha256", "built_at"}),
     (("name",),),
 )
 MODEL_SPEC = _record_table(
@@ -178,27 +179,9 @@ MODEL_SPEC = _record_table(
     "id", frozenset({"id", "dataset", "shards", "shard_counts", "registered_at"}), (("dataset",),),
 )
 
-# The members of each dataset. Not logged row by row: the dataset's record carries the
-# SHA-256 of its sorted member ids, which the verifier recomputes from these rows.
-dataset_items = Table(
-    "dataset_items",
-    metadata,
-    Column("dataset", String(255), nullable=False),
-    Column("item", String(255), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("account", Text, nullable=True),
-    Column("owner", Text, nullable=True),
-    Column("meeting", Text, nullable=True),
-    Column("shard_key", BigInteger, nullable=False),
-    Index("ix_dataset_items_dataset_item", "dataset", "item", unique=True),
-    Index("ix_dataset_items_item", "item"),
-    Index("ix_dataset_items_owner", "owner"),
-    Index("ix_dataset_items_meeting", "meeting"),
-)
-
 RECORD_SPECS: dict[str, RecordSpec] = {**EVENT_SPECS, "dataset": DATASET_SPEC, "model": MODEL_SPEC}
 
 __all__ = [
-    "DATASET_SPEC", "EVENT_SPECS", "Kind", "MODEL_SPEC", "RECORD_SPECS", "RecordSpec", "dataset_items", "log",
+    "DATASET_SPEC", "EVENT_SPECS", "Kind", "MODEL_SPEC", "RECORD_SPECS", "RecordSpec", "log",
     "metadata",
 ]

@@ -1,4 +1,4 @@
-"""Datasets, their members, and models.
+"""Datasets and models.
 
 Revision ID: 0002
 Revises: 0001
@@ -13,7 +13,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-TABLES = ("datasets", "dataset_items", "models")
+TABLES = ("datasets", "models")
 
 
 def upgrade() -> None:

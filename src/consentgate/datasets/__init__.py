@@ -1,0 +1,1 @@
+"""Training datasets: manifests, the registry, models and shards, impact, loaders, lineage."""

@@ -1,0 +1,170 @@
+"""Building a training dataset: select with the compiled rules, write, register, log.
+
+A build either completes — files in place, the dataset registered and logged — or
+leaves nothing: no registration, no files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..core import Policy
+from ..errors import InvalidInput
+from ..model.times import format_time
+from ..model.vocab import DATA_KINDS
+from ..store import Store, read_head
+from . import manifest, registry
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_PURPOSE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+
+
+def check_request(name: str, purpose: str, kinds: list[str] | None) -> None:
+    """Refuse a malformed name, purpose or kind list with a clear message."""
+    if not _NAME.match(name):
+        raise InvalidInput(f"dataset name {name!r}: use letters, digits, '.', '_' and '-' (no '@' or '/')")
+    if not _PURPOSE.match(purpose):
+        raise InvalidInput(f"--purpose {purpose!r}: expected a dotted purpose id such as ai.training")
+    for kind in kinds or ():
+        if kind not in DATA_KINDS:
+            raise InvalidInput(f"--kinds: unknown data kind {kind!r}; expected some of {', '.join(DATA_KINDS)}")
+
+
+def excluded_counts(selection: pa.Table) -> dict[str, int]:
+    """Reason code -> number of denied items listing it."""
+    denied = selection.filter(pc.invert(selection["allowed"]))
+    counts: Counter[str] = Counter()
+    if denied.num_rows:
+        flat = pc.list_flatten(denied["reasons"])
+        for entry in pc.value_counts(flat).to_pylist():
+            counts[entry["values"]] = entry["counts"]
+    return dict(sorted(counts.items()))
+
+
+def write_and_register(
+    store: Store, out: Path, rows: pa.Table, description: dict[str, Any], inputs: list[str]
+) -> dict[str, Any]:
+    """Write the manifest and description, register the dataset, publish the folder.
+
+    ``description`` lacks ``id``, ``version``, ``count`` and the manifest's hash; they are
+    filled in here, the version inside the write transaction.
+    """
+    manifest.check_destination(out)
+    with manifest.staged(out) as stage:
+        description = {**description, "count": rows.num_rows,
+                       "manifest_sha256": manifest.write_manifest(stage, rows)}
+        with store.write() as connection:
+            version = registry.next_version(connection, description["name"])
+            previous = f"{description['name']}@{version - 1}" if version > 1 else None
+            description = {"id": f"{description['name']}@{version}", "version": version,
+                           "replaces": description.get("replaces") or previous, **description}
+            description["manifest"] = str(out.resolve())
+            manifest.write_description(stage, description)
+            registry.register_dataset(connection, _record(description))
+            manifest.publish(stage, out)
+    from .lineage import emit_build
+
+    emit_build(description, out, inputs)
+    return description
+
+
+def _record(description: dict[str, Any]) -> dict[str, Any]:
+    head = description["log_head"]
+    record = {key: value for key, value in description.items() if key != "log_head" and value is not None}
+    record["log_seq"], record["log_hash"] = head["seq"], head["hash"]
+    return record
+
+
+def build_dataset(
+    store: Store,
+    name: str,
+    purpose: str,
+    out: str | Path,
+    policy: Policy,
+    kinds: list[str] | None = None,
+    at: datetime | None = None,
+    engine: str = "duckdb",
+    catalog: str | Path | None = None,
+) -> dict[str, Any]:
+    """Select every item eligible for ``purpose`` as of ``at`` and register a dataset.
+
+    Returns the dataset's description (what ``dataset.json`` holds).
+
+    Raises:
+        InvalidInput: a malformed request, or ``out`` already holds something.
+    """
+    from ..bulk import select, state_tables_from_store
+
+    check_request(name, purpose, kinds)
+    out = Path(out)
+    manifest.check_destination(out)
+    if engine not in ("duckdb", "spark"):
+        raise InvalidInput(f"--engine {engine!r}: expected duckdb or spark")
+    if catalog is not None and not Path(catalog).exists():
+        raise InvalidInput(f"--catalog {catalog}: no such file or folder")
+    when = at or datetime.now(timezone.utc)
+    store.require_ready()
+    with store.read() as connection:
+        seq, head = read_head(connection)
+        tables = state_tables_from_store(connection, catalog)
+    selection = select(tables, purpose, when, policy, kinds, engine)
+    rows = selection.filter(selection["allowed"])
+    description = {
+        "name": name, "purpose": purpose, "at": format_time(when), "kinds": kinds, "engine": engine,
+        "catalog": str(catalog) if catalog else None, "excluded": excluded_counts(selection),
+        "policy": policy.digest, "log_head": {"seq": seq, "hash": head},
+        "built_at": format_time(datetime.now(timezone.utc)),
+    }
+    inputs = ["store"] + ([str(catalog)] if catalog else [])
+    return write_and_register(store, out, rows, description, inputs)
+
+
+def rebuild_dataset(
+    store: Store,
+    name: str,
+    policy: Policy,
+    out: str | Path | None = None,
+    at: datetime | None = None,
+    engine: str = "duckdb",
+) -> dict[str, Any]:
+    """A new version of dataset ``name`` without the items that lost eligibility.
+
+    Nothing is added: the new version holds the previous version's items that are still
+    eligible for its purpose as of ``at``, with their basis as of then. It names the
+    version it replaces. ``out`` defaults to a folder beside the previous one.
+    """
+    from ..bulk import select, state_tables_from_store
+
+    when = at or datetime.now(timezone.utc)
+    store.require_ready()
+    with store.read() as connection:
+        previous = registry.find_dataset(connection, name)
+        version = registry.next_version(connection, previous.name)
+        seq, head = read_head(connection)
+        tables = state_tables_from_store(connection, previous.doc.get("catalog"))
+    if not previous.manifest or not (Path(previous.manifest) / manifest.MANIFEST).exists():
+        raise InvalidInput(f"dataset {previous.id}: its manifest ({previous.manifest}) is not readable here")
+    destination = Path(out) if out else Path(previous.manifest).parent / f"{previous.name}-v{version}"
+    kept_before = manifest.read_manifest(previous.manifest, ["item_id"])["item_id"]
+    selection = select(tables, previous.purpose, when, policy, previous.doc.get("kinds"), engine)
+    selection = selection.filter(pc.is_in(selection["item_id"], value_set=kept_before))
+    rows = selection.filter(selection["allowed"])
+    excluded = excluded_counts(selection)
+    missing = len(kept_before) - selection.num_rows  # items that do not exist as of ``at``
+    if missing:
+        excluded["item.unknown"] = excluded.get("item.unknown", 0) + missing
+    description = {
+        "name": previous.name, "purpose": previous.purpose, "at": format_time(when),
+        "kinds": previous.doc.get("kinds"), "engine": engine, "catalog": previous.doc.get("catalog"),
+        "excluded": dict(sorted(excluded.items())), "policy": policy.digest,
+        "log_head": {"seq": seq, "hash": head}, "replaces": previous.id,
+        "built_at": format_time(datetime.now(timezone.utc)),
+    }
+    return write_and_register(store, destination, rows, description, [previous.manifest])

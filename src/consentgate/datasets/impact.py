@@ -1,0 +1,114 @@
+"""What a withdrawn consent or an erasure touched: dataset items and model shards.
+
+Candidates come from the manifests (every dataset's newest version, and every version a
+model was trained on), narrowed to a subject's or an item's; each is decided again for
+its dataset's purpose as of T, and those now denied are the impact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import select
+
+from ..core import Policy
+from ..model.times import format_time
+from ..store import Store
+from ..store.schema import EVENT_SPECS
+from . import manifest, registry
+
+
+def _subject_meetings(store: Store, subject: str) -> list[str]:
+    participants = EVENT_SPECS["participant"].table
+    with store.read() as connection:
+        rows = connection.execute(select(participants.c.meeting).where(participants.c.subject == subject))
+        return sorted({row[0] for row in rows})
+
+
+def _candidates(folder: str, subject: str | None, meetings: list[str], item: str | None) -> pa.Table:
+    table = manifest.read_manifest(folder, ["item_id", "owner", "meeting"])
+    if item is not None:
+        table = table.filter(pc.equal(table["item_id"], item))
+    if subject is not None:
+        mask = pc.equal(table["owner"], subject)
+        if meetings:
+            mask = pc.or_(mask, pc.is_in(table["meeting"], value_set=pa.array(meetings)))
+        table = table.filter(pc.fill_null(mask, False))
+    return table
+
+
+def _denied(
+    store: Store, record: registry.DatasetRecord, items: list[str], at: datetime, policy: Policy
+) -> list[str]:
+    if not items:
+        return []
+    if record.doc.get("catalog"):
+        # Items of an outside catalog are not in the store: judge them with the compiled
+        # rules over the same catalog, as the build did.
+        from ..bulk import select as bulk_select
+        from ..bulk import state_tables_from_store
+
+        with store.read() as connection:
+            tables = state_tables_from_store(connection, record.doc["catalog"])
+        selection = bulk_select(tables, record.purpose, at, policy, record.doc.get("kinds"))
+        allowed = set(selection.filter(selection["allowed"])["item_id"].to_pylist())
+        return sorted(item for item in items if item not in allowed)
+    from .. import service
+
+    decisions = service.decide_questions(store, [(item, record.purpose, at) for item in items], policy)
+    return sorted(decision.item for decision in decisions if not decision.allowed)
+
+
+def impact(
+    store: Store,
+    policy: Policy,
+    subject: str | None = None,
+    item: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Which registered dataset items are no longer eligible as of ``at``, and which model
+    shards must be retrained (CONTRACT.md §3 ``impact``)."""
+    when = at or datetime.now(timezone.utc)
+    store.require_ready()
+    with store.read() as connection:
+        latest = registry.latest_datasets(connection)
+        versions = {record.id: record for record in registry.datasets(connection)}
+        models = registry.models(connection)
+    meetings = _subject_meetings(store, subject) if subject else []
+    wanted = {record.id: record for record in latest}
+    wanted.update({model.dataset: versions[model.dataset] for model in models if model.dataset in versions})
+    denied: dict[str, list[str]] = {}
+    unreadable: list[str] = []
+    for dataset_id, record in wanted.items():
+        if not record.manifest or not (Path(record.manifest) / manifest.MANIFEST).exists():
+            unreadable.append(dataset_id)
+            continue
+        candidates = _candidates(record.manifest, subject, meetings, item)["item_id"].to_pylist()
+        denied[dataset_id] = _denied(store, record, candidates, when, policy)
+    result: dict[str, Any] = {
+        "at": format_time(when),
+        "datasets": [
+            {"name": record.name, "version": record.version, "items": denied[record.id],
+             "count": len(denied[record.id])}
+            for record in latest
+            if denied.get(record.id)
+        ],
+        "models": [
+            {"name": model.name, "dataset": versions[model.dataset].name, "dataset_version": model.dataset,
+             "shards": _shards(denied.get(model.dataset, ()), model.shards)}
+            for model in models
+            if denied.get(model.dataset)
+        ],
+    }
+    if unreadable:
+        result["unreadable"] = sorted(unreadable)
+    return result
+
+
+def _shards(items: Iterable[str], shards: int) -> list[int]:
+    return sorted({registry.shard_of(item, shards) for item in items})

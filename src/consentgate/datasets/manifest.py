@@ -1,0 +1,95 @@
+"""The files of a dataset: ``manifest.parquet`` (one row per item) and ``dataset.json``.
+
+Files are written into a hidden folder beside the destination and moved into place in
+one rename, so a reader never sees half a dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import InvalidInput
+
+MANIFEST = "manifest.parquet"
+DESCRIPTION = "dataset.json"
+LINEAGE = "openlineage.jsonl"
+
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("item_id", pa.string()),
+        ("kind", pa.string()),
+        ("account", pa.string()),
+        ("owner", pa.string()),
+        ("meeting", pa.string()),
+        ("uri", pa.string()),
+        ("sha256", pa.string()),
+        ("terms_version", pa.string()),
+        ("section", pa.string()),
+        ("consent_ids", pa.list_(pa.string())),
+    ]
+)
+
+
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_destination(out: Path) -> None:
+    """Refuse a destination that already holds something."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InvalidInput(f"--out {out}: exists and is not an empty folder (datasets are never overwritten)")
+    if not out.parent.exists():
+        raise InvalidInput(f"--out {out}: folder {out.parent} does not exist")
+
+
+@contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """A hidden folder to write a dataset into; removed unless :func:`publish` moved it."""
+    stage = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    stage.mkdir()
+    try:
+        yield stage
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def publish(stage: Path, out: Path) -> None:
+    """Move a staged dataset to its destination in one rename."""
+    if out.exists():
+        out.rmdir()  # empty, as check_destination made sure
+    stage.rename(out)
+
+
+def write_manifest(stage: Path, rows: pa.Table) -> str:
+    """Write ``manifest.parquet`` from a selection's allowed rows; return its SHA-256."""
+    table = rows.select(MANIFEST_SCHEMA.names).cast(MANIFEST_SCHEMA)
+    pq.write_table(table, stage / MANIFEST, compression="zstd")
+    return file_sha256(stage / MANIFEST)
+
+
+def write_description(stage: Path, description: dict[str, Any]) -> None:
+    """Write ``dataset.json``."""
+    (stage / DESCRIPTION).write_text(json.dumps(description, indent=2, sort_keys=True) + "\n")
+
+
+def read_manifest(folder: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """A dataset's manifest as an Arrow table."""
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        raise InvalidInput(f"{folder}: no {MANIFEST} here")
+    return pq.read_table(path, columns=columns)
