@@ -2,23 +2,51 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from consentgate.core import Decision, Policy, Reason, decide
 
 WORLD = [
     {"type": "account", "id": "acme"},
     {"type": "user", "id": "ann", "account": "acme"},
-    {"type": "terms", "version": "v", "effective_at": "2024-01-01T00:00:00Z", "sections": [
-        {"id": "10.4", "grants": [{"purpose": "ai.training", "data": ["chat"],
-                                   "requires": ["consent", "setting:ai"]}]}]},
+    {
+        "type": "terms",
+        "version": "v",
+        "effective_at": "2024-01-01T00:00:00Z",
+        "sections": [
+            {
+                "id": "10.4",
+                "grants": [
+                    {"purpose": "ai.training", "data": ["chat"], "requires": ["consent", "setting:ai"]}
+                ],
+            }
+        ],
+    },
     {"type": "terms_acceptance", "account": "acme", "version": "v", "at": "2024-01-01T00:00:00Z"},
-    {"type": "setting", "scope": "account", "target": "acme", "key": "ai", "value": True,
-     "at": "2024-01-01T00:00:00Z"},
-    {"type": "consent", "id": "c-1", "subject": "ann", "purpose": "ai.training", "status": "given",
-     "at": "2024-01-01T00:00:00Z"},
-    {"type": "content", "id": "chat", "kind": "chat", "account": "acme", "owner": "ann",
-     "created_at": "2024-01-02T00:00:00Z"},
+    {
+        "type": "setting",
+        "scope": "account",
+        "target": "acme",
+        "key": "ai",
+        "value": True,
+        "at": "2024-01-01T00:00:00Z",
+    },
+    {
+        "type": "consent",
+        "id": "c-1",
+        "subject": "ann",
+        "purpose": "ai.training",
+        "status": "given",
+        "at": "2024-01-01T00:00:00Z",
+    },
+    {
+        "type": "content",
+        "id": "chat",
+        "kind": "chat",
+        "account": "acme",
+        "owner": "ann",
+        "created_at": "2024-01-02T00:00:00Z",
+    },
 ]
 
 
@@ -42,12 +70,21 @@ def test_allowed_decision_names_its_basis(world_of):
 
 def test_reason_json_has_only_the_fields_it_carries():
     reason = Reason("consent.missing", "ann has not consented", subject="ann")
-    assert reason.to_json() == {"code": "consent.missing", "subject": "ann", "message": "ann has not consented"}
-    assert list(Reason("setting.off", "off", key="k", level="user").to_json()) == ["code", "key", "level", "message"]
+    assert reason.to_json() == {
+        "code": "consent.missing",
+        "subject": "ann",
+        "message": "ann has not consented",
+    }
+    assert list(Reason("setting.off", "off", key="k", level="user").to_json()) == [
+        "code",
+        "key",
+        "level",
+        "message",
+    ]
 
 
 def test_denial_has_reasons_and_no_basis(world_of):
-    decision = decide(world_of(*WORLD), "chat", "ai.training", datetime(2024, 1, 1, tzinfo=timezone.utc), Policy())
+    decision = decide(world_of(*WORLD), "chat", "ai.training", datetime(2024, 1, 1, tzinfo=UTC), Policy())
     assert isinstance(decision, Decision)
     assert decision.to_json()["basis"] == []
     assert decision.to_json()["reasons"] == [
@@ -56,6 +93,6 @@ def test_denial_has_reasons_and_no_basis(world_of):
 
 
 def test_to_json_copies_the_basis(world_of):
-    decision = decide(world_of(*WORLD), "chat", "ai.training", datetime(2024, 2, 1, tzinfo=timezone.utc), Policy())
+    decision = decide(world_of(*WORLD), "chat", "ai.training", datetime(2024, 2, 1, tzinfo=UTC), Policy())
     decision.to_json()["basis"][0]["terms"] = "changed"
     assert decision.basis[0]["terms"] == "v"

@@ -2,30 +2,54 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from consentgate.core import Policy, decide, decide_many
 
-AT = datetime(2024, 2, 1, tzinfo=timezone.utc)
+AT = datetime(2024, 2, 1, tzinfo=UTC)
 KINDS = ["audio", "transcript", "summary", "embedding"]
 
 
 def item(item_id: str, kind: str, *sources: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "content", "id": item_id, "kind": kind, "account": "acme", "owner": "ann",
-            "created_at": "2024-01-02T00:00:00Z", "derived_from": list(sources)} | extra
+    return {
+        "type": "content",
+        "id": item_id,
+        "kind": kind,
+        "account": "acme",
+        "owner": "ann",
+        "created_at": "2024-01-02T00:00:00Z",
+        "derived_from": list(sources),
+    } | extra
 
 
 WORLD: list[dict[str, Any]] = [
     {"type": "account", "id": "acme"},
-    {"type": "terms", "version": "v", "effective_at": "2024-01-01T00:00:00Z", "sections": [
-        {"id": "1", "grants": [{"purpose": "ai.training", "data": KINDS, "requires": ["consent"]},
-                               {"purpose": "service", "data": KINDS}]}]},
+    {
+        "type": "terms",
+        "version": "v",
+        "effective_at": "2024-01-01T00:00:00Z",
+        "sections": [
+            {
+                "id": "1",
+                "grants": [
+                    {"purpose": "ai.training", "data": KINDS, "requires": ["consent"]},
+                    {"purpose": "service", "data": KINDS},
+                ],
+            }
+        ],
+    },
     {"type": "terms_acceptance", "account": "acme", "version": "v", "at": "2024-01-01T00:00:00Z"},
-    {"type": "consent", "id": "c", "subject": "ann", "purpose": "ai.training", "status": "given",
-     "at": "2024-01-01T00:00:00Z"},
+    {
+        "type": "consent",
+        "id": "c",
+        "subject": "ann",
+        "purpose": "ai.training",
+        "status": "given",
+        "at": "2024-01-01T00:00:00Z",
+    },
     item("audio", "audio"),
     item("transcript", "transcript", "audio"),
     item("summary", "summary", "transcript"),
@@ -34,23 +58,62 @@ WORLD: list[dict[str, Any]] = [
 CASES = [
     # (case, extra events, item asked, expected reasons)
     ("a clean chain is usable", [], "summary", set()),
-    ("a signal on the root stops the chain at the next link",
-     [item("audio", "audio", signals={"tdm_reservation": 1})], "transcript", {("source.ineligible", "audio")}),
-    ("only the direct source is named", [item("audio", "audio", signals={"tdm_reservation": 1})], "summary",
-     {("source.ineligible", "transcript")}),
-    ("an erased source", [{"type": "delete", "item": "audio", "at": "2024-01-10T00:00:00Z"}], "transcript",
-     {("source.ineligible", "audio")}),
-    ("a source created after T", [item("late", "audio", created_at="2024-03-01T00:00:00Z"),
-                                  item("made", "summary", "late", "audio")], "made", {("source.ineligible", "late")}),
-    ("each bad source is named", [item("bad", "audio", signals={"tdm_reservation": 1}),
-                                  item("emb", "embedding", "audio", "bad", "gone")], "emb",
-     {("source.ineligible", "bad"), ("source.ineligible", "gone")}),
-    ("sources are listed with failing conditions",
-     [{"type": "consent", "id": "w", "subject": "ann", "purpose": "ai.training", "status": "withdrawn",
-       "kinds": ["transcript"], "at": "2024-01-05T00:00:00Z"}, item("audio", "audio", signals={"tdm_reservation": 1})],
-     "transcript", {("consent.withdrawn", "ann"), ("source.ineligible", "audio")}),
-    ("a derivation cycle is never usable", [item("x", "summary", "y"), item("y", "summary", "x")], "x",
-     {("source.ineligible", "y")}),
+    (
+        "a signal on the root stops the chain at the next link",
+        [item("audio", "audio", signals={"tdm_reservation": 1})],
+        "transcript",
+        {("source.ineligible", "audio")},
+    ),
+    (
+        "only the direct source is named",
+        [item("audio", "audio", signals={"tdm_reservation": 1})],
+        "summary",
+        {("source.ineligible", "transcript")},
+    ),
+    (
+        "an erased source",
+        [{"type": "delete", "item": "audio", "at": "2024-01-10T00:00:00Z"}],
+        "transcript",
+        {("source.ineligible", "audio")},
+    ),
+    (
+        "a source created after T",
+        [item("late", "audio", created_at="2024-03-01T00:00:00Z"), item("made", "summary", "late", "audio")],
+        "made",
+        {("source.ineligible", "late")},
+    ),
+    (
+        "each bad source is named",
+        [
+            item("bad", "audio", signals={"tdm_reservation": 1}),
+            item("emb", "embedding", "audio", "bad", "gone"),
+        ],
+        "emb",
+        {("source.ineligible", "bad"), ("source.ineligible", "gone")},
+    ),
+    (
+        "sources are listed with failing conditions",
+        [
+            {
+                "type": "consent",
+                "id": "w",
+                "subject": "ann",
+                "purpose": "ai.training",
+                "status": "withdrawn",
+                "kinds": ["transcript"],
+                "at": "2024-01-05T00:00:00Z",
+            },
+            item("audio", "audio", signals={"tdm_reservation": 1}),
+        ],
+        "transcript",
+        {("consent.withdrawn", "ann"), ("source.ineligible", "audio")},
+    ),
+    (
+        "a derivation cycle is never usable",
+        [item("x", "summary", "y"), item("y", "summary", "x")],
+        "x",
+        {("source.ineligible", "y")},
+    ),
 ]
 
 

@@ -45,8 +45,11 @@ def test_empty_file_keeps_the_contract_defaults():
         ("[consent", "not a valid TOML document"),
         ("[rules]\n", "unknown section [rules]"),
         ("[consent]\nregions = []\n", "unknown key consent.regions"),
-        ("[consent]\nself_consent_only_regions = \"EU\"\n", "must be a list of region names"),
-        ('[settings.defaults]\n"feature.recording" = "yes"\n', "settings.defaults.feature.recording must be true"),
+        ('[consent]\nself_consent_only_regions = "EU"\n', "must be a list of region names"),
+        (
+            '[settings.defaults]\n"feature.recording" = "yes"\n',
+            "settings.defaults.feature.recording must be true",
+        ),
         ("consent = 1\n", "[consent] must be a table"),
         ("[settings]\ndefaults = 1\n", "settings.defaults must be a table"),
     ],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -49,8 +49,14 @@ def test_parse_ai_preferences_reads_every_member():
 
 @pytest.mark.parametrize(
     ("purpose", "reserved"),
-    [("ai.training", True), ("ai.training.finetune", True), ("ai", True), ("ai.inference", False),
-     ("service.provision", False), ("aix", False)],
+    [
+        ("ai.training", True),
+        ("ai.training.finetune", True),
+        ("ai", True),
+        ("ai.inference", False),
+        ("service.provision", False),
+        ("aix", False),
+    ],
 )
 def test_reserved_purposes(purpose, reserved):
     assert reserves_purpose(purpose) is reserved
@@ -59,18 +65,43 @@ def test_reserved_purposes(purpose, reserved):
 def _world(world_of, **extra: Any):
     return world_of(
         {"type": "account", "id": "acme"},
-        {"type": "terms", "version": "v", "effective_at": "2024-01-01T00:00:00Z", "sections": [
-            {"id": "1", "grants": [{"purpose": "ai", "data": ["file"], "requires": ["consent"]},
-                                   {"purpose": "service", "data": ["file"]}]}]},
+        {
+            "type": "terms",
+            "version": "v",
+            "effective_at": "2024-01-01T00:00:00Z",
+            "sections": [
+                {
+                    "id": "1",
+                    "grants": [
+                        {"purpose": "ai", "data": ["file"], "requires": ["consent"]},
+                        {"purpose": "service", "data": ["file"]},
+                    ],
+                }
+            ],
+        },
         {"type": "terms_acceptance", "account": "acme", "version": "v", "at": "2024-01-01T00:00:00Z"},
-        {"type": "content", "id": "f", "kind": "file", "account": "acme", "owner": "ann",
-         "created_at": "2024-01-02T00:00:00Z", "signals": {"tdm_reservation": 1}} | extra,
+        {
+            "type": "content",
+            "id": "f",
+            "kind": "file",
+            "account": "acme",
+            "owner": "ann",
+            "created_at": "2024-01-02T00:00:00Z",
+            "signals": {"tdm_reservation": 1},
+        }
+        | extra,
     )
 
 
-AT = datetime(2024, 2, 1, tzinfo=timezone.utc)
-GIVEN = {"type": "consent", "id": "c", "subject": "ann", "purpose": "ai", "status": "given",
-         "at": "2024-01-03T00:00:00Z"}
+AT = datetime(2024, 2, 1, tzinfo=UTC)
+GIVEN = {
+    "type": "consent",
+    "id": "c",
+    "subject": "ann",
+    "purpose": "ai",
+    "status": "given",
+    "at": "2024-01-03T00:00:00Z",
+}
 
 
 def test_signal_alone_denies_what_consent_allows(world_of, reasons):
@@ -89,5 +120,7 @@ def test_signal_does_not_touch_other_purposes(world_of):
 
 
 def test_signal_reason_says_which_signal(world_of):
-    decision = decide(_world(world_of, signals={"ai_preferences": "train-ai=n"}), "f", "ai.training", AT, Policy())
+    decision = decide(
+        _world(world_of, signals={"ai_preferences": "train-ai=n"}), "f", "ai.training", AT, Policy()
+    )
     assert "train-ai=n" in decision.reasons[-1].message

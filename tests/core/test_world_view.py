@@ -2,27 +2,45 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from consentgate.core import Policy, World, decide
 from consentgate.model import parse_event
 
-TERMS = {"type": "terms", "version": "v", "effective_at": "2024-01-01T00:00:00Z", "sections": [
-    {"id": "1", "grants": [{"purpose": "service", "data": ["chat", "audio", "telemetry"]}]}]}
+TERMS = {
+    "type": "terms",
+    "version": "v",
+    "effective_at": "2024-01-01T00:00:00Z",
+    "sections": [{"id": "1", "grants": [{"purpose": "service", "data": ["chat", "audio", "telemetry"]}]}],
+}
 EVENTS = [
     {"type": "account", "id": "acme"},
     {"type": "meeting", "id": "m1", "account": "acme"},
     {"type": "participant", "meeting": "m1", "subject": "ann"},
     {"type": "participant", "meeting": "m1", "subject": "zoe"},
     {"type": "participant", "meeting": "m1", "subject": "zoe", "notified": ["recording"]},
-    {"type": "content", "id": "a", "kind": "audio", "account": "acme", "owner": "ann", "meeting": "m1",
-     "created_at": "2024-01-02T00:00:00Z"},
-    {"type": "content", "id": "c", "kind": "chat", "account": "acme", "owner": "bob", "created_at": "2024-01-02T00:00:00Z"},
+    {
+        "type": "content",
+        "id": "a",
+        "kind": "audio",
+        "account": "acme",
+        "owner": "ann",
+        "meeting": "m1",
+        "created_at": "2024-01-02T00:00:00Z",
+    },
+    {
+        "type": "content",
+        "id": "c",
+        "kind": "chat",
+        "account": "acme",
+        "owner": "bob",
+        "created_at": "2024-01-02T00:00:00Z",
+    },
     {"type": "service_data", "id": "s", "kind": "telemetry", "account": "acme", "at": "2024-01-02T00:00:00Z"},
 ]
-AT = datetime(2024, 2, 1, tzinfo=timezone.utc)
+AT = datetime(2024, 2, 1, tzinfo=UTC)
 
 
 def test_items_are_listed_in_arrival_order(world_of):
@@ -44,16 +62,26 @@ def test_lookups(world_of):
 
 
 def test_terms_arriving_after_a_decision_are_seen(world_of):
-    world = world_of(*EVENTS, {"type": "terms_acceptance", "account": "acme", "version": "v",
-                               "at": "2024-01-01T00:00:00Z"})
+    world = world_of(
+        *EVENTS, {"type": "terms_acceptance", "account": "acme", "version": "v", "at": "2024-01-01T00:00:00Z"}
+    )
     assert decide(world, "c", "service.provision", AT, Policy()).codes == ("terms.not_accepted",)
     world.apply(parse_event(TERMS))
     assert decide(world, "c", "service.provision", AT, Policy()).allowed
 
 
 def test_consents_of_a_subject_in_valid_time_order(world_of):
-    consents = [{"type": "consent", "id": f"c{day}", "subject": "ann", "purpose": purpose, "status": "given",
-                 "at": f"2024-01-0{day}T00:00:00Z"} for day, purpose in ((3, "ai"), (1, "ai.training"), (2, "ai"))]
+    consents = [
+        {
+            "type": "consent",
+            "id": f"c{day}",
+            "subject": "ann",
+            "purpose": purpose,
+            "status": "given",
+            "at": f"2024-01-0{day}T00:00:00Z",
+        }
+        for day, purpose in ((3, "ai"), (1, "ai.training"), (2, "ai"))
+    ]
     assert [c.id for c in world_of(*consents).consents_of("ann")] == ["c1", "c2", "c3"]
 
 

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from ..model.times import format_micros
+from ._timeline import Timeline
 from .decision import Reason
 from .records import ConsentRecord
-from ._timeline import Timeline
 
 # (failing reason code or None when the consent holds, the deciding consent event)
 ConsentState = tuple[str | None, ConsentRecord | None]

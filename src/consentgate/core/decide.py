@@ -9,9 +9,9 @@ questions sharing them share the work. Both give exactly the same answers.
 from __future__ import annotations
 
 import gc
-from functools import lru_cache
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from ..model.times import format_micros, format_time, to_micros
@@ -90,8 +90,18 @@ class Evaluator:
     """
 
     __slots__ = (
-        "world", "policy", "memory", "_digest", "_consent_index", "_decisions", "_terms",
-        "_verdicts", "_consents", "_settings", "_notices", "_deciding",
+        "world",
+        "policy",
+        "memory",
+        "_digest",
+        "_consent_index",
+        "_decisions",
+        "_terms",
+        "_verdicts",
+        "_consents",
+        "_settings",
+        "_notices",
+        "_deciding",
     )
 
     def __init__(self, world: World, policy: Policy, memory: int = 1_000_000) -> None:
@@ -138,10 +148,14 @@ class Evaluator:
     def _evaluate(self, item: str, purpose: str, at: datetime, t: int) -> Decision:
         record = self.world.item_record(item)
         if record is None or record.created > t:
-            return self._deny(item, purpose, at, Reason("item.unknown", f"no item {item} exists as of {format_time(at)}"))
+            return self._deny(
+                item, purpose, at, Reason("item.unknown", f"no item {item} exists as of {format_time(at)}")
+            )
         erased = self.world.erasure_time(item)
         if erased is not None and erased <= t:
-            return self._deny(item, purpose, at, Reason("item.deleted", f"{item} was erased at {format_micros(erased)}"))
+            return self._deny(
+                item, purpose, at, Reason("item.deleted", f"{item} was erased at {format_micros(erased)}")
+            )
         signature = (record.account, record.subject, record.meeting, record.kind, purpose, t)
         verdict = self._verdicts.get(signature)
         if verdict is None:
@@ -155,7 +169,9 @@ class Evaluator:
 
         extra: list[Reason] = []
         if record.reservation is not None and reserves_purpose(purpose):
-            extra.append(Reason("signal.reserved", f"{item} carries a do-not-train signal ({record.reservation})"))
+            extra.append(
+                Reason("signal.reserved", f"{item} carries a do-not-train signal ({record.reservation})")
+            )
         used: list[dict[str, Any]] = []
         for source in record.sources:
             if source in self._deciding or not self._decide(source, purpose, at, t).allowed:
@@ -164,7 +180,9 @@ class Evaluator:
             else:
                 used.append({"source": source})
         if verdict.basis is None:
-            return Decision(item, purpose, at, False, _unique(verdict.failing + tuple(extra)), (), self._digest)
+            return Decision(
+                item, purpose, at, False, _unique(verdict.failing + tuple(extra)), (), self._digest
+            )
         if extra:
             return Decision(item, purpose, at, False, _unique(tuple(extra)), (), self._digest)
         return Decision(item, purpose, at, True, (), verdict.basis + tuple(used), self._digest)
@@ -234,7 +252,10 @@ class Evaluator:
                 if state[0] is not None:
                     found = consent_reason(state, subject, purpose, kind, meeting, region), None
                 else:
-                    found = None, ({"consent": state[1].id, "subject": subject} if state[1] is not None else None)
+                    found = (
+                        None,
+                        ({"consent": state[1].id, "subject": subject} if state[1] is not None else None),
+                    )
                 self._consents[key] = found
             if found[0] is not None:
                 reasons.append(found[0])
@@ -272,7 +293,9 @@ class Evaluator:
 
 @lru_cache(maxsize=65536)
 def _notice_missing(subject: str, feature: str, meeting: str) -> Reason:
-    return Reason("notice.missing", f"{subject} was not notified of {feature} in meeting {meeting}", subject=subject)
+    return Reason(
+        "notice.missing", f"{subject} was not notified of {feature} in meeting {meeting}", subject=subject
+    )
 
 
 def _unique(reasons: tuple[Reason, ...]) -> tuple[Reason, ...]:

@@ -38,9 +38,7 @@ class Policy:
     """
 
     self_consent_only_regions: frozenset[str] = DEFAULT_SELF_CONSENT_ONLY_REGIONS
-    setting_defaults: Mapping[str, bool] = field(
-        default_factory=lambda: MappingProxyType({}), hash=False
-    )
+    setting_defaults: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     digest: str = ""
 
     def __post_init__(self) -> None:

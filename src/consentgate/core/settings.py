@@ -12,9 +12,9 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ._timeline import Timeline
 from .decision import Reason
 from .policy import Policy
-from ._timeline import Timeline
 from .records import SettingRecord
 from .world import World
 
@@ -97,4 +97,3 @@ def setting_off(setting: EffectiveSetting, subject: str | None, account: str) ->
     return Reason(
         "setting.off", f"{setting.key} is off for {who}: {how}", key=setting.key, level=setting.level
     )
-

@@ -84,7 +84,7 @@ def training_reservation(signals: Signals | None) -> str | None:
         for name in TRAINING_ENTRIES:
             if _entry_reserves(entries.get(name)):
                 return f"{name} is {entries[name].get('use')} in training_mining"
-    if isinstance(signals.ai_preferences, str):
-        if parse_ai_preferences(signals.ai_preferences).get("train-ai") == "n":
-            return "train-ai=n in ai_preferences"
+    preferences = signals.ai_preferences
+    if isinstance(preferences, str) and parse_ai_preferences(preferences).get("train-ai") == "n":
+        return "train-ai=n in ai_preferences"
     return None

@@ -106,7 +106,9 @@ class World:
     def _apply_setting(self, event: Setting) -> None:
         at = to_micros(event.at)
         key = (event.scope, event.target, event.key)
-        self._settings.setdefault(key, Timeline()).add(at, SettingRecord(event.value, event.locked, at, event))
+        self._settings.setdefault(key, Timeline()).add(
+            at, SettingRecord(event.value, event.locked, at, event)
+        )
 
     def _apply_terms(self, event: Terms) -> None:
         record = TermsRecord(event.version, to_micros(event.effective_at), self._arrivals, event)
