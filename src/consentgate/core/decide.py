@@ -101,10 +101,9 @@ class Evaluator:
         "_consents",
         "_settings",
         "_notices",
-        "_deciding",
     )
 
-    def __init__(self, world: World, policy: Policy, memory: int = 1_000_000) -> None:
+    def __init__(self, world: World, policy: Policy, memory: int = 250_000) -> None:
         self.world = world
         self.policy = policy
         self.memory = memory
@@ -120,7 +119,6 @@ class Evaluator:
         self._consents: dict[tuple[str, str, str, str | None, str, int], tuple[Reason | None, Evidence]] = {}
         self._settings: dict[tuple[str, str | None, str, int], Outcome] = {}
         self._notices: dict[tuple[str, str], Outcome] = {}
-        self._deciding: set[str] = set()
 
     def decide(self, item: str, purpose: str, at: datetime) -> Decision:
         """Decide one question (see :func:`decide`)."""
@@ -128,24 +126,19 @@ class Evaluator:
             raise ValueError("the time of a decision must carry a time zone")
         if len(self._verdicts) + len(self._decisions) > self.memory:
             self.forget()
-        return self._decide(item, purpose, at, to_micros(at))
+        return self._decide(item, purpose, at, to_micros(at), ())
 
-    def _decide(self, item: str, purpose: str, at: datetime, t: int) -> Decision:
+    def _decide(self, item: str, purpose: str, at: datetime, t: int, chain: tuple[str, ...]) -> Decision:
         # Only decisions a derived item will ask for again are worth remembering.
         if not self.world.is_source(item):
-            return self._evaluate(item, purpose, at, t)
+            return self._evaluate(item, purpose, at, t, chain)
         key = (item, purpose, t)
         decision = self._decisions.get(key)
         if decision is None:
-            self._deciding.add(item)
-            try:
-                decision = self._evaluate(item, purpose, at, t)
-            finally:
-                self._deciding.discard(item)
-            self._decisions[key] = decision
+            decision = self._decisions[key] = self._evaluate(item, purpose, at, t, chain)
         return decision
 
-    def _evaluate(self, item: str, purpose: str, at: datetime, t: int) -> Decision:
+    def _evaluate(self, item: str, purpose: str, at: datetime, t: int, chain: tuple[str, ...]) -> Decision:
         record = self.world.item_record(item)
         if record is None or record.created > t:
             return self._deny(
@@ -172,9 +165,12 @@ class Evaluator:
             extra.append(
                 Reason("signal.reserved", f"{item} carries a do-not-train signal ({record.reservation})")
             )
+        # The chain of items being decided is passed down rather than kept on the evaluator,
+        # so that threads sharing one evaluator never see each other's chains.
         used: list[dict[str, Any]] = []
+        chain += (item,)
         for source in record.sources:
-            if source in self._deciding or not self._decide(source, purpose, at, t).allowed:
+            if source in chain or not self._decide(source, purpose, at, t, chain).allowed:
                 message = f"{item} was made from {source}, which may not be used for {purpose}"
                 extra.append(Reason("source.ineligible", message, source=source))
             else:
