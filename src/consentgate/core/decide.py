@@ -227,10 +227,7 @@ class Evaluator:
     # -- conditions ------------------------------------------------------------------
 
     def _consent(self, record: ItemRecord, purpose: str, t: int) -> Outcome:
-        owner = record.subject
-        subjects = self.world.meeting_subjects(record.meeting)
-        if owner is not None:
-            subjects = (owner,) + tuple(subject for subject in subjects if subject != owner)
+        subjects = self.world.consent_subjects(record.subject, record.meeting)
         if not subjects:
             message = f"{record.id} names no person whose consent to {purpose} could count"
             return (Reason("consent.missing", message),), ()

@@ -58,6 +58,7 @@ class World:
         # Derived lookups, dropped whenever an event they depend on arrives.
         self._grant_cache: dict[tuple[str, str, str], tuple[CoveringGrant, ...]] = {}
         self._group_order: dict[str, tuple[str, ...]] = {}
+        self._subjects: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
         self._appliers: dict[type, Callable[[Any], None]] = {
             Account: self._apply_account,
             Group: self._apply_group,
@@ -144,6 +145,7 @@ class World:
         subjects = self._meeting_subjects.get(event.meeting, ())
         if event.subject not in subjects:
             self._meeting_subjects[event.meeting] = subjects + (event.subject,)
+            self._subjects.clear()
 
     def _apply_item(self, event: Content | ServiceData) -> None:
         if isinstance(event, Content):
@@ -217,10 +219,16 @@ class World:
     def consent_subjects_of_item(self, item_id: str) -> tuple[str, ...]:
         """Whose consent an item needs: its owner (or user), then its meeting's participants."""
         record = self._items.get(item_id)
-        if record is None:
-            return ()
-        owner = (record.subject,) if record.subject is not None else ()
-        return tuple(dict.fromkeys(owner + self.meeting_subjects(record.meeting)))
+        return () if record is None else self.consent_subjects(record.subject, record.meeting)
+
+    def consent_subjects(self, owner: str | None, meeting: str | None) -> tuple[str, ...]:
+        """``owner`` (when not None) and then each participant of ``meeting``, once each."""
+        subjects = self._subjects.get((owner, meeting))
+        if subjects is None:
+            owners = (owner,) if owner is not None else ()
+            subjects = tuple(dict.fromkeys(owners + self.meeting_subjects(meeting)))
+            self._subjects[(owner, meeting)] = subjects
+        return subjects
 
     def erasure_time(self, item_id: str) -> int | None:
         """When ``item_id`` was first erased, in microseconds, or None."""
