@@ -11,7 +11,8 @@
 - ``{"notice": FEATURE, "meeting": ID}`` — each notice it relied on, for meeting items;
 - ``{"source": ID}`` — each item a derived item was made from (all usable).
 
-A denial's ``basis`` is empty.
+A denial's ``basis`` is empty. Decisions share their basis entries with others decided
+from the same sub-results: read them, or copy them (``to_json`` does), never change them.
 """
 
 from __future__ import annotations
