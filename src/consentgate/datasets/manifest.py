@@ -60,6 +60,9 @@ def check_destination(out: Path) -> None:
 @contextmanager
 def staged(out: Path) -> Iterator[Path]:
     """A hidden folder to write a dataset into; removed unless :func:`publish` moved it."""
+    for stale in out.parent.glob(f".{out.name}.partial-*"):
+        # Left by a build that was killed before it could clean up after itself.
+        shutil.rmtree(stale, ignore_errors=True)
     stage = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     stage.mkdir()
     try:
