@@ -1,0 +1,99 @@
+"""`consentgate decide` as a user runs it: single, --json, --batch, --policy, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from consentgate.model.vocab import STANDALONE_REASONS
+
+
+def _norm(reasons: list[dict]) -> set[tuple]:
+    return {(r["code"], r.get("subject"), r.get("key"), r.get("source")) for r in reasons}
+
+
+@pytest.fixture
+def seeded(cli, examples):
+    cli("load", str(examples / "seed-story.jsonl"), check=True)
+    return cli
+
+
+def test_batch_matches_every_public_expected_answer(seeded, examples):
+    done = seeded("decide", "--batch", str(examples / "seed-story.queries.jsonl"), check=True)
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    expected = [json.loads(line) for line in (examples / "seed-story.expected.jsonl").read_text().splitlines()]
+    assert len(answers) == len(expected)
+    for answer, wanted in zip(answers, expected):
+        assert (answer["item"], answer["allowed"]) == (wanted["item"], wanted["allowed"])
+        assert _norm(answer["reasons"]) == _norm(wanted["reasons"]), wanted
+
+
+def test_json_decision_has_the_contract_shape(seeded):
+    done = seeded("decide", "m-100-audio", "ai.training", "--at", "2023-09-02T00:00:00Z", "--json")
+    decision = json.loads(done.stdout)
+    assert done.returncode == 0
+    assert list(decision) == ["item", "purpose", "at", "allowed", "reasons", "basis", "policy"]
+    assert decision["at"] == "2023-09-02T00:00:00Z" and decision["policy"].startswith("sha256:")
+    assert {"terms": "2023-08-07", "section": "10.4"} in decision["basis"]
+
+
+def test_denial_exits_1_and_prints_the_reasons(seeded):
+    done = seeded("decide", "m-100-audio", "ai.training", "--at", "2023-08-25T00:00:00Z")
+    assert done.returncode == 1
+    assert done.stdout.startswith("DENIED") and "consent.missing" in done.stdout and "guest-zoe" in done.stdout
+
+
+def test_unknown_item_is_a_standalone_denial(seeded):
+    decision = json.loads(seeded("decide", "nope", "ai.training", "--json").stdout)
+    assert [r["code"] for r in decision["reasons"]] == ["item.unknown"]
+    assert "item.unknown" in STANDALONE_REASONS
+
+
+def test_without_at_the_decision_is_as_of_now(seeded):
+    decision = json.loads(seeded("decide", "gus-chat-1", "service.provision", "--json").stdout)
+    assert decision["at"] > "2026-01-01"
+
+
+def test_batch_reads_stdin_and_keeps_order(seeded):
+    questions = [{"item": i, "purpose": "ai.training", "at": "2023-09-02T00:00:00Z"}
+                 for i in ("sd-1", "m-100-chat", "x-unknown", "sd-1")]
+    done = seeded("decide", "--batch", "-", input="".join(json.dumps(q) + "\n" for q in questions), check=True)
+    assert [json.loads(line)["item"] for line in done.stdout.splitlines()] == [q["item"] for q in questions]
+
+
+@pytest.mark.parametrize("line, where", [
+    ("not json", "line 2"),
+    ('{"item": "sd-1"}', "`purpose`"),
+    ('{"item": "sd-1", "purpose": "ai.training", "at": "last week"}', "`at`"),
+    ('["sd-1"]', "line 2"),
+])
+def test_bad_batch_line_is_one_clear_line(seeded, line, where):
+    good = '{"item": "sd-1", "purpose": "ai.training"}'
+    done = seeded("decide", "--batch", "-", input=f"{good}\n{line}\n")
+    assert done.returncode == 1 and where in done.stderr and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_bad_at_is_an_error_not_a_denial(seeded):
+    done = seeded("decide", "sd-1", "ai.training", "--at", "2023-09-02")
+    assert done.returncode == 1 and "--at" in done.stderr
+
+
+def test_misuse_exits_2(seeded):
+    assert seeded("decide", "only-an-item").returncode == 2
+
+
+def test_policy_file_replaces_the_shipped_policy(seeded, tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[consent]\nself_consent_only_regions = []\n')
+    args = ("decide", "m-300-audio", "ai.training", "--at", "2023-09-02T00:00:00Z", "--json")
+    shipped = json.loads(seeded(*args).stdout)
+    custom = json.loads(seeded("--policy", str(policy), *args).stdout)
+    assert [r["code"] for r in shipped["reasons"]] == ["consent.not_self"]
+    assert custom["allowed"] and custom["policy"] != shipped["policy"]
+
+
+def test_unreadable_policy_file_is_one_clear_line(seeded, tmp_path):
+    done = seeded("--policy", str(tmp_path / "missing.toml"), "decide", "sd-1", "ai.training")
+    assert done.returncode == 1 and "policy" in done.stderr
