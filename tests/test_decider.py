@@ -76,3 +76,19 @@ def test_decide_function_reads_a_store_by_url(sqlite_store, sqlite_url, examples
     load_events(sqlite_store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "seed")
     decision = decide("m-100-audio", "ai.training", parse_time("2023-09-02T00:00:00Z"), store=sqlite_url)
     assert decision.allowed and decision.reasons == ()
+
+
+@pytest.mark.parametrize("distinct_times", [1, 3, 40])
+def test_reading_only_deciding_consents_changes_no_answer(sqlite_store, distinct_times):
+    # A long consent history per subject, asked about at several times: the partial view
+    # reads only the latest consent per group and time, and must answer as the whole view.
+    buffer = io.BytesIO()
+    write_world(WorldSize(subjects=30, items=200, consents=1500, meetings=20, seed=9), buffer)
+    buffer.seek(0)
+    load_events(sqlite_store, buffer, "world")
+    moments = [parse_time(f"2023-{1 + n % 12:02d}-{1 + n % 28:02d}T{n % 24:02d}:00:00Z")
+               for n in range(distinct_times)]
+    questions = [(f"item-{n}", "ai.training", moments[n % distinct_times]) for n in range(200)]
+    whole = _answers(Decider(sqlite_store).decide_many(questions))
+    assert _answers(decide_questions(sqlite_store, questions, load_policy(None))) == whole
+    assert len({(a["allowed"], tuple(r["code"] for r in a["reasons"])) for a in whole}) > 3

@@ -108,15 +108,23 @@ def load_policy(path: str | Path | None) -> Policy:
         raise InvalidInput(f"policy file {path}: {exc}") from None
 
 
-def build_world(store: Store, items: Iterable[str] | None = None) -> World:
-    """An in-memory view of the store: all of it, or only what decisions on ``items`` read."""
+def build_world(
+    store: Store, items: Iterable[str] | None = None, times: Sequence[datetime] | None = None
+) -> World:
+    """An in-memory view of the store: all of it, or only what decisions on ``items``
+    (as of ``times``, when given) read."""
     from .core import World
+    from .model.times import to_micros
     from .store.read import iter_events, iter_events_for_items
 
     store.require_ready()
     world = World()
+    moments = [to_micros(moment) for moment in times] if times else None
     with store.read() as connection:
-        events = iter_events(connection) if items is None else iter_events_for_items(connection, items)
+        if items is None:
+            events = iter_events(connection)
+        else:
+            events = iter_events_for_items(connection, items, moments)
         world.apply_many(events)
     return world
 
@@ -127,7 +135,7 @@ def decide_questions(
     """Decide each (item, purpose, time) question, in order, from one consistent view."""
     from .core import decide_many
 
-    world = build_world(store, {item for item, _, _ in questions})
+    world = build_world(store, {item for item, _, _ in questions}, [at for _, _, at in questions])
     return decide_many(world, questions, policy)
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import heapq
 from functools import lru_cache
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, func, select
 
 from ..ledger import LogEntry, canonical_json, digest_of
 from ..model.events import EVENT_CLASSES, Signals
@@ -155,12 +155,56 @@ def _chunked_in(
     return found
 
 
-def iter_events_for_items(connection: Connection, item_ids: Iterable[str]) -> Iterator[BaseModel]:
+_DISTINCT_TIMES = 16  # beyond this many times asked, reading every consent is cheaper
+
+
+def _deciding_consents(
+    connection: Connection, subjects: set[str], times: Sequence[int]
+) -> list[tuple[int, BaseModel]]:
+    """The consents that can decide a question as of any of ``times``.
+
+    Among consents of one subject with the same purpose, meeting and kinds, only the
+    latest at or before T can decide at T (a later line breaking a tie), so for each
+    such group and each T only that one is read: most of a long consent history never
+    leaves the database.
+    """
+    spec = EVENT_SPECS["consent"]
+    table = spec.table
+    if len(set(times)) > _DISTINCT_TIMES:
+        return _chunked_in(connection, spec, "subject", subjects)
+    rank = func.row_number().over(
+        partition_by=(table.c.subject, table.c.purpose, func.coalesce(table.c.meeting, ""), table.c.kinds),
+        order_by=(table.c.at.desc(), table.c.seq.desc()),
+    )
+    found: dict[int, BaseModel] = {}
+    ordered = sorted(subjects)
+    for moment in sorted(set(times)):
+        for start in range(0, len(ordered), _CHUNK):
+            chunk = ordered[start : start + _CHUNK]
+            ranked = (
+                select(table.c.seq, *_columns(spec), rank.label("rank"))
+                .where(table.c.subject.in_(chunk), table.c.at <= moment)
+                .subquery()
+            )
+            statement = select(
+                ranked.c.seq, *[ranked.c[field] for field, _ in spec.fields], ranked.c.extra
+            ).where(ranked.c.rank == 1)
+            for row in connection.execute(statement):
+                if row[0] not in found:
+                    found[row[0]] = _to_event(spec, tuple(row[1:]))
+    return list(found.items())
+
+
+def iter_events_for_items(
+    connection: Connection, item_ids: Iterable[str], times: Sequence[int] | None = None
+) -> Iterator[BaseModel]:
     """The events that decisions about ``item_ids`` can depend on, in log order.
 
     That is the items and every item they derive from, their accounts, terms and
     acceptances, meetings and participants, the owners' and participants' consents,
     the owners' users and groups, the settings at every level that applies, erasures.
+    With ``times`` (microseconds), only consents that can decide a question at one of
+    those times are read.
     """
     picked: dict[int, BaseModel] = {}
 
@@ -188,7 +232,10 @@ def iter_events_for_items(connection: Connection, item_ids: Iterable[str]) -> It
     take(_chunked_in(connection, EVENT_SPECS["meeting"], "id", meetings))
     take(_chunked_in(connection, EVENT_SPECS["terms_acceptance"], "account", accounts))
     take(list(_event_stream(connection, EVENT_SPECS["terms"])))
-    take(_chunked_in(connection, EVENT_SPECS["consent"], "subject", subjects))
+    if times:
+        take(_deciding_consents(connection, subjects, times))
+    else:
+        take(_chunked_in(connection, EVENT_SPECS["consent"], "subject", subjects))
     users = take(_chunked_in(connection, EVENT_SPECS["user"], "id", people))
     groups = {group for user in users for group in user.groups}
     take(_chunked_in(connection, EVENT_SPECS["group"], "id", groups))

@@ -38,7 +38,7 @@ class Kind(Enum):
 S, I, B, T, J = Kind.STR, Kind.INT, Kind.BOOL, Kind.TIME, Kind.JSON
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one spec per type
 class RecordSpec:
     """How one logged record type maps to its table.
 
