@@ -86,7 +86,7 @@ def test_reading_only_deciding_consents_changes_no_answer(sqlite_store, distinct
     write_world(WorldSize(subjects=30, items=200, consents=1500, meetings=20, seed=9), buffer)
     buffer.seek(0)
     load_events(sqlite_store, buffer, "world")
-    moments = [parse_time(f"2023-{1 + n % 12:02d}-{1 + n % 28:02d}T{n % 24:02d}:00:00Z")
+    moments = [parse_time(f"2023-{12 - n % 6:02d}-{1 + n % 28:02d}T{n % 24:02d}:00:00Z")
                for n in range(distinct_times)]
     questions = [(f"item-{n}", "ai.training", moments[n % distinct_times]) for n in range(200)]
     whole = _answers(Decider(sqlite_store).decide_many(questions))
