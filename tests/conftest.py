@@ -141,20 +141,34 @@ class Cli:
         )
 
 
+def _initialized(url: str) -> str:
+    # In-process: the same migration `consentgate init` runs, without a second interpreter.
+    from consentgate import Store, init_store
+
+    opened = Store(url)
+    try:
+        init_store(opened)
+    finally:
+        opened.dispose()
+    return url
+
+
 @pytest.fixture
 def cli(store_url: str, tmp_path: Path) -> Cli:
     """The command line on an initialized store of each backend."""
-    runner = Cli(store_url, tmp_path)
-    runner("init", check=True)
-    return runner
+    return Cli(_initialized(store_url), tmp_path)
 
 
 @pytest.fixture
 def sqlite_cli(sqlite_url: str, tmp_path: Path) -> Cli:
     """The command line on an initialized SQLite store."""
-    runner = Cli(sqlite_url, tmp_path)
-    runner("init", check=True)
-    return runner
+    return Cli(_initialized(sqlite_url), tmp_path)
+
+
+@pytest.fixture
+def bare_cli(sqlite_url: str, tmp_path: Path) -> Cli:
+    """The command line on a SQLite store that was never initialized."""
+    return Cli(sqlite_url, tmp_path)
 
 
 @pytest.fixture

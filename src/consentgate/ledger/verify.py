@@ -63,6 +63,15 @@ def verify_entries(
             raise LogTampered(f"{where}: its row is missing (deleted)", seq)
         digest = row[3]
         if digest != entry.digest:
+            following = _next(rows)
+            if following is not None and following[0] == seq:
+                # Two rows claim this entry: the one the log does not hold was inserted.
+                intruder = row if following[3] == entry.digest else following
+                raise LogTampered(
+                    f"{where}: the {intruder[1]} row {intruder[2]} claims this entry too "
+                    "(inserted outside the log)",
+                    seq,
+                )
             logged_at = find_digest(digest)
             if logged_at is not None and logged_at != seq:
                 raise LogTampered(
@@ -79,7 +88,11 @@ def verify_entries(
         count += 1
         row = _next(rows)
     if row is not None:
+        # Past the head nothing tells an inserted row from one whose entry was cut off the
+        # end of the log; a checkpoint of `audit head` does.
         raise LogTampered(
-            f"entry {row[0]}: the {row[1]} row {row[2]} has no log entry (inserted outside the log)", row[0]
+            f"entry {row[0]}: the {row[1]} row {row[2]} has no log entry "
+            "(inserted outside the log, or its entry deleted from the end of the log)",
+            row[0],
         )
     return VerifyReport(entries=count, head_seq=expected_seq - 1, head_hash=previous)

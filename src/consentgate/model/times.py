@@ -52,4 +52,7 @@ def parse_time(text: str) -> datetime:
         raise ValueError("expected an ISO 8601 time with a zone, like 2023-08-07T09:00:00Z") from None
     if moment.tzinfo is None or "T" not in text.upper():
         raise ValueError("expected an ISO 8601 time with a zone, like 2023-08-07T09:00:00Z")
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-02:00 is past the last UTC year
+        raise ValueError("expected a time between the years 1 and 9999 in UTC") from None

@@ -70,9 +70,10 @@ class Store:
             # Manage transactions ourselves so that writers can say BEGIN IMMEDIATE.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
+            # The timeout first: switching to WAL waits for the lock like any writer.
+            cursor.execute("PRAGMA busy_timeout=60000")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA busy_timeout=60000")
             cursor.close()
 
         @event.listens_for(self.engine, "begin")

@@ -7,10 +7,12 @@ number of references that point forward in the file.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -45,6 +47,7 @@ REFERENCES: dict[str, tuple[tuple[str, tuple[str, ...], bool], ...]] = {
 }
 _SETTING_TARGETS = {"account": ("account",), "group": ("group",)}
 _TYPE_NAMES = ", ".join(EVENT_CLASSES)
+_SAFE_INT = 2**53 - 1
 
 
 @dataclass
@@ -78,7 +81,13 @@ def _validation_message(source: str, line: int, error: ValidationError) -> str:
     first = error.errors(include_url=False)[0]
     kind, loc, msg = first["type"], first["loc"], first["msg"]
     if kind == "json_invalid":
-        detail = re.sub(r" at line \d+ column (\d+)", r" at column \1", msg.removeprefix("Invalid JSON: "))
+        # The parser counts the line's own newline as a second line: an error there is at
+        # the end of the line, not at its column 0.
+        detail = re.sub(
+            r" at line (\d+) column (\d+)",
+            lambda m: " at column " + m[2] if m[1] == "1" else " at the end of the line",
+            msg.removeprefix("Invalid JSON: "),
+        )
         return f"{_where(source, line)}: not valid JSON ({detail})"
     if kind in {"dict_type", "model_type", "model_attributes_type"} and not loc:
         return f"{_where(source, line)}: expected a JSON object"
@@ -96,6 +105,40 @@ def _validation_message(source: str, line: int, error: ValidationError) -> str:
     value = first.get("input")
     shown = f" (got {value!r})" if isinstance(value, (str, int, float, bool)) or value is None else ""
     return f"{_where(source, line, path)}: {msg[:1].lower() + msg[1:]}{shown}"
+
+
+@cache
+def _key_width(spec: RecordSpec) -> int:
+    """How many characters an id may have: the width of the table's key column."""
+    return int(getattr(spec.table.c[spec.key].type, "length", None) or 2**31)  # type: ignore[index]
+
+
+def _unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The first value under ``value`` that the store cannot keep as given: (path, why)."""
+    if isinstance(value, str):
+        return (path, "text cannot hold the NUL character (\\u0000)") if "\x00" in value else None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, "NaN and infinities are not JSON numbers")
+    if isinstance(value, int) and not isinstance(value, bool):
+        if -_SAFE_INT <= value <= _SAFE_INT:
+            return None
+        return path, f"integers beyond ±{_SAFE_INT} cannot be kept exactly (RFC 8785)"
+    if isinstance(value, BaseModel):
+        items: Iterable[tuple[Any, Any]] = iter(value)
+    elif isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for name, item in items:
+        shown = name.replace("\x00", "\\u0000") if isinstance(name, str) else name
+        inner = f"{path}[{name}]" if isinstance(name, int) else (f"{path}.{shown}" if path else str(shown))
+        found = _unstorable(name, inner) if isinstance(name, str) else None
+        found = found or _unstorable(item, inner)
+        if found:
+            return found
+    return None
 
 
 class _Loader:
@@ -119,9 +162,14 @@ class _Loader:
                 continue
             seen_any = True
             try:
-                batch.append((number, EVENT_ADAPTER.validate_json(raw)))
+                event = EVENT_ADAPTER.validate_json(raw)
             except ValidationError as error:
                 raise InvalidInput(_validation_message(self.source, number, error)) from None
+            # Bytes that may announce a value no store keeps as given (NUL, NaN, infinities):
+            # only the rare line holding one is walked value by value.
+            if b"\\u0000" in raw or b"NaN" in raw or b"Infinity" in raw:
+                self._refuse_unstorable(number, event)
+            batch.append((number, event))
             if len(batch) >= BATCH_LINES:
                 self._store_batch(batch)
                 batch = []
@@ -131,6 +179,11 @@ class _Loader:
         self._resolve_deferred()
         self.result.head_seq, self.result.head_hash = self.seq, self.hash
         return self.result
+
+    def _refuse_unstorable(self, number: int, event: BaseModel) -> None:
+        found = _unstorable(event)
+        if found:
+            raise InvalidInput(f"{_where(self.source, number, found[0])}: {found[1]}")
 
     def _existing(self, spec: RecordSpec, keys: list[str]) -> dict[str, str]:
         column = spec.table.c[spec.key] if spec.key else spec.table.c.digest
@@ -146,9 +199,18 @@ class _Loader:
         keys_by_type: dict[str, list[str]] = {}
         for number, event in batch:
             spec = EVENT_SPECS[event.type]  # type: ignore[attr-defined]
-            values, canonical = event_record(spec, event)
+            try:
+                values, canonical = event_record(spec, event)
+            except ValueError:  # a number RFC 8785 cannot carry
+                self._refuse_unstorable(number, event)
+                raise
             digest = digest_of(canonical)
             key = str(getattr(event, spec.key)) if spec.key else digest
+            if spec.key and len(key) > _key_width(spec):
+                raise InvalidInput(
+                    f"{_where(self.source, number, spec.key)}: at most {_key_width(spec)} characters "
+                    f"(got {len(key)})"
+                )
             keys_by_type.setdefault(spec.type, []).append(key)
             prepared.append((number, spec, event, values, digest, key))
         existing = {
