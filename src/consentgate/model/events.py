@@ -24,7 +24,8 @@ from pydantic import (
 from .times import format_time, parse_time
 from .vocab import CUSTOMER_CONTENT_KINDS
 
-Id = Annotated[str, StringConstraints(min_length=1)]
+# Ids and names of people are indexed: 255 characters keeps every backend's index happy.
+Id = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Time = Annotated[
     datetime,
     PlainValidator(parse_time),
