@@ -17,7 +17,7 @@ import random
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from _common import OUT, fresh_name, machine, run_cli, table, timed
 
@@ -25,7 +25,7 @@ from consentgate.core import Evaluator, Policy, World, decide_many
 from consentgate.model import parse_event
 from consentgate.synth import WorldSize, iter_world, write_world
 
-AT = datetime(2023, 12, 1, tzinfo=timezone.utc)
+AT = datetime(2023, 12, 1, tzinfo=UTC)
 PURPOSES = ("ai.training", "service.provision", "service.value_added.recording")
 
 
@@ -59,7 +59,6 @@ def single_rate(world: World, policy: Policy, asked: list) -> tuple[float, float
 def cedar_rates(docs: list, sample: int) -> tuple[float, float]:
     import cedarpy
 
-    users = {d["id"]: d for d in docs if d["type"] == "user"}
     accounts_on = {d["target"] for d in docs if d["type"] == "setting" and d["scope"] == "account"
                    and d["key"] == "ai_training.customer_content" and d["value"]}
     consented: dict[str, bool] = {}

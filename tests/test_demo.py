@@ -30,12 +30,28 @@ def test_synth_is_deterministic_and_loads(sqlite_cli, tmp_path):
 
 def test_synth_world_has_every_kind_of_answer(sqlite_cli, tmp_path):
     out = tmp_path / "world.jsonl"
-    sqlite_cli("synth", "--subjects", "1000", "--items", "1200", "--consents", "1500", "--meetings", "100",
-               "--out", str(out), check=True)
+    sqlite_cli(
+        "synth",
+        "--subjects",
+        "1000",
+        "--items",
+        "1200",
+        "--consents",
+        "1500",
+        "--meetings",
+        "100",
+        "--out",
+        str(out),
+        check=True,
+    )
     sqlite_cli("load", str(out), check=True)
-    questions = "".join(json.dumps({"item": f"item-{n}", "purpose": "ai.training", "at": "2024-06-01T00:00:00Z"})
-                        + "\n" for n in range(1200))
-    answers = [json.loads(x) for x in sqlite_cli("decide", "--batch", "-", input=questions, check=True).stdout.split("\n") if x]
+    questions = "".join(
+        json.dumps({"item": f"item-{n}", "purpose": "ai.training", "at": "2024-06-01T00:00:00Z"}) + "\n"
+        for n in range(1200)
+    )
+    answers = [
+        json.loads(x) for x in sqlite_cli("decide", "--batch", "-", input=questions, check=True).stdout.split("\n") if x
+    ]
     codes = {r["code"] for a in answers for r in a["reasons"]}
     assert any(a["allowed"] for a in answers)
     assert {"consent.missing", "setting.off", "item.deleted", "signal.reserved", "terms.not_accepted"} <= codes

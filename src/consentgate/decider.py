@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .core import Decision, Evaluator, Policy, World
 from .store import Store, read_head
@@ -67,7 +67,7 @@ class Decider:
     def decide(self, item: str, purpose: str, at: datetime | None = None) -> Decision:
         """One decision, as of ``at`` (default: now)."""
         self._current()
-        return self._evaluator.decide(item, purpose, at or datetime.now(timezone.utc))
+        return self._evaluator.decide(item, purpose, at or datetime.now(UTC))
 
     def decide_many(self, questions: Sequence[tuple[str, str, datetime]]) -> list[Decision]:
         """Decisions for ``(item, purpose, at)`` questions, in order, from one view."""
@@ -93,7 +93,7 @@ def decide(
     from . import service
 
     opened = store if isinstance(store, Store) else Store(store)
-    when = at or datetime.now(timezone.utc)
+    when = at or datetime.now(UTC)
     try:
         return service.decide_questions(opened, [(item, purpose, when)], policy or Policy.default())[0]
     finally:

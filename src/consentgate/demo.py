@@ -22,14 +22,29 @@ STORY = "demo.jsonl"
 # (item, purpose, as of, why the question is worth asking)
 QUESTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("standup-1-audio", "ai.training", "2024-08-01T00:00:00Z", "everyone in the meeting consented"),
-    ("standup-1-summary", "ai.training", "2024-09-01T00:00:00Z", "the guest withdrew; the summary derives from her audio"),
+    (
+        "standup-1-summary",
+        "ai.training",
+        "2024-09-01T00:00:00Z",
+        "the guest withdrew; the summary derives from her audio",
+    ),
     ("lena-file-1", "ai.training", "2024-08-01T00:00:00Z", "the Legal group locked AI training off"),
     ("omar-whiteboard-1", "ai.training", "2024-08-01T00:00:00Z", "the item reserves training (TDMRep)"),
     ("mia-chat-1", "ai.training", "2024-08-01T00:00:00Z", "an admin consented for her, in the EU"),
     ("omar-chat-0", "ai.training", "2024-08-01T00:00:00Z", "the item was erased"),
     ("omar-chat-1", "ai.training", "2024-06-01T00:00:00Z", "as of a time before the item existed"),
-    ("standup-1-audio", "service.value_added.recording", "2024-08-01T00:00:00Z", "recording is on and everyone was told"),
-    ("standup-1-summary", "service.value_added.meeting_summary", "2024-08-01T00:00:00Z", "the guest was not told of summaries"),
+    (
+        "standup-1-audio",
+        "service.value_added.recording",
+        "2024-08-01T00:00:00Z",
+        "recording is on and everyone was told",
+    ),
+    (
+        "standup-1-summary",
+        "service.value_added.meeting_summary",
+        "2024-08-01T00:00:00Z",
+        "the guest was not told of summaries",
+    ),
     ("telemetry-1", "ai.training", "2024-08-01T00:00:00Z", "service-generated data, granted by section 7.3"),
 )
 

@@ -121,10 +121,7 @@ def build_world(
     world = World()
     moments = [to_micros(moment) for moment in times] if times else None
     with store.read() as connection:
-        if items is None:
-            events = iter_events(connection)
-        else:
-            events = iter_events_for_items(connection, items, moments)
+        events = iter_events(connection) if items is None else iter_events_for_items(connection, items, moments)
         world.apply_many(events)
     return world
 

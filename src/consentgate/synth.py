@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 import orjson
@@ -19,7 +19,7 @@ import orjson
 from .model.times import format_time
 from .model.vocab import CUSTOMER_CONTENT_KINDS
 
-START = datetime(2023, 1, 1, tzinfo=timezone.utc)
+START = datetime(2023, 1, 1, tzinfo=UTC)
 TERMS_VERSION = "synth-2023-01"
 _SECONDS_PER_YEAR = 365 * 24 * 3600
 

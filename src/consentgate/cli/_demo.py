@@ -13,7 +13,9 @@ def run(store: Any, serve: bool) -> None:
     report = run_demo(store)
     print(f"1. The store: {report.store}")
     loaded = ", ".join(f"{type_} {count}" for type_, count in sorted(report.loaded.items()))
-    print(f"2. Loaded the story {STORY}: {sum(report.loaded.values())} new event(s)" + (f" ({loaded})" if loaded else ""))
+    print(
+        f"2. Loaded the story {STORY}: {sum(report.loaded.values())} new event(s)" + (f" ({loaded})" if loaded else "")
+    )
     if report.unchanged:
         print(f"   {report.unchanged} event(s) were already stored, and loading again changed nothing")
     print("   the store holds: " + ", ".join(f"{t} {n}" for t, n in sorted(report.holds.items()) if n))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -52,11 +52,11 @@ def _store() -> Any:
 @app.callback()
 def _global(
     db: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--db", envvar="CONSENTGATE_DB", help="Store URL: a SQLite file or postgresql://…"),
     ] = None,
     policy: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--policy", envvar="CONSENTGATE_POLICY", help="Policy TOML replacing the shipped one."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show a traceback on errors.")] = False,
@@ -97,12 +97,12 @@ def load(
 
 @app.command()
 def decide(
-    item: Annotated[Optional[str], typer.Argument(help="The item's id.")] = None,
-    purpose: Annotated[Optional[str], typer.Argument(help="The purpose, e.g. ai.training.")] = None,
-    at: Annotated[Optional[str], typer.Option("--at", help="Decide as of this time (default: now).")] = None,
+    item: Annotated[str | None, typer.Argument(help="The item's id.")] = None,
+    purpose: Annotated[str | None, typer.Argument(help="The purpose, e.g. ai.training.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="Decide as of this time (default: now).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
     batch: Annotated[
-        Optional[str], typer.Option("--batch", help="JSON lines of {item, purpose, at}; - reads stdin.")
+        str | None, typer.Option("--batch", help="JSON lines of {item, purpose, at}; - reads stdin.")
     ] = None,
 ) -> None:
     """May this item be used for this purpose, as of this time, and why.
@@ -165,11 +165,11 @@ def dataset_build(
     name: Annotated[str, typer.Argument(help="The dataset's name.")],
     purpose: Annotated[str, typer.Option("--purpose", help="What the data will be used for, e.g. ai.training.")],
     out: Annotated[Path, typer.Option("--out", help="Folder to write manifest.parquet and dataset.json into.")],
-    kinds: Annotated[Optional[str], typer.Option("--kinds", help="Data kinds, comma separated.")] = None,
-    at: Annotated[Optional[str], typer.Option("--at", help="Select as of this time (default: now).")] = None,
+    kinds: Annotated[str | None, typer.Option("--kinds", help="Data kinds, comma separated.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="Select as of this time (default: now).")] = None,
     engine: Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")] = "duckdb",
     catalog: Annotated[
-        Optional[Path], typer.Option("--catalog", help="Parquet content catalog outside the store.")
+        Path | None, typer.Option("--catalog", help="Parquet content catalog outside the store.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print dataset.json.")] = False,
 ) -> None:
@@ -177,9 +177,7 @@ def dataset_build(
     from .. import service
 
     kind_list = [kind.strip() for kind in kinds.split(",") if kind.strip()] if kinds else None
-    description = service.build_dataset(
-        _store(), name, purpose, out, _policy(), kind_list, _when(at), engine, catalog
-    )
+    description = service.build_dataset(_store(), name, purpose, out, _policy(), kind_list, _when(at), engine, catalog)
     if as_json:
         _print_json(description)
         return
@@ -192,8 +190,8 @@ def dataset_build(
 @dataset_app.command("rebuild")
 def dataset_rebuild(
     name: Annotated[str, typer.Argument(help="The dataset to rebuild (its newest version).")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the new version.")] = None,
-    at: Annotated[Optional[str], typer.Option("--at", help="Re-check as of this time (default: now).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for the new version.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="Re-check as of this time (default: now).")] = None,
     engine: Annotated[str, typer.Option("--engine", help="duckdb (default) or spark.")] = "duckdb",
     as_json: Annotated[bool, typer.Option("--json", help="Print dataset.json.")] = False,
 ) -> None:
@@ -218,7 +216,10 @@ def dataset_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSO
         _print_json(records)
         return
     for record in records:
-        _echo(f"{record['id']}\t{record['purpose']}\t{record['at']}\t{record['count']} item(s)\t{record.get('manifest', '')}")
+        _echo(
+            "\t".join((record["id"], record["purpose"], record["at"], f"{record['count']} item(s)",
+                       record.get("manifest", "")))
+        )
 
 
 @model_app.command("register")
@@ -231,15 +232,18 @@ def model_register(
     from .. import service
 
     model = service.register_model(_store(), name, dataset, shards)
-    _echo(f"model {model['name']} on {model['dataset']}: {model['shards']} shard(s) of "
-          + ", ".join(str(count) for count in model["shard_counts"]) + " item(s)")
+    _echo(
+        f"model {model['name']} on {model['dataset']}: {model['shards']} shard(s) of "
+        + ", ".join(str(count) for count in model["shard_counts"])
+        + " item(s)"
+    )
 
 
 @app.command()
 def impact(
-    subject: Annotated[Optional[str], typer.Option("--subject", help="Only items of this person.")] = None,
-    item: Annotated[Optional[str], typer.Option("--item", help="Only this item.")] = None,
-    at: Annotated[Optional[str], typer.Option("--at", help="As of this time (default: now).")] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="Only items of this person.")] = None,
+    item: Annotated[str | None, typer.Option("--item", help="Only this item.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="As of this time (default: now).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Dataset items no longer eligible, and the model shards to retrain."""
@@ -251,11 +255,16 @@ def impact(
         return
     _echo(f"as of {result['at']}:")
     for dataset in result["datasets"]:
-        _echo(f"  dataset {dataset['name']}@{dataset['version']}: {dataset['count']} item(s) no longer eligible: "
-              + ", ".join(dataset["items"][:20]) + (" …" if dataset["count"] > 20 else ""))
+        _echo(
+            f"  dataset {dataset['name']}@{dataset['version']}: {dataset['count']} item(s) no longer eligible: "
+            + ", ".join(dataset["items"][:20])
+            + (" …" if dataset["count"] > 20 else "")
+        )
     for model in result["models"]:
-        _echo(f"  model {model['name']} ({model['dataset_version']}): retrain shard(s) "
-              + ", ".join(map(str, model["shards"])))
+        _echo(
+            f"  model {model['name']} ({model['dataset_version']}): retrain shard(s) "
+            + ", ".join(map(str, model["shards"]))
+        )
     if not result["datasets"]:
         _echo("  nothing registered is affected")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +109,7 @@ def build_dataset(
         raise InvalidInput(f"--engine {engine!r}: expected duckdb or spark")
     if catalog is not None and not Path(catalog).exists():
         raise InvalidInput(f"--catalog {catalog}: no such file or folder")
-    when = at or datetime.now(timezone.utc)
+    when = at or datetime.now(UTC)
     store.require_ready()
     with store.read() as connection:
         seq, head = read_head(connection)
@@ -120,7 +120,7 @@ def build_dataset(
         "name": name, "purpose": purpose, "at": format_time(when), "kinds": kinds, "engine": engine,
         "catalog": str(catalog) if catalog else None, "excluded": excluded_counts(selection),
         "policy": policy.digest, "log_head": {"seq": seq, "hash": head},
-        "built_at": format_time(datetime.now(timezone.utc)),
+        "built_at": format_time(datetime.now(UTC)),
     }
     inputs = ["store"] + ([str(catalog)] if catalog else [])
     return write_and_register(store, out, rows, description, inputs)
@@ -142,7 +142,7 @@ def rebuild_dataset(
     """
     from ..bulk import select, state_tables_from_store
 
-    when = at or datetime.now(timezone.utc)
+    when = at or datetime.now(UTC)
     store.require_ready()
     with store.read() as connection:
         previous = registry.find_dataset(connection, name)
@@ -165,6 +165,6 @@ def rebuild_dataset(
         "kinds": previous.doc.get("kinds"), "engine": engine, "catalog": previous.doc.get("catalog"),
         "excluded": dict(sorted(excluded.items())), "policy": policy.digest,
         "log_head": {"seq": seq, "hash": head}, "replaces": previous.id,
-        "built_at": format_time(datetime.now(timezone.utc)),
+        "built_at": format_time(datetime.now(UTC)),
     }
     return write_and_register(store, destination, rows, description, [previous.manifest])

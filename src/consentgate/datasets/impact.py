@@ -8,7 +8,7 @@ its dataset's purpose as of T, and those now denied are the impact.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,7 @@ def impact(
 ) -> dict[str, Any]:
     """Which registered dataset items are no longer eligible as of ``at``, and which model
     shards must be retrained (CONTRACT.md §3 ``impact``)."""
-    when = at or datetime.now(timezone.utc)
+    when = at or datetime.now(UTC)
     store.require_ready()
     with store.read() as connection:
         latest = registry.latest_datasets(connection)

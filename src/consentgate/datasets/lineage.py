@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ def emit_build(description: dict[str, Any], out: Path, inputs: list[str]) -> Pat
     facet._schemaURL = FACET_SCHEMA  # noqa: SLF001 - where the facet's fields are documented
     event = RunEvent(
         eventType=RunState.COMPLETE,
-        eventTime=datetime.now(timezone.utc).isoformat(),
+        eventTime=datetime.now(UTC).isoformat(),
         run=Run(runId=str(uuid.uuid4()), facets={"consentgate": facet}),
         job=Job(namespace=NAMESPACE, name=f"dataset_build.{description['name']}"),
         inputs=[InputDataset(namespace=NAMESPACE, name=name) for name in inputs],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +55,7 @@ def to_hf_dataset(folder: str | Path, decider: Decider | None = None, at: dateti
     table = manifest.read_manifest(folder)
     if decider is not None:
         purpose = describe(folder)["purpose"]
-        table, _ = _still_eligible(table, decider, purpose, at or datetime.now(timezone.utc))
+        table, _ = _still_eligible(table, decider, purpose, at or datetime.now(UTC))
     return datasets.Dataset(datasets.table.InMemoryTable(table))
 
 
@@ -88,7 +88,7 @@ class EligibleItems:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.decider.refresh()
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         self.skipped, self.skipped_reasons = 0, Counter()
         for batch in self.table.to_batches(max_chunksize=_CHUNK):
             rows = batch.to_pylist()

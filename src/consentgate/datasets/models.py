@@ -6,7 +6,7 @@ recompute it; when an item loses eligibility only the shards that held it are re
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ def register_model(store: Store, name: str, dataset: str, shards: int = 1) -> di
     for item in items:
         counts[registry.shard_of(item, shards)] += 1
     doc = {"id": name, "dataset": record.id, "shards": shards, "shard_counts": counts,
-           "registered_at": format_time(datetime.now(timezone.utc))}
+           "registered_at": format_time(datetime.now(UTC))}
     with store.write() as connection:
         if registry.find_model(connection, name) is not None:
             raise InvalidInput(f"model {name!r} is already registered (models are immutable)")

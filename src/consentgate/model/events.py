@@ -8,7 +8,7 @@ OpenAPI schema. They are strict (``"true"`` is not a bool, ``1`` is not a time),
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -224,20 +224,18 @@ class Erasure(_Event):
 
 
 Event = Annotated[
-    Union[
-        Account,
-        Group,
-        User,
-        Setting,
-        Terms,
-        TermsAcceptance,
-        Consent,
-        Meeting,
-        Participant,
-        Content,
-        ServiceData,
-        Erasure,
-    ],
+    Account
+    | Group
+    | User
+    | Setting
+    | Terms
+    | TermsAcceptance
+    | Consent
+    | Meeting
+    | Participant
+    | Content
+    | ServiceData
+    | Erasure,
     Field(discriminator="type"),
 ]
 

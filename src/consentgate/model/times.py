@@ -6,9 +6,9 @@ the same way on every backend; JSON carries them as ISO 8601 text with a ``Z``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 _MICRO = timedelta(microseconds=1)
 
@@ -29,7 +29,7 @@ def format_time(moment: datetime) -> str:
     >>> format_time(datetime(2023, 8, 7, 9, tzinfo=timezone.utc))
     '2023-08-07T09:00:00Z'
     """
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
 def format_micros(micros: int) -> str:
@@ -53,6 +53,6 @@ def parse_time(text: str) -> datetime:
     if moment.tzinfo is None or "T" not in text.upper():
         raise ValueError("expected an ISO 8601 time with a zone, like 2023-08-07T09:00:00Z")
     try:
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:00:00-02:00 is past the last UTC year
         raise ValueError("expected a time between the years 1 and 9999 in UTC") from None

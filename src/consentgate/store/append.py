@@ -29,10 +29,9 @@ def insert_rows(connection: Connection, table: Table, rows: list[tuple[Any, ...]
     if connection.dialect.name == "postgresql":
         columns = ", ".join(f'"{name}"' for name in names)
         driver = connection.connection.driver_connection
-        with driver.cursor() as cursor:  # type: ignore[union-attr]
-            with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-                for row in rows:
-                    copy.write_row(row)
+        with driver.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
         return
     compiled = table.insert().compile(dialect=connection.dialect)
     if compiled.positiontup is not None:

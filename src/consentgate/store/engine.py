@@ -94,11 +94,10 @@ class Store:
     def write(self) -> Iterator[Connection]:
         """A write transaction holding the store's single-writer lock; commits on success."""
         try:
-            with self.engine.connect().execution_options(consentgate_write=True) as connection:
-                with connection.begin():
-                    if not self.is_sqlite:
-                        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK_ID})
-                    yield connection
+            with self.engine.connect().execution_options(consentgate_write=True) as connection, connection.begin():
+                if not self.is_sqlite:
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK_ID})
+                yield connection
         except OperationalError as exc:
             raise StoreError(f"cannot write the store {self.display_url}: {exc.orig}") from None
 

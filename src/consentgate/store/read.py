@@ -7,8 +7,8 @@ logged, so a view built from them sees events in the same order as when they arr
 from __future__ import annotations
 
 import heapq
-from functools import lru_cache
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
 from typing import Any
 
 import orjson
@@ -100,7 +100,7 @@ def _signals(text: str) -> Signals:
 _CONVERTERS: dict[Kind, Any] = {Kind.TIME: from_micros, Kind.JSON: _loads, Kind.BOOL: bool}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _converters(spec: RecordSpec) -> tuple[tuple[str, Any], ...]:
     return tuple(
         (name, _signals if name == "signals" else _CONVERTERS.get(kind)) for name, kind in spec.fields

@@ -6,7 +6,7 @@ is exactly the JSON re-derived from its row when the log is verified.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import orjson
@@ -89,7 +89,7 @@ def record_doc(spec: RecordSpec, values: dict[str, Any] | tuple[Any, ...]) -> di
     return doc
 
 
-@lru_cache(maxsize=None)
+@cache
 def _layout(spec: RecordSpec) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     def named(kind: Kind) -> tuple[str, ...]:
         return tuple(field for field, field_kind in spec.fields if field_kind is kind)

@@ -35,7 +35,7 @@ class Kind(Enum):
     JSON = "json"  # canonical JSON text
 
 
-S, I, B, T, J = Kind.STR, Kind.INT, Kind.BOOL, Kind.TIME, Kind.JSON
+S, I, B, T, J = Kind.STR, Kind.INT, Kind.BOOL, Kind.TIME, Kind.JSON  # noqa: E741 - short names keep the specs readable
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one spec per type
