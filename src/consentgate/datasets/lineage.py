@@ -37,7 +37,7 @@ def emit_build(description: dict[str, Any], out: Path, inputs: list[str]) -> Pat
     from openlineage.client.transport.file import FileConfig, FileTransport
 
     @attr.define
-    class ConsentgateRunFacet(RunFacet):  # type: ignore[misc]
+    class ConsentgateRunFacet(RunFacet):
         """What the build selected and why the rest was left out."""
 
         purpose: str

@@ -84,7 +84,7 @@ class EligibleItems:
 
     def __len__(self) -> int:
         """Items in the manifest (an upper bound on what a pass yields)."""
-        return self.table.num_rows
+        return int(self.table.num_rows)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.decider.refresh()

@@ -33,7 +33,7 @@ def _fast_path_ok(value: Any) -> bool:
     elif kind in _SCALARS:
         return True
     elif kind is int:
-        return -_SAFE_INT <= value <= _SAFE_INT
+        return bool(-_SAFE_INT <= value <= _SAFE_INT)
     else:
         return False
     for item in values:

@@ -130,7 +130,7 @@ class TermsAcceptance(_Event):
     at: Time
 
 
-def _all_customer_kinds() -> list[str]:
+def _all_customer_kinds() -> list[Any]:
     return list(CUSTOMER_CONTENT_KINDS)
 
 

@@ -28,15 +28,15 @@ def insert_rows(connection: Connection, table: Table, rows: list[tuple[Any, ...]
     names = [column.name for column in table.columns]
     if connection.dialect.name == "postgresql":
         columns = ", ".join(f'"{name}"' for name in names)
-        driver = connection.connection.driver_connection
-        with driver.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:  # type: ignore[union-attr]
+        driver: Any = connection.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row(row)
         return
     compiled = table.insert().compile(dialect=connection.dialect)
     if compiled.positiontup is not None:
         assert list(compiled.positiontup) == names
-        connection.exec_driver_sql(str(compiled), rows)  # type: ignore[arg-type]
+        connection.exec_driver_sql(str(compiled), rows)
     else:
         connection.exec_driver_sql(str(compiled), [dict(zip(names, row)) for row in rows])
 

@@ -45,7 +45,7 @@ REFERENCES: dict[str, tuple[tuple[str, tuple[str, ...], bool], ...]] = {
     "service_data": (("account", ("account",), False),),
     "delete": (("item", ("content", "service_data"), False),),
 }
-_SETTING_TARGETS = {"account": ("account",), "group": ("group",)}
+_SETTING_TARGETS: dict[str, tuple[str, ...]] = {"account": ("account",), "group": ("group",)}
 _TYPE_NAMES = ", ".join(EVENT_CLASSES)
 _SAFE_INT = 2**53 - 1
 

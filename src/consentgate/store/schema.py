@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -63,7 +64,7 @@ def _record_table(
     required: frozenset[str],
     indexes: tuple[tuple[str, ...], ...] = (),
 ) -> RecordSpec:
-    columns = [
+    columns: list[Any] = [
         Column("seq", BigInteger, nullable=False, unique=True),
         Column("digest", String(64), nullable=False, unique=key is None),
     ]
