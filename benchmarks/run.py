@@ -1,0 +1,71 @@
+"""Run every benchmark and write the figures to docs/benchmarks.md.
+
+    python benchmarks/run.py [--quick]
+
+Each script compares its figures with the named reference or floor in the same run.
+``--quick`` runs every script at a tenth of its size (a smoke run; the figures are not
+the goals' sizes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DOC = HERE.parent / "docs" / "benchmarks.md"
+
+SCRIPTS = (
+    ("bench_load.py", [], ["--events", "100000"]),
+    ("bench_decide.py", [], ["--subjects", "10000", "--items", "100000", "--consents", "200000",
+                             "--meetings", "20000", "--questions", "10000"]),
+    ("bench_select.py", [], ["--items", "1000000"]),
+)
+
+METHOD = """# Benchmarks
+
+Figures from `make bench` (`python benchmarks/run.py`), which runs each script below and
+rewrites this page. Every figure stands beside the reference or floor measured in the
+same run on the same machine; goals come from the issues that set them. Tests never
+assert timings.
+
+- `benchmarks/bench_load.py` — a synthetic world (`consentgate synth`) of about 1,000,000
+  events loaded with `consentgate load` into SQLite and into PostgreSQL (log chained), and
+  verified with `consentgate audit verify`; floors: plain `sqlite3` executemany in
+  1,000-row transactions, psycopg `COPY`, canonical JSON + SHA-256 alone.
+- `benchmarks/bench_decide.py` — 100,000 subjects, 1,000,000 items, 2,000,000 consents:
+  single decisions (a fresh evaluator per call, so nothing is remembered between them),
+  a batch, and `consentgate decide --batch` end to end on SQLite; reference: Cedar
+  (`cedarpy`) on an equivalent simpler policy, with parsed policies and entities reused.
+- `benchmarks/bench_select.py` — dataset selection over 10,000,000 items, 1,000,000
+  subjects and 2,000,000 meetings of 3; floor: a plain DuckDB anti-join over the same
+  Arrow tables; also Spark in local mode and the per-item path, extrapolated.
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    sections = []
+    for script, full, quick in SCRIPTS:
+        command = [sys.executable, str(HERE / script), *(quick if args.quick else full)]
+        print("running", " ".join(command[1:]), flush=True)
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            sections.append(f"## {script}\n\nFailed:\n\n```\n{done.stderr[-2000:]}\n```\n")
+            print(done.stderr[-2000:], file=sys.stderr)
+            continue
+        print(done.stdout)
+        sections.append(done.stdout.strip() + "\n")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    kind = "quick run (a tenth of the goals' sizes)" if args.quick else "full run"
+    DOC.write_text(METHOD + f"\nLatest {kind}: {stamp}.\n\n" + "\n".join(sections))
+    print(f"wrote {DOC}")
+
+
+if __name__ == "__main__":
+    main()
