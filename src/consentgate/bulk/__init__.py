@@ -1,0 +1,35 @@
+"""Bulk selection: the rules of the policy core as one relational plan over Arrow tables.
+
+``decide`` answers one question at a time; :func:`select` answers "which items may be
+used for this purpose, as of this time, and why not" for every item at once, with
+exactly the same answers, by running the rules as SQL on DuckDB (in process) or Spark
+(for catalogs that outgrow one machine). The state it reads is a :class:`StateTables`,
+built from a :class:`~consentgate.core.World` or straight from the store.
+
+Where each rule lives:
+
+- ``_tables``: the state tables and their columns;
+- ``_plan``: what the terms and policy say for the asked purpose (small tables);
+- ``_sql``: terms in force, erasures, effective settings, notices, consent states and
+  the verdict of each item's grants;
+- ``_sql_out``: derived content (a fixed point over sources), reasons and basis;
+- ``_engines``: DuckDB and Spark executors; ``_select``: the driver.
+"""
+
+from ._engines import ENGINES, spark_session
+from ._from_world import state_tables_from_world
+from ._select import RESULT_SCHEMA, select
+from ._store import state_tables_from_store
+from ._tables import KIND_BITS, SCHEMAS, StateTables
+
+__all__ = [
+    "ENGINES",
+    "KIND_BITS",
+    "RESULT_SCHEMA",
+    "SCHEMAS",
+    "StateTables",
+    "select",
+    "spark_session",
+    "state_tables_from_store",
+    "state_tables_from_world",
+]

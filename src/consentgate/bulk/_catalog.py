@@ -1,0 +1,135 @@
+"""Content items as Arrow: from the store's rows, or from a Parquet content catalog.
+
+A catalog is a Parquet file or a folder of Parquet files with the columns of a
+``content`` event (CONTRACT.md §1):
+
+==============  ==========================================================================
+``id``          string, unique
+``kind``        string, a customer-content kind
+``account``     string
+``owner``       string
+``meeting``     string or null (optional column)
+``created_at``  timestamp with a time zone (any unit; e.g. pandas' ``datetime64[ns, UTC]``)
+``uri``         string or null (optional)
+``sha256``      string or null (optional)
+``derived_from`` list of strings (optional; null means none)
+``signals``     string or null (optional): the ``signals`` object as JSON text
+==============  ==========================================================================
+
+Signals are parsed exactly as the policy core parses them, once per item while reading.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from pydantic import ValidationError
+
+from ..core.signals import training_reservation
+from ..model import Signals
+from ._tables import SCHEMAS
+
+_STRS = pa.list_(pa.string())
+REQUIRED = ("id", "kind", "account", "owner", "created_at")
+OPTIONAL = ("meeting", "uri", "sha256", "derived_from", "signals")
+
+
+def _reserved(item_ids: Any, signals: pa.Array) -> np.ndarray:
+    """Whether each item's signals reserve AI training; only non-null signals are parsed."""
+    flags = np.zeros(len(signals), dtype=bool)
+    present = np.flatnonzero(pc.is_valid(signals).to_numpy(zero_copy_only=False))
+    for row in present:
+        text = signals[int(row)].as_py()
+        try:
+            parsed = Signals.model_validate_json(text) if isinstance(text, str | bytes) else None
+        except ValidationError as exc:
+            raise ValueError(f"item {item_ids[int(row)]}: signals are not valid: "
+                             f"{exc.errors()[0].get('msg', exc)}") from None
+        flags[row] = training_reservation(parsed) is not None
+    return flags
+
+
+def _unique_lists(lists: pa.Array) -> pa.ListArray:
+    """Each list without repeats, first occurrence kept (as ``derived_from`` is read)."""
+    filled = pc.fill_null(lists, pa.scalar([], _STRS)) if lists.null_count else lists
+    filled = filled.cast(_STRS)
+    flat = pc.list_flatten(filled)
+    if len(flat) == 0:
+        return filled
+    parents = pc.list_parent_indices(filled)
+    pairs = pa.table({"p": parents, "s": flat}).group_by(["p", "s"]).aggregate([])
+    if pairs.num_rows == len(flat):
+        return filled
+    values = filled.to_pylist()
+    return pa.array([list(dict.fromkeys(v)) for v in values], _STRS)
+
+
+def content_items(
+    ids: list[Any], kinds: list[Any], accounts: list[Any], owners: list[Any], meetings: list[Any],
+    created: list[Any], uris: list[Any], sha256s: list[Any], derived_from: list[Any], signals: list[Any],
+    seq: list[Any],
+) -> pa.Table:
+    """Content rows (Python columns, times in microseconds) as items plus ``seq`` and
+    ``source_list`` (the de-duplicated ``derived_from``)."""
+    return _table(
+        pa.array(ids, pa.string()), pa.array(kinds, pa.string()), pa.array(accounts, pa.string()),
+        pa.array(owners, pa.string()), pa.array(meetings, pa.string()), pa.array(created, pa.int64()),
+        pa.array(uris, pa.string()), pa.array(sha256s, pa.string()), pa.array(derived_from, _STRS),
+        pa.array(signals, pa.string()), pa.array(seq, pa.int64()),
+    )
+
+
+def _table(*columns: Any) -> pa.Table:
+    ids, kinds, accounts, owners, meetings, created, uris, sha256s, derived_from, signals, seq = columns
+    sources = _unique_lists(derived_from)
+    lengths = pc.fill_null(pc.list_value_length(sources), 0)
+    table = pa.table({
+        "item_id": ids, "kind": kinds, "account": accounts, "owner": owners, "meeting": meetings,
+        "created": created, "uri": uris, "sha256": sha256s,
+        "derived": pc.greater(lengths, 0), "train_reserved": pa.array(_reserved(ids, signals)),
+    }, schema=SCHEMAS["items"])
+    return table.append_column("seq", seq).append_column("source_list", sources)
+
+
+def read_catalog(path: str | Path) -> pa.Table:
+    """Read a content catalog (see the module docstring) as content items.
+
+    Raises:
+        ValueError: the path holds no Parquet data, a required column is missing, a
+            column has the wrong type, an id repeats or a signals value is not valid.
+    """
+    try:
+        table = ds.dataset(str(path), format="parquet").to_table()
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ValueError(f"cannot read the catalog {path}: {exc}") from None
+    missing = [name for name in REQUIRED if name not in table.column_names]
+    if missing:
+        raise ValueError(f"the catalog {path} lacks column(s) {', '.join(missing)}")
+    n = table.num_rows
+
+    def column(name: str, kind: pa.DataType) -> Any:
+        if name not in table.column_names:
+            return pa.nulls(n, kind)
+        try:
+            return table[name].combine_chunks().cast(kind)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise ValueError(f"catalog column {name} must be {kind}, not {table.schema.field(name).type}") from None
+
+    created = table["created_at"].type
+    if not pa.types.is_timestamp(created) or created.tz is None:
+        raise ValueError(f"catalog column created_at must be a timestamp with a time zone, not {created}")
+    ids = column("id", pa.string())
+    if pc.count_distinct(ids).as_py() != n or ids.null_count:
+        raise ValueError(f"the catalog {path} repeats an id (or has an empty one)")
+    # Python datetimes (and so decide) stop at microseconds: finer parts are dropped.
+    micros = pc.cast(table["created_at"].combine_chunks(), pa.timestamp("us", tz="UTC"), safe=False).cast(pa.int64())
+    return _table(
+        ids, column("kind", pa.string()), column("account", pa.string()), column("owner", pa.string()),
+        column("meeting", pa.string()), micros, column("uri", pa.string()), column("sha256", pa.string()),
+        column("derived_from", _STRS), column("signals", pa.string()), pa.array(np.arange(n, dtype=np.int64)),
+    )

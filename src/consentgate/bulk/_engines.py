@@ -1,0 +1,171 @@
+"""Where the plan runs: DuckDB in this process, or Spark (PySpark) for large catalogs.
+
+Both executors take the same statements, written in DuckDB's dialect; the Spark one has
+sqlglot transpile them. An executor registers Arrow tables under a name, materializes a
+query as a named table (the fixed point of derived content reads the previous round), and
+fetches a query's result as Arrow.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+ENGINES = ("duckdb", "spark")
+
+
+class Executor(Protocol):
+    """What the selection needs from an engine."""
+
+    def load(self, name: str, table: pa.Table) -> None:
+        """Make ``table`` readable as ``name``."""
+
+    def materialize(self, name: str, sql: str) -> int:
+        """Run ``sql`` into a table called ``name``; return its number of rows."""
+
+    def fetch(self, sql: str) -> pa.Table:
+        """Run ``sql`` and return its rows."""
+
+    def close(self) -> None:
+        """Drop everything this executor made."""
+
+
+class DuckDBExecutor:
+    """An in-memory DuckDB database of its own, scanning the Arrow tables in place."""
+
+    def __init__(self) -> None:
+        import duckdb
+
+        self._connection = duckdb.connect(":memory:")
+
+    def load(self, name: str, table: pa.Table) -> None:
+        self._connection.register(name, table)
+
+    def materialize(self, name: str, sql: str) -> int:
+        self._connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        return int(self._connection.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+
+    def fetch(self, sql: str) -> pa.Table:
+        return self._connection.sql(sql).to_arrow_table()
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+@lru_cache(maxsize=256)
+def to_spark_sql(sql: str) -> str:
+    """``sql`` in Spark's dialect (transpiled once per distinct statement)."""
+    import sqlglot
+
+    return str(sqlglot.transpile(sql, read="duckdb", write="spark")[0])
+
+
+_SESSION_LOCK = threading.Lock()
+_SPARK_RUN_LOCK = threading.Lock()
+
+
+def spark_session() -> Any:
+    """The shared local SparkSession, started on first use (it takes a few seconds).
+
+    ``local[2]`` with the UI off and few shuffle partitions: the selection's tables are
+    small per partition, and the default 200 partitions would cost more than the work.
+    An already running session (``SparkSession.getActiveSession()``) is reused as is.
+    """
+    with _SESSION_LOCK:
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        memory = os.environ.get("CONSENTGATE_SPARK_DRIVER_MEMORY", "6g")
+        session = (
+            SparkSession.builder.master(os.environ.get("CONSENTGATE_SPARK_MASTER", "local[2]"))
+            .appName("consentgate-bulk")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.default.parallelism", "4")
+            .config("spark.driver.memory", memory)
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        return session
+
+
+# Below this many items, Spark spends far longer generating and compiling code for each
+# query than running it; interpreting the plan instead makes small selections (tests, a
+# team's store) several times faster. Large ones keep Spark's defaults.
+SMALL_INPUT = 1_000_000
+_SMALL_CONF = {
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.shuffle.partitions": "2",
+}
+
+
+class SparkExecutor:
+    """Temporary views in the shared SparkSession; one selection at a time per process,
+    because views are named the same in every selection."""
+
+    def __init__(self, rows: int = 0) -> None:
+        self._spark = spark_session()
+        _SPARK_RUN_LOCK.acquire()
+        self._names: list[str] = []
+        self._frames: list[Any] = []
+        self._saved: dict[str, str | None] = {}
+        if rows < SMALL_INPUT:
+            for key, value in _SMALL_CONF.items():
+                self._saved[key] = self._spark.conf.get(key, None)
+                self._spark.conf.set(key, value)
+
+    def load(self, name: str, table: pa.Table) -> None:
+        frame = self._spark.createDataFrame(table)
+        frame.createOrReplaceTempView(name)
+        self._names.append(name)
+
+    def materialize(self, name: str, sql: str) -> int:
+        # A local checkpoint computes the rows once and cuts the lineage, so each round
+        # of the fixed point does not recompute every round before it.
+        frame = self._spark.sql(to_spark_sql(sql)).localCheckpoint()
+        frame.createOrReplaceTempView(name)
+        self._names.append(name)
+        self._frames.append(frame)
+        return int(frame.count())
+
+    def fetch(self, sql: str) -> pa.Table:
+        result: pa.Table = self._spark.sql(to_spark_sql(sql)).toArrow()
+        return result
+
+    def close(self) -> None:
+        try:
+            for name in self._names:
+                self._spark.catalog.dropTempView(name)
+            for frame in self._frames:
+                frame.unpersist()
+            for key, value in self._saved.items():
+                if value is None:
+                    self._spark.conf.unset(key)
+                else:
+                    self._spark.conf.set(key, value)
+        finally:
+            _SPARK_RUN_LOCK.release()
+
+
+def executor(engine: str, rows: int = 0) -> Executor:
+    """A fresh executor for ``engine`` ("duckdb" or "spark") for ``rows`` items.
+
+    Raises:
+        ValueError: an unknown engine name.
+    """
+    if engine == "duckdb":
+        return DuckDBExecutor()
+    if engine == "spark":
+        return SparkExecutor(rows)
+    raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")

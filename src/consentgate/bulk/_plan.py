@@ -1,0 +1,159 @@
+"""What the terms and the policy say for one purpose, compiled into small tables.
+
+Everything here depends only on the terms versions, the policy and the asked purpose and
+kinds, never on items, subjects or consents, so it is computed in Python and shipped to
+the engine as tables:
+
+- ``p_lineage``: the purposes whose consent covers the asked one (itself and above);
+- ``p_cond``: every distinct condition of a grant covering the purpose, numbered;
+- ``p_vk``: for each (terms version, data kind) with covering grants, a number and the
+  mask of the conditions its grants use (a missing pair means ``purpose.not_granted``);
+- ``p_verdict``: for each such pair and each set of failing conditions (a mask), the
+  section of the first grant that holds, or — when none holds — where the first failing
+  setting, notice and consent condition come in the order ``decide`` lists reasons;
+- ``p_kinds`` (kind, bit, candidate) and ``p_regions`` (the self-consent-only regions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import pyarrow as pa
+
+from ..core import Policy
+from ..core.consent import purpose_lineage
+from ..core.signals import reserves_purpose
+from ..model import purpose_covers
+from ._tables import KIND_BITS
+
+# A (version, kind) pair's grants may use at most this many distinct conditions: the
+# verdict table enumerates every subset of them.
+MAX_CONDITIONS_PER_KIND = 12
+# Conditions are bits of one BIGINT mask per item.
+MAX_CONDITIONS = 62
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One distinct condition of the covering grants: ``kind`` is consent/setting/notice."""
+
+    index: int
+    kind: str
+    arg: str | None
+    default: bool = False  # a setting's product default
+
+
+@dataclass
+class Plan:
+    """The compiled terms and policy for one purpose and set of candidate kinds."""
+
+    purpose: str
+    reserves: bool
+    conditions: list[Condition] = field(default_factory=list)
+    consent_kinds: list[int] = field(default_factory=list)  # bits of kinds whose grants need consent
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> list[Condition]:
+        """The conditions of one kind (consent, setting or notice)."""
+        return [condition for condition in self.conditions if condition.kind == kind]
+
+
+def _parse(condition: str) -> tuple[str, str | None]:
+    if condition == "consent":
+        return "consent", None
+    for prefix in ("setting", "notice"):
+        if condition.startswith(prefix + ":"):
+            return prefix, condition[len(prefix) + 1 :]
+    raise ValueError(f"unknown condition {condition!r}")
+
+
+def compile_plan(terms_grants: pa.Table, purpose: str, policy: Policy, kinds: Sequence[str] | None) -> Plan:
+    """Compile the grants covering ``purpose`` (see the module docstring).
+
+    Raises:
+        ValueError: a grant names an unknown condition, or the grants use more distinct
+            conditions than the bulk path can enumerate.
+    """
+    grants: dict[tuple[str, str], list[tuple[str, list[str]]]] = {}
+    for row in sorted(terms_grants.to_pylist(), key=lambda row: (row["version"], row["grant"])):
+        if not purpose_covers(row["purpose"], purpose):
+            continue
+        for kind in dict.fromkeys(row["data"]):
+            grants.setdefault((row["version"], kind), []).append((row["section"], list(row["requires"])))
+    plan = Plan(purpose, reserves_purpose(purpose))
+    index: dict[str, Condition] = {}
+    for pairs in grants.values():
+        for _, requires in pairs:
+            for name in requires:
+                if name not in index:
+                    kind, arg = _parse(name)
+                    default = policy.setting_default(arg) if kind == "setting" and arg is not None else False
+                    index[name] = Condition(len(index), kind, arg, default)
+    if len(index) > MAX_CONDITIONS:
+        raise ValueError(f"the grants covering {purpose} use {len(index)} distinct conditions; at most "
+                         f"{MAX_CONDITIONS} are supported")
+    plan.conditions = list(index.values())
+    plan.consent_kinds = sorted({KIND_BITS[kind] for (_, kind), pairs in grants.items() if kind in KIND_BITS
+                                 and any("consent" in requires for _, requires in pairs)})
+    vk_rows, verdict_rows = _verdicts(grants, index)
+    wanted = set(KIND_BITS) if kinds is None else set(kinds)
+    plan.tables = {
+        "p_lineage": pa.table({"purpose": list(purpose_lineage(purpose))}),
+        "p_cond": pa.table({
+            "cond": pa.array([c.index for c in plan.conditions], pa.int64()),
+            "ctype": pa.array([c.kind for c in plan.conditions], pa.string()),
+            "arg": pa.array([c.arg for c in plan.conditions], pa.string()),
+        }),
+        "p_vk": pa.table({name: pa.array([row[i] for row in vk_rows], kind)
+                          for i, (name, kind) in enumerate(_VK_COLUMNS)}),
+        "p_verdict": pa.table({name: pa.array([row[i] for row in verdict_rows], kind)
+                               for i, (name, kind) in enumerate(_VERDICT_COLUMNS)}),
+        "p_kinds": pa.table({
+            "kind": list(KIND_BITS), "bit": pa.array(list(KIND_BITS.values()), pa.int64()),
+            "candidate": [kind in wanted for kind in KIND_BITS],
+        }),
+        "p_regions": pa.table({"region": pa.array(sorted(policy.self_consent_only_regions), pa.string())}),
+    }
+    return plan
+
+
+_VK_COLUMNS = (("version", pa.string()), ("kind", pa.string()), ("vk", pa.int64()), ("used", pa.int64()))
+_VERDICT_COLUMNS = (
+    ("vk", pa.int64()), ("fmask", pa.int64()), ("section", pa.string()), ("consent_grant", pa.bool_()),
+    ("r_setting", pa.int64()), ("r_notice", pa.int64()), ("r_consent", pa.int64()),
+)
+
+
+def _verdicts(
+    grants: dict[tuple[str, str], list[tuple[str, list[str]]]], index: dict[str, Condition]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    vk_rows: list[tuple[Any, ...]] = []
+    verdict_rows: list[tuple[Any, ...]] = []
+    for vk, ((version, kind), pairs) in enumerate(sorted(grants.items())):
+        # decide walks the grants in order and, within each, the conditions it requires;
+        # a denial lists the reasons in that walk's order.
+        walk = [index[name] for _, requires in pairs for name in requires]
+        used = list(dict.fromkeys(condition.index for condition in walk))
+        if len(used) > MAX_CONDITIONS_PER_KIND:
+            raise ValueError(f"terms {version} cover {kind} with {len(used)} distinct conditions; at most "
+                             f"{MAX_CONDITIONS_PER_KIND} are supported")
+        vk_rows.append((version, kind, vk, sum(1 << bit for bit in used)))
+        for size in range(len(used) + 1):
+            for failing in combinations(used, size):
+                verdict_rows.append((vk, sum(1 << bit for bit in failing), *_verdict(pairs, index, set(failing))))
+    return vk_rows, verdict_rows
+
+
+def _verdict(pairs: list[tuple[str, list[str]]], index: dict[str, Condition], failing: set[int]) -> tuple[Any, ...]:
+    for section, requires in pairs:
+        if not any(index[name].index in failing for name in requires):
+            return section, "consent" in requires, None, None, None
+    first: dict[str, int] = {}
+    walk = [index[name] for _, requires in pairs for name in requires]
+    for position, condition in enumerate(walk):
+        if condition.index in failing:
+            first.setdefault(condition.kind, position)
+    return None, False, first.get("setting"), first.get("notice"), first.get("consent")

@@ -1,0 +1,28 @@
+"""On random worlds, ``select`` on DuckDB judges every item exactly as ``decide`` does."""
+
+from __future__ import annotations
+
+from bulk_worlds import assert_select_equals_decide, kind_filters, policies, questions, world_of, worlds
+from hypothesis import HealthCheck, given, settings
+
+from consentgate.bulk import state_tables_from_world
+
+DIFFERENTIAL = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@DIFFERENTIAL
+@given(worlds(), questions, policies)
+def test_select_equals_decide_for_every_item(events, asked, policy):
+    world = world_of(events)
+    tables = state_tables_from_world(world)
+    for purpose, at in asked:
+        assert_select_equals_decide(world, tables, purpose, at, policy)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), questions, policies, kind_filters)
+def test_a_kinds_filter_lists_only_those_kinds_and_judges_them_the_same(events, asked, policy, kinds):
+    world = world_of(events)
+    tables = state_tables_from_world(world)
+    for purpose, at in asked:
+        assert_select_equals_decide(world, tables, purpose, at, policy, kinds=kinds)

@@ -1,0 +1,133 @@
+"""State read straight from the store (and from a Parquet catalog) selects as the world does."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from bulk_worlds import assert_select_equals_decide, policies, questions, world_of, worlds
+from hypothesis import HealthCheck, given, settings
+
+from consentgate import Store, init_store
+from consentgate.bulk import select, state_tables_from_store, state_tables_from_world
+from consentgate.core import Policy, World
+from consentgate.model import parse_event
+from consentgate.model.times import parse_time
+from consentgate.store import load_lines
+
+AT = parse_time("2023-09-02T00:00:00Z")
+
+
+def seed_lines(examples: Path) -> list[bytes]:
+    return [line for line in (examples / "seed-story.jsonl").read_bytes().splitlines() if line.strip()]
+
+
+def seed_world(examples: Path) -> World:
+    return world_of([parse_event(line) for line in seed_lines(examples)])
+
+
+def state_of(store: Any, catalog: Path | None = None) -> Any:
+    with store.read() as connection:
+        return state_tables_from_store(connection, catalog)
+
+
+def rows(tables: Any, purpose: str = "ai.training", at: datetime = AT) -> list[dict[str, Any]]:
+    return sorted(select(tables, purpose, at, Policy.default()).to_pylist(), key=lambda row: row["item_id"])
+
+
+@pytest.mark.backends
+def test_the_store_selects_the_seed_story_as_decide_does(store, examples):
+    load_lines(store, seed_lines(examples), "seed-story.jsonl")
+    world, tables = seed_world(examples), state_of(store)
+    queries = [json.loads(line) for line in (examples / "seed-story.queries.jsonl").read_text().splitlines()]
+    for purpose, at in sorted({(query["purpose"], query["at"]) for query in queries}):
+        assert_select_equals_decide(world, tables, purpose, parse_time(at), Policy.default())
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(loadable=True), questions, policies)
+def test_random_stores_select_as_their_worlds_decide(events, asked, policy):
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(f"sqlite:///{folder}/store.db")
+        try:
+            init_store(store)
+            load_lines(store, [event.model_dump_json(exclude_none=True).encode() for event in events], "w.jsonl")
+            tables = state_of(store)
+        finally:
+            store.dispose()
+    world = world_of(events)
+    for purpose, at in asked:
+        assert_select_equals_decide(world, tables, purpose, at, policy)
+
+
+def write_catalog(world: World, path: Path, **changes: Any) -> None:
+    content = [item for item in world.items() if item.type == "content"]
+    columns: dict[str, Any] = {
+        "id": [item.id for item in content],
+        "kind": [item.kind for item in content],
+        "account": [item.account for item in content],
+        "owner": [item.owner for item in content],
+        "meeting": [item.meeting for item in content],
+        "created_at": pa.array([item.created_at for item in content], pa.timestamp("ns", tz="UTC")),
+        "uri": [item.uri for item in content],
+        "sha256": [item.sha256 for item in content],
+        "derived_from": pa.array([item.derived_from for item in content], pa.list_(pa.string())),
+        "signals": [None if item.signals is None else item.signals.model_dump_json(exclude_none=True)
+                    for item in content],
+    }
+    columns.update(changes)
+    pq.write_table(pa.table(columns), path)
+
+
+def test_a_catalog_of_the_same_content_selects_the_same(sqlite_store, examples, tmp_path):
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    write_catalog(seed_world(examples), tmp_path / "catalog.parquet")
+    assert rows(state_of(sqlite_store, tmp_path / "catalog.parquet")) == rows(state_of(sqlite_store))
+
+
+def test_a_catalog_folder_replaces_the_stores_content(sqlite_store, examples, tmp_path):
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    (tmp_path / "catalog").mkdir()
+    write_catalog(seed_world(examples), tmp_path / "catalog" / "part-0.parquet")
+    table = pq.read_table(tmp_path / "catalog" / "part-0.parquet")
+    pq.write_table(table.slice(0, 2), tmp_path / "catalog" / "part-0.parquet")
+    listed = {row["item_id"] for row in rows(state_of(sqlite_store, tmp_path / "catalog"))}
+    service = {item.id for item in seed_world(examples).items() if item.type == "service_data"}
+    assert listed == set(table["id"].to_pylist()[:2]) | service
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        ("created_at", pa.array([datetime(2023, 1, 1)], pa.timestamp("us")), "time zone"),
+        ("id", ["same"], "repeats an id"),
+        ("signals", ['{"tdm_reservation": 7}'], "signals are not valid"),
+        ("derived_from", [7], "derived_from must be"),
+    ],
+)
+def test_a_bad_catalog_is_refused_with_the_reason(sqlite_store, examples, tmp_path, column, values, message):
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    world = seed_world(examples)
+    size = sum(item.type == "content" for item in world.items())
+    repeated = pa.concat_arrays([values] * size) if isinstance(values, pa.Array) else values * size
+    write_catalog(world, tmp_path / "catalog.parquet", **{column: repeated})
+    with pytest.raises(ValueError, match=message):
+        state_of(sqlite_store, tmp_path / "catalog.parquet")
+
+
+def test_a_catalog_without_a_required_column_is_refused(sqlite_store, tmp_path):
+    pq.write_table(pa.table({"id": ["x"]}), tmp_path / "catalog.parquet")
+    with pytest.raises(ValueError, match="lacks column"):
+        state_of(sqlite_store, tmp_path / "catalog.parquet")
+
+
+def test_world_and_store_tables_hold_the_same_items(sqlite_store, examples):
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    from_store, from_world = state_of(sqlite_store), state_tables_from_world(seed_world(examples))
+    assert sorted(from_store.items.to_pylist(), key=str) == sorted(from_world.items.to_pylist(), key=str)
