@@ -1,0 +1,93 @@
+"""A withdrawal finds exactly the affected items and shards; rebuild and loaders follow."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from consentgate.datasets.registry import shard_of
+
+WITHDRAWAL = {"type": "consent", "id": "c-zoe-2", "subject": "guest-zoe", "purpose": "ai.training",
+              "status": "withdrawn", "meeting": "m-100", "at": "2023-09-10T00:00:00Z"}
+AFTER = "2023-09-11T00:00:00Z"
+
+
+@pytest.fixture
+def trained(cli, examples, tmp_path):
+    cli("load", str(examples / "seed-story.jsonl"), check=True)
+    cli("dataset", "build", "seed", "--purpose", "ai.training", "--at", "2023-09-02T00:00:00Z",
+        "--out", str(tmp_path / "ds"), check=True)
+    cli("model", "register", "m1", "--dataset", "seed", "--shards", "4", check=True)
+    cli("load", "-", input=json.dumps(WITHDRAWAL) + "\n", check=True)
+    return cli
+
+
+def _impact(cli, *args: str) -> dict:
+    return json.loads(cli("impact", "--at", AFTER, "--json", *args, check=True).stdout)
+
+
+def test_withdrawal_finds_exactly_the_meeting_items_and_their_shards(trained, tmp_path):
+    result = _impact(trained, "--subject", "guest-zoe")
+    manifest = set(pq.read_table(tmp_path / "ds" / "manifest.parquet")["item_id"].to_pylist())
+    affected = {i for i in manifest if i.startswith("m-100-")}
+    [dataset] = result["datasets"]
+    assert (dataset["name"], set(dataset["items"]), dataset["count"]) == ("seed", affected, len(affected))
+    [model] = result["models"]
+    assert (model["name"], model["dataset"]) == ("m1", "seed")
+    assert model["shards"] == sorted({shard_of(i, 4) for i in affected})
+
+
+def test_unrelated_subject_touches_nothing(trained):
+    assert _impact(trained, "--subject", "gus") == {"at": AFTER, "datasets": [], "models": []}
+
+
+def test_impact_of_one_item(trained):
+    [dataset] = _impact(trained, "--item", "m-100-chat")["datasets"]
+    assert dataset["items"] == ["m-100-chat"]
+
+
+def test_before_the_withdrawal_nothing_is_affected(trained):
+    result = json.loads(trained("impact", "--at", "2023-09-05T00:00:00Z", "--json", check=True).stdout)
+    assert result["datasets"] == [] and result["models"] == []
+
+
+def test_model_shards_cover_every_item(trained, tmp_path):
+    listed = trained("model", "register", "m2", "--dataset", "seed@1", "--shards", "3", check=True).stdout
+    count = json.loads((tmp_path / "ds" / "dataset.json").read_text())["count"]
+    counts = [int(n) for n in listed.split("shard(s) of ")[1].split(" item")[0].split(", ")]
+    assert sum(counts) == count and len(counts) == 3
+
+
+def test_model_name_is_taken_once(trained):
+    again = trained("model", "register", "m1", "--dataset", "seed", "--shards", "2")
+    assert again.returncode == 1 and "already registered" in again.stderr
+
+
+def test_rebuild_drops_exactly_the_withdrawn_items(trained, tmp_path):
+    done = trained("dataset", "rebuild", "seed", "--at", AFTER, "--out", str(tmp_path / "v2"), "--json", check=True)
+    description = json.loads(done.stdout)
+    old = set(pq.read_table(tmp_path / "ds" / "manifest.parquet")["item_id"].to_pylist())
+    new = set(pq.read_table(tmp_path / "v2" / "manifest.parquet")["item_id"].to_pylist())
+    assert new == {i for i in old if not i.startswith("m-100-")}
+    assert (description["id"], description["replaces"]) == ("seed@2", "seed@1")
+    assert trained("audit", "verify").returncode == 0
+
+
+def test_loaders_skip_an_item_that_lost_eligibility(trained, store_url, tmp_path):
+    from consentgate import Decider
+    from consentgate.datasets.loaders import EligibleItems, to_hf_dataset
+
+    decider = Decider(store_url)
+    try:
+        items = EligibleItems(tmp_path / "ds", decider)
+        kept = [row["item_id"] for row in items]
+        assert not any(i.startswith("m-100-") for i in kept)
+        assert items.skipped == len(items) - len(kept) > 0
+        assert items.skipped_reasons["consent.withdrawn"] > 0
+        hf = to_hf_dataset(tmp_path / "ds", decider)
+        assert sorted(hf["item_id"]) == sorted(kept)
+        assert to_hf_dataset(tmp_path / "ds").num_rows == len(items)
+    finally:
+        decider.store.dispose()
