@@ -26,6 +26,18 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _PURPOSE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 
+def read_state(connection: Any, catalog: str | Path | None) -> Any:
+    """The state tables for a selection; a catalog that cannot be read is bad input."""
+    from ..bulk import state_tables_from_store
+
+    try:
+        return state_tables_from_store(connection, catalog)
+    except (ValueError, OSError, pa.ArrowException) as exc:
+        if catalog is None:
+            raise
+        raise InvalidInput(f"--catalog {catalog}: {str(exc).splitlines()[0]}") from None
+
+
 def check_request(name: str, purpose: str, kinds: list[str] | None) -> None:
     """Refuse a malformed name, purpose or kind list with a clear message."""
     if not _NAME.match(name):
@@ -100,7 +112,7 @@ def build_dataset(
     Raises:
         InvalidInput: a malformed request, or ``out`` already holds something.
     """
-    from ..bulk import select, state_tables_from_store
+    from ..bulk import select
 
     check_request(name, purpose, kinds)
     out = Path(out)
@@ -113,7 +125,7 @@ def build_dataset(
     store.require_ready()
     with store.read() as connection:
         seq, head = read_head(connection)
-        tables = state_tables_from_store(connection, catalog)
+        tables = read_state(connection, catalog)
     selection = select(tables, purpose, when, policy, kinds, engine)
     rows = selection.filter(selection["allowed"])
     description = {
@@ -140,7 +152,7 @@ def rebuild_dataset(
     eligible for its purpose as of ``at``, with their basis as of then. It names the
     version it replaces. ``out`` defaults to a folder beside the previous one.
     """
-    from ..bulk import select, state_tables_from_store
+    from ..bulk import select
 
     when = at or datetime.now(UTC)
     store.require_ready()
@@ -148,7 +160,7 @@ def rebuild_dataset(
         previous = registry.find_dataset(connection, name)
         version = registry.next_version(connection, previous.name)
         seq, head = read_head(connection)
-        tables = state_tables_from_store(connection, previous.doc.get("catalog"))
+        tables = read_state(connection, previous.doc.get("catalog"))
     if not previous.manifest or not (Path(previous.manifest) / manifest.MANIFEST).exists():
         raise InvalidInput(f"dataset {previous.id}: its manifest ({previous.manifest}) is not readable here")
     destination = Path(out) if out else Path(previous.manifest).parent / f"{previous.name}-v{version}"

@@ -51,10 +51,10 @@ def _denied(
         # Items of an outside catalog are not in the store: judge them with the compiled
         # rules over the same catalog, as the build did.
         from ..bulk import select as bulk_select
-        from ..bulk import state_tables_from_store
+        from .build import read_state
 
         with store.read() as connection:
-            tables = state_tables_from_store(connection, record.doc["catalog"])
+            tables = read_state(connection, record.doc["catalog"])
         selection = bulk_select(tables, record.purpose, at, policy, record.doc.get("kinds"))
         allowed = set(selection.filter(selection["allowed"])["item_id"].to_pylist())
         return sorted(item for item in items if item not in allowed)
