@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from consentgate.bulk import select
+from consentgate.bulk._select import judge_all
 from consentgate.core import Policy, World, decide
 from consentgate.core.terms import terms_in_force
 from consentgate.model import parse_event
@@ -139,10 +139,10 @@ def expected_row(world: World, item: str, purpose: str, at: datetime, policy: Po
 
 
 def assert_select_equals_decide(world: World, tables: Any, purpose: str, at: datetime, policy: Policy,
-                                kinds: list[str] | None = None, engine: str = "duckdb") -> int:
+                                kinds: list[str] | None = None, engine: str = "duckdb", packed_lines: int = 4) -> int:
     """``select`` lists exactly the items that exist at ``at`` (of ``kinds``), each as
     ``decide`` judges it. Returns how many rows were compared."""
-    result = select(tables, purpose, at, policy, kinds=kinds, engine=engine)
+    result = judge_all(tables, purpose, at, policy, kinds, engine, packed_lines)
     got = [{key: row[key] for key in ("item_id", "allowed", "reasons", "terms_version", "section", "consent_ids")}
            for row in result.to_pylist()]
     t = to_micros(at)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bulk_worlds import assert_select_equals_decide, kind_filters, policies, questions, world_of, worlds
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from consentgate.bulk import state_tables_from_world
 
@@ -26,3 +27,14 @@ def test_a_kinds_filter_lists_only_those_kinds_and_judges_them_the_same(events, 
     tables = state_tables_from_world(world)
     for purpose, at in asked:
         assert_select_equals_decide(world, tables, purpose, at, policy, kinds=kinds)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), questions, policies, st.integers(1, 3))
+def test_big_meetings_rank_their_later_participants_the_same_way(events, asked, policy, packed_lines):
+    # Only the first lines of a meeting travel as columns; fewer of them here sends the
+    # rest of every meeting through the per-item path for big meetings.
+    world = world_of(events)
+    tables = state_tables_from_world(world)
+    for purpose, at in asked:
+        assert_select_equals_decide(world, tables, purpose, at, policy, packed_lines=packed_lines)

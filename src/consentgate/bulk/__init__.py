@@ -10,15 +10,18 @@ Where each rule lives:
 
 - ``_tables``: the state tables and their columns;
 - ``_plan``: what the terms and policy say for the asked purpose (small tables);
-- ``_sql``: terms in force, erasures, effective settings, notices, consent states and
-  the verdict of each item's grants;
-- ``_sql_out``: derived content (a fixed point over sources), reasons and basis;
+- ``_sql``: per person, meeting and account: consent states, effective settings,
+  notices, terms in force;
+- ``_sql_item``: each item's verdict from its grants (erasures, reasons as a key);
+- ``_sql_out``: derived content (a fixed point over sources) and the consent basis;
+- ``_answer``: the engine's compact results spelt out as the answer table;
 - ``_engines``: DuckDB and Spark executors; ``_select``: the driver.
 """
 
+from ._answer import RESULT_SCHEMA
 from ._engines import ENGINES, spark_session
 from ._from_world import state_tables_from_world
-from ._select import RESULT_SCHEMA, select
+from ._select import select
 from ._store import state_tables_from_store
 from ._tables import KIND_BITS, SCHEMAS, StateTables
 

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from ..core.signals import training_reservation
 from ..model import Signals
-from ._tables import SCHEMAS
+from ._tables import raw_schema
 
 _STRS = pa.list_(pa.string())
 REQUIRED = ("id", "kind", "account", "owner", "created_at")
@@ -92,7 +92,7 @@ def _table(*columns: Any) -> pa.Table:
         "item_id": ids, "kind": kinds, "account": accounts, "owner": owners, "meeting": meetings,
         "created": created, "uri": uris, "sha256": sha256s,
         "derived": pc.greater(lengths, 0), "train_reserved": pa.array(_reserved(ids, signals)),
-    }, schema=SCHEMAS["items"])
+    }, schema=raw_schema("items"))
     return table.append_column("seq", seq).append_column("source_list", sources)
 
 

@@ -27,6 +27,9 @@ class Executor(Protocol):
     def materialize(self, name: str, sql: str) -> int:
         """Run ``sql`` into a table called ``name``; return its number of rows."""
 
+    def collect(self, name: str, sql: str) -> pa.Table:
+        """Run ``sql`` into a table called ``name`` and also return its rows."""
+
     def fetch(self, sql: str) -> pa.Table:
         """Run ``sql`` and return its rows."""
 
@@ -35,25 +38,36 @@ class Executor(Protocol):
 
 
 class DuckDBExecutor:
-    """An in-memory DuckDB database of its own, scanning the Arrow tables in place."""
+    """An in-memory DuckDB database of its own, scanning the Arrow tables in place.
+
+    Intermediate results are kept as Arrow tables too: DuckDB scans them without a copy,
+    which is faster than writing them into its own (compressed) table storage.
+    """
 
     def __init__(self) -> None:
         import duckdb
 
         self._connection = duckdb.connect(":memory:")
+        self._results: dict[str, pa.Table] = {}
 
     def load(self, name: str, table: pa.Table) -> None:
         self._connection.register(name, table)
 
     def materialize(self, name: str, sql: str) -> int:
-        self._connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-        return int(self._connection.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
+        return int(self.collect(name, sql).num_rows)
+
+    def collect(self, name: str, sql: str) -> pa.Table:
+        result = self.fetch(sql)
+        self._results[name] = result  # registered tables must outlive their use
+        self._connection.register(name, result)
+        return result
 
     def fetch(self, sql: str) -> pa.Table:
         return self._connection.sql(sql).to_arrow_table()
 
     def close(self) -> None:
         self._connection.close()
+        self._results.clear()
 
 
 @lru_cache(maxsize=256)
@@ -138,6 +152,11 @@ class SparkExecutor:
         self._names.append(name)
         self._frames.append(frame)
         return int(frame.count())
+
+    def collect(self, name: str, sql: str) -> pa.Table:
+        self.materialize(name, sql)
+        result: pa.Table = self._spark.table(name).toArrow()
+        return result
 
     def fetch(self, sql: str) -> pa.Table:
         result: pa.Table = self._spark.sql(to_spark_sql(sql)).toArrow()

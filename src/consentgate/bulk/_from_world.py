@@ -11,7 +11,8 @@ from typing import Any
 
 from ..core import World
 from ..model import Content
-from ._tables import StateTables, build, kind_table, kinds_mask
+from ._refs import with_references
+from ._tables import StateTables, build, kinds_mask
 
 
 def state_tables_from_world(world: World) -> StateTables:
@@ -23,10 +24,11 @@ def state_tables_from_world(world: World) -> StateTables:
     """
     state: Any = world  # the private indexes: see the module docstring
     items, sources = _items(state)
+    row_of = {item_id: row for row, item_id in enumerate(items.column("item_id").to_pylist())}
     groups = list(state._groups.values())
     users = list(state._users.values())
     user_groups = [(user.id, group, pos) for user in users for pos, group in enumerate(dict.fromkeys(user.groups))]
-    return StateTables(
+    return with_references(dict(
         items=items,
         sources=sources,
         accounts=build("accounts", {
@@ -46,13 +48,16 @@ def state_tables_from_world(world: World) -> StateTables:
         terms_grants=_terms_grants(state),
         acceptances=_acceptances(state),
         consents=_consents(state),
-        consent_kinds=kind_table(),
         meetings=build("meetings", {
             "id": [m.id for m in state._meetings.values()], "account": [m.account for m in state._meetings.values()],
         }),
         participants=_participants(state),
-        erasures=build("erasures", {"item_id": list(state._erasures), "at": list(state._erasures.values())}),
-    )
+        erasures=build("erasures", {
+            "item_id": list(state._erasures),
+            "item_row": [row_of.get(item) for item in state._erasures],
+            "at": list(state._erasures.values()),
+        }),
+    ))
 
 
 def _items(state: Any) -> tuple[Any, Any]:
@@ -144,9 +149,15 @@ def _consents(state: Any) -> Any:
 
 def _participants(state: Any) -> Any:
     lines = [(meeting, line, pos) for meeting, found in state._participants.items() for pos, line in enumerate(found)]
+    seen: set[tuple[str, str]] = set()
+    first = []
+    for meeting, line, _ in lines:
+        first.append((meeting, line.subject) not in seen)
+        seen.add((meeting, line.subject))
     return build("participants", {
         "meeting": [meeting for meeting, _, _ in lines],
         "subject": [line.subject for _, line, _ in lines],
         "pos": [pos for _, _, pos in lines],
         "notified": [list(line.notified) for _, line, _ in lines],
+        "first": first,
     })

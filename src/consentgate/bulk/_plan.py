@@ -8,10 +8,14 @@ the engine as tables:
 - ``p_cond``: every distinct condition of a grant covering the purpose, numbered;
 - ``p_vk``: for each (terms version, data kind) with covering grants, a number and the
   mask of the conditions its grants use (a missing pair means ``purpose.not_granted``);
-- ``p_verdict``: for each such pair and each set of failing conditions (a mask), the
-  section of the first grant that holds, or — when none holds — where the first failing
-  setting, notice and consent condition come in the order ``decide`` lists reasons;
-- ``p_kinds`` (kind, bit, candidate) and ``p_regions`` (the self-consent-only regions).
+- ``p_verdict``: for each such pair and each set of failing conditions (one integer
+  ``vkey``), a verdict number ``vid``: the section of the first grant that holds, or —
+  when none holds — the order in which ``decide`` lists the failing kinds of condition;
+- ``p_kinds``: each data kind's code (its place in DATA_KINDS), bit, place ``kidx``
+  among the kinds whose grants need consent (``kshift`` = 3 * kidx: consent states are
+  packed one base-8 digit per kind) and whether it is a candidate;
+- ``p_versions`` numbers the terms versions; ``p_regions`` lists the self-consent-only
+  regions.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ from ._tables import KIND_BITS
 # A (version, kind) pair's grants may use at most this many distinct conditions: the
 # verdict table enumerates every subset of them.
 MAX_CONDITIONS_PER_KIND = 12
-# Conditions are bits of one BIGINT mask per item.
-MAX_CONDITIONS = 62
+# Conditions are bits of one BIGINT key per item, beside the (version, kind) number.
+MAX_CONDITIONS = 40
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,15 @@ class Condition:
     default: bool = False  # a setting's product default
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What one row of ``p_verdict`` means: the section that allowed (None when every
+    grant failed) and, for a denial, the order of the failing condition kinds."""
+
+    section: str | None
+    slots: tuple[str, ...]  # "setting", "notice", "consent" in the order decide lists them
+
+
 @dataclass
 class Plan:
     """The compiled terms and policy for one purpose and set of candidate kinds."""
@@ -54,7 +67,18 @@ class Plan:
     reserves: bool
     conditions: list[Condition] = field(default_factory=list)
     consent_kinds: list[int] = field(default_factory=list)  # bits of kinds whose grants need consent
+    versions: list[str] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)  # by vid
     tables: dict[str, pa.Table] = field(default_factory=dict)
+    # How many participant lines of a meeting travel as columns (the fast path); later
+    # lines of bigger meetings are ranked item by item.
+    packed_lines: int = 4
+
+    @property
+    def consent_space(self) -> int:
+        """How many values the consent digits of a reason key take (see ``_sql_item``):
+        a digit for the owner, one per packed line, five for later lines."""
+        return int(8 ** (self.packed_lines + 6))
 
     def of_kind(self, kind: str) -> list[Condition]:
         """The conditions of one kind (consent, setting or notice)."""
@@ -70,7 +94,9 @@ def _parse(condition: str) -> tuple[str, str | None]:
     raise ValueError(f"unknown condition {condition!r}")
 
 
-def compile_plan(terms_grants: pa.Table, purpose: str, policy: Policy, kinds: Sequence[str] | None) -> Plan:
+def compile_plan(
+    terms_grants: pa.Table, versions: Sequence[str], purpose: str, policy: Policy, kinds: Sequence[str] | None
+) -> Plan:
     """Compile the grants covering ``purpose`` (see the module docstring).
 
     Raises:
@@ -98,8 +124,10 @@ def compile_plan(terms_grants: pa.Table, purpose: str, policy: Policy, kinds: Se
     plan.conditions = list(index.values())
     plan.consent_kinds = sorted({KIND_BITS[kind] for (_, kind), pairs in grants.items() if kind in KIND_BITS
                                  and any("consent" in requires for _, requires in pairs)})
-    vk_rows, verdict_rows = _verdicts(grants, index)
+    plan.versions = sorted(set(versions) | set(terms_grants.column("version").to_pylist()))
+    vk_rows, verdict_rows, plan.verdicts = _verdicts(grants, index, {v: i for i, v in enumerate(plan.versions)})
     wanted = set(KIND_BITS) if kinds is None else set(kinds)
+    kidx = {bit: place for place, bit in enumerate(plan.consent_kinds)}
     plan.tables = {
         "p_lineage": pa.table({"purpose": list(purpose_lineage(purpose))}),
         "p_cond": pa.table({
@@ -112,27 +140,34 @@ def compile_plan(terms_grants: pa.Table, purpose: str, policy: Policy, kinds: Se
         "p_verdict": pa.table({name: pa.array([row[i] for row in verdict_rows], kind)
                                for i, (name, kind) in enumerate(_VERDICT_COLUMNS)}),
         "p_kinds": pa.table({
-            "kind": list(KIND_BITS), "bit": pa.array(list(KIND_BITS.values()), pa.int64()),
+            "code": pa.array(range(len(KIND_BITS)), pa.int32()), "bit": pa.array(list(KIND_BITS.values()), pa.int64()),
+            "kidx": pa.array([kidx.get(bit) for bit in KIND_BITS.values()], pa.int64()),
+            "kshift": pa.array([None if bit not in kidx else 3 * kidx[bit] for bit in KIND_BITS.values()], pa.int64()),
             "candidate": [kind in wanted for kind in KIND_BITS],
         }),
+        "p_versions": pa.table({"version": pa.array(plan.versions, pa.string()),
+                                "vidx": pa.array(range(len(plan.versions)), pa.int64())}),
         "p_regions": pa.table({"region": pa.array(sorted(policy.self_consent_only_regions), pa.string())}),
     }
     return plan
 
 
-_VK_COLUMNS = (("version", pa.string()), ("kind", pa.string()), ("vk", pa.int64()), ("used", pa.int64()))
+_VK_COLUMNS = (("vidx", pa.int64()), ("bit", pa.int64()), ("vk", pa.int64()), ("used", pa.int64()))
 _VERDICT_COLUMNS = (
-    ("vk", pa.int64()), ("fmask", pa.int64()), ("section", pa.string()), ("consent_grant", pa.bool_()),
-    ("r_setting", pa.int64()), ("r_notice", pa.int64()), ("r_consent", pa.int64()),
+    ("vkey", pa.int64()), ("vid", pa.int64()), ("allowed", pa.bool_()),
+    ("consent_grant", pa.bool_()), ("consent_fails", pa.bool_()),
 )
 
 
 def _verdicts(
-    grants: dict[tuple[str, str], list[tuple[str, list[str]]]], index: dict[str, Condition]
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    grants: dict[tuple[str, str], list[tuple[str, list[str]]]], index: dict[str, Condition], vidx: dict[str, int]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[Verdict]]:
     vk_rows: list[tuple[Any, ...]] = []
     verdict_rows: list[tuple[Any, ...]] = []
+    verdicts: list[Verdict] = []
     for vk, ((version, kind), pairs) in enumerate(sorted(grants.items())):
+        if kind not in KIND_BITS:
+            continue
         # decide walks the grants in order and, within each, the conditions it requires;
         # a denial lists the reasons in that walk's order.
         walk = [index[name] for _, requires in pairs for name in requires]
@@ -140,20 +175,24 @@ def _verdicts(
         if len(used) > MAX_CONDITIONS_PER_KIND:
             raise ValueError(f"terms {version} cover {kind} with {len(used)} distinct conditions; at most "
                              f"{MAX_CONDITIONS_PER_KIND} are supported")
-        vk_rows.append((version, kind, vk, sum(1 << bit for bit in used)))
+        vk_rows.append((vidx[version], KIND_BITS[kind], vk, sum(1 << bit for bit in used)))
         for size in range(len(used) + 1):
             for failing in combinations(used, size):
-                verdict_rows.append((vk, sum(1 << bit for bit in failing), *_verdict(pairs, index, set(failing))))
-    return vk_rows, verdict_rows
+                verdict, consent_grant = _verdict(pairs, index, set(failing))
+                # One integer key per row: the (version, kind) number above the failing mask.
+                vkey = (vk << len(index)) + sum(1 << bit for bit in failing)
+                verdict_rows.append((vkey, len(verdicts), verdict.section is not None, consent_grant,
+                                     "consent" in verdict.slots))
+                verdicts.append(verdict)
+    return vk_rows, verdict_rows, verdicts
 
 
-def _verdict(pairs: list[tuple[str, list[str]]], index: dict[str, Condition], failing: set[int]) -> tuple[Any, ...]:
+def _verdict(
+    pairs: list[tuple[str, list[str]]], index: dict[str, Condition], failing: set[int]
+) -> tuple[Verdict, bool]:
     for section, requires in pairs:
         if not any(index[name].index in failing for name in requires):
-            return section, "consent" in requires, None, None, None
-    first: dict[str, int] = {}
+            return Verdict(section, ()), "consent" in requires
     walk = [index[name] for _, requires in pairs for name in requires]
-    for position, condition in enumerate(walk):
-        if condition.index in failing:
-            first.setdefault(condition.kind, position)
-    return None, False, first.get("setting"), first.get("notice"), first.get("consent")
+    slots = dict.fromkeys(condition.kind for condition in walk if condition.index in failing)
+    return Verdict(None, tuple(slots)), False

@@ -7,23 +7,16 @@ from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..core import Policy
 from ..model import DATA_KINDS
 from ..model.times import to_micros
-from . import _sql, _sql_out
+from . import _sql, _sql_item, _sql_out
+from ._answer import assemble
 from ._engines import Executor, executor
-from ._plan import compile_plan
+from ._plan import Plan, compile_plan
 from ._tables import SCHEMAS, StateTables
-
-_STRS = pa.list_(pa.string())
-RESULT_SCHEMA = pa.schema([
-    ("item_id", pa.string()), ("kind", pa.string()), ("account", pa.string()), ("owner", pa.string()),
-    ("meeting", pa.string()), ("uri", pa.string()), ("sha256", pa.string()), ("allowed", pa.bool_()),
-    ("reasons", _STRS), ("terms_version", pa.string()), ("section", pa.string()), ("consent_ids", _STRS),
-])
-_PASSED_THROUGH = ("item_id", "kind", "account", "owner", "meeting", "uri", "sha256")
-_ENGINE_COLUMNS = ("allowed", "reasons", "terms_version", "section", "consent_ids")
 
 
 def select(
@@ -46,37 +39,53 @@ def select(
         engine: ``"duckdb"`` (in process) or ``"spark"`` (a local PySpark session).
 
     Returns:
-        One row per candidate, in the order of ``tables.items`` (schema
-        ``RESULT_SCHEMA``): the manifest columns, ``allowed``, ``reasons`` (the reason
-        codes decide lists, de-duplicated, in its order; empty when allowed),
-        ``terms_version`` (the version in force, null when none), ``section`` (of the
-        grant that allowed it, null when denied) and ``consent_ids`` (the consents that
-        grant relied on, owner first, then the other participants by their first line;
-        empty when denied or when the grant needs no consent).
+        One row per listed item, in the order of ``tables.items`` (schema
+        ``RESULT_SCHEMA``): the manifest columns (``owner`` is the service data's user
+        for service data), ``allowed``, ``reasons`` (the reason codes decide lists,
+        de-duplicated, in its order; empty when allowed), ``terms_version`` (the
+        version in force for the item's account, null when none), ``section`` (of the
+        grant that allowed it; null when denied) and ``consent_ids`` (the consents that
+        grant relied on: the owner's, then the other participants' in the order of
+        their first line; empty when denied or when the grant needs no consent).
 
     Raises:
         ValueError: ``at`` has no time zone; an unknown engine or data kind; terms whose
             conditions the bulk path cannot enumerate.
     """
+    return judge_all(tables, purpose, at, policy, kinds, engine)
+
+
+def judge_all(
+    tables: StateTables,
+    purpose: str,
+    at: datetime,
+    policy: Policy,
+    kinds: Sequence[str] | None = None,
+    engine: str = "duckdb",
+    packed_lines: int = 4,
+) -> pa.Table:
+    """:func:`select`, with the number of participant lines per meeting that travel as
+    columns (``packed_lines``; the tests lower it to exercise the path for big meetings)."""
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("the time of a selection must carry a time zone")
     unknown = sorted(set(kinds or ()) - set(DATA_KINDS))
     if unknown:
         raise ValueError(f"unknown data kind(s) {', '.join(unknown)}; expected some of {', '.join(DATA_KINDS)}")
     t = to_micros(at)
-    plan = compile_plan(tables.terms_grants, purpose, policy, kinds)
+    versions = pc.unique(tables.acceptances.column("version")).to_pylist()
+    plan = compile_plan(tables.terms_grants, versions, purpose, policy, kinds)
+    plan.packed_lines = packed_lines
     run = executor(engine, tables.items.num_rows)
     try:
         _load(run, tables, plan.tables)
-        if plan.of_kind("consent"):
-            for name, sql in _sql.consent_states(plan, t).items():
-                run.materialize(name, sql)
-        run.materialize("s_base", _sql.base(plan, t))
-        fixed = _fixed_point(run)
-        judged = run.fetch(_sql_out.final_sql(plan, fixed) + " ORDER BY rid")
+        base = _judge(run, plan, t)
+        fixed = _fixed_point(run, tables.sources.num_rows > 0)
+        usable = run.fetch(f"SELECT rid FROM {fixed}").column("rid")
+        unusable = run.fetch(_sql_out.unusable_sql(fixed)).column("rid") if tables.sources.num_rows else []
+        evidence = run.fetch(_sql_out.evidence_sql(plan, fixed)) if plan.of_kind("consent") else None
     finally:
         run.close()
-    return _with_item_columns(tables.items, judged)
+    return assemble(tables.items, plan, base, usable, unusable, evidence)
 
 
 def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) -> None:
@@ -87,18 +96,42 @@ def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) 
     items = items.select(needed).append_column("rid", pa.array(np.arange(items.num_rows, dtype=np.int64)))
     run.load("t_items", items)
     for name, table in tables.as_dict().items():
-        if name != "items":
-            run.load(f"t_{name}", table.select(SCHEMAS[name].names))
+        if name == "items":
+            continue
+        table = table.select(SCHEMAS[name].names)
+        if name in ("people", "accounts", "meetings", "groups"):
+            # A row's number is what references to it hold.
+            table = table.append_column("ref", pa.array(np.arange(table.num_rows, dtype=np.int64)))
+        run.load(f"t_{name}", table)
     for name, table in plan_tables.items():
         run.load(name, table)
 
 
-def _fixed_point(run: Executor) -> str:
+def _judge(run: Executor, plan: Plan, t: int) -> pa.Table:
+    """Everything up to each item's own verdict (``s_base``), step by step."""
+    consent, settings, notices = plan.of_kind("consent"), plan.of_kind("setting"), plan.of_kind("notice")
+    if consent:
+        for name, sql in _sql.consent_states(plan, t).items():
+            run.materialize(name, sql)
+    if consent or settings:
+        run.materialize("s_owner", _sql.people(plan, t))
+    run.materialize("s_acc", _sql.accounts(plan, t))
+    if consent or notices:
+        run.materialize("s_lines", _sql.meetings(plan))
+    if consent:
+        # Meetings with more lines than travel as columns are rare; skip the per-item
+        # path when there are none.
+        big = run.fetch("SELECT count(*) AS n FROM s_lines WHERE over").column("n")[0].as_py()
+        run.materialize("s_over", _sql.overflow(plan, t) + ("" if big else " WHERE FALSE"))
+    return run.collect("s_base", _sql_item.base(plan, t))
+
+
+def _fixed_point(run: Executor, any_sources: bool) -> str:
     """Materialize rounds of usable derived items until one adds nothing; its name."""
-    if run.materialize("s_src", _sql_out.SOURCES) == 0:
-        run.materialize("s_ok0", _sql_out.EMPTY_ROUND)
+    size = run.materialize("s_ok0", _sql_out.EMPTY_ROUND)
+    if not any_sources or run.materialize("s_links", _sql_out.LINKS) == 0:
         return "s_ok0"
-    previous, size = "s_ok0", run.materialize("s_ok0", _sql_out.EMPTY_ROUND)
+    previous = "s_ok0"
     for n in range(1, 1 << 30):
         name = f"s_ok{n}"
         grown = run.materialize(name, _sql_out.round_sql(previous))
@@ -106,15 +139,3 @@ def _fixed_point(run: Executor) -> str:
             return name
         previous, size = name, grown
     raise AssertionError("unreachable: each round adds at least one item")
-
-
-def _with_item_columns(items: pa.Table, judged: pa.Table) -> pa.Table:
-    rows = judged.column("rid").combine_chunks()
-    if len(rows) == items.num_rows:
-        # Every item is a candidate (the usual case at "now"): the rows are 0..n-1 in
-        # order, so the item columns are reused without a copy.
-        passed = [items.column(name) for name in _PASSED_THROUGH]
-    else:
-        passed = [items.column(name).take(rows) for name in _PASSED_THROUGH]
-    computed = [judged.column(name).cast(RESULT_SCHEMA.field(name).type) for name in _ENGINE_COLUMNS]
-    return pa.Table.from_arrays(passed + computed, schema=RESULT_SCHEMA)

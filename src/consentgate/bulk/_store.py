@@ -20,7 +20,8 @@ from sqlalchemy import Connection, select
 
 from ..store.schema import EVENT_SPECS
 from ._catalog import content_items, read_catalog
-from ._tables import SCHEMAS, StateTables, build, kind_table, kinds_mask
+from ._refs import with_references
+from ._tables import StateTables, build, kinds_mask, raw_schema
 
 _CHUNK = 50_000
 
@@ -89,7 +90,7 @@ def state_tables_from_store(connection: Connection, catalog: str | Path | None =
     users = read("user", "id", "account", "groups")
     memberships = [(user, group, pos) for user, groups in zip(users["id"], _json(users["groups"], []), strict=True)
                    for pos, group in enumerate(dict.fromkeys(groups))]
-    return StateTables(
+    return with_references(dict(
         items=items,
         sources=sources,
         accounts=_columns("accounts", read("account", "id", "region"), {"id": "id", "region": "region"}),
@@ -105,11 +106,10 @@ def state_tables_from_store(connection: Connection, catalog: str | Path | None =
                                  read("terms", "version", "effective_at")),
         consents=_consents(read("consent", "id", "subject", "purpose", "status", "kinds", "meeting", "by",
                                 "method", "at", "expires_at")),
-        consent_kinds=kind_table(),
         meetings=_columns("meetings", read("meeting", "id", "account"), {"id": "id", "account": "account"}),
         participants=_participants(read("participant", "meeting", "subject", "notified")),
-        erasures=_columns("erasures", read("delete", "item", "at"), {"item_id": "item", "at": "at"}),
-    )
+        erasures=_erasures(read("delete", "item", "at"), items),
+    ))
 
 
 def _columns(name: str, rows: dict[str, list[Any]], mapping: dict[str, str]) -> pa.Table:
@@ -141,13 +141,13 @@ def _merge_items(content: pa.Table, service: pa.Table) -> tuple[pa.Table, pa.Tab
     service = service.filter(pa.array(keep_service))
     nulls = pa.nulls(service.num_rows, pa.string())
     items = pa.concat_tables([
-        kept.select(SCHEMAS["items"].names),
+        kept.select(raw_schema("items").names),
         pa.table({
             "item_id": service["item_id"], "kind": service["kind"], "account": service["account"],
             "owner": service["owner"], "meeting": nulls, "created": service["created"], "uri": nulls,
             "sha256": nulls, "derived": pa.array(np.zeros(service.num_rows, dtype=bool)),
             "train_reserved": pa.array(np.zeros(service.num_rows, dtype=bool)),
-        }, schema=SCHEMAS["items"]),
+        }, schema=raw_schema("items")),
     ]).combine_chunks()
     # Sources: rows of the kept content, renumbered, then each source looked up by id.
     old_rows = np.flatnonzero(keep_content)
@@ -163,7 +163,7 @@ def _merge_items(content: pa.Table, service: pa.Table) -> tuple[pa.Table, pa.Tab
         "source": source_ids,
         "source_row": pc.cast(pc.index_in(source_ids, value_set=items["item_id"]), pa.int64()),
         "pos": pa.array(positions[mine], pa.int32()),
-    }, schema=SCHEMAS["sources"])
+    }, schema=raw_schema("sources"))
     return items, sources
 
 
@@ -185,7 +185,7 @@ def _settings(rows: dict[str, list[Any]]) -> pa.Table:
 
 
 def _terms_grants(rows: dict[str, list[Any]]) -> pa.Table:
-    columns: dict[str, list[Any]] = {name: [] for name in SCHEMAS["terms_grants"].names}
+    columns: dict[str, list[Any]] = {name: [] for name in raw_schema("terms_grants").names}
     for version, sections in zip(rows["version"], _json(rows["sections"], []), strict=True):
         number = 0
         for section in sections:
@@ -222,7 +222,30 @@ def _consents(rows: dict[str, list[Any]]) -> pa.Table:
 
 
 def _participants(rows: dict[str, list[Any]]) -> pa.Table:
+    meetings = pa.array(rows["meeting"], pa.string())
+    # Rows come in log order; a line's place in its meeting is how many lines of that
+    # meeting came before it.
+    codes = pc.dictionary_encode(meetings).indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1]
+    run_lengths = np.diff(np.r_[starts, len(order)])
+    places = np.empty(len(order), dtype=np.int64)
+    places[order] = np.arange(len(order)) - np.repeat(starts, run_lengths)
+    # A subject's first line in a meeting: the first of its (meeting, subject) pairs.
+    pairs = pa.table({"m": meetings, "s": pa.array(rows["subject"], pa.string()),
+                      "i": pa.array(np.arange(len(places)))})
+    firsts = pairs.group_by(["m", "s"], use_threads=False).aggregate([("i", "min")]).column("i_min")
+    first = np.zeros(len(places), dtype=bool)
+    first[firsts.to_numpy()] = True
     return build("participants", {
-        "meeting": rows["meeting"], "subject": rows["subject"], "pos": rows["seq"],
-        "notified": _json(rows["notified"], []),
+        "meeting": meetings, "subject": rows["subject"], "pos": places, "notified": _json(rows["notified"], []),
+        "first": first,
+    })
+
+
+def _erasures(rows: dict[str, list[Any]], items: pa.Table) -> pa.Table:
+    erased = pa.array(rows["item"], pa.string())
+    return build("erasures", {
+        "item_id": erased, "item_row": pc.cast(pc.index_in(erased, value_set=items["item_id"]), pa.int64()),
+        "at": rows["at"],
     })

@@ -16,7 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..model import DATA_KINDS
 
@@ -31,25 +33,33 @@ SCHEMAS: dict[str, pa.Schema] = {
     # user (null when it names none): whose consent and settings the item answers to.
     # ``created`` is created_at (content) or at (service data). ``derived`` is true when
     # the item has at least one row in ``sources``; ``train_reserved`` when its signals
-    # reserve AI training (core.signals.training_reservation). A row's position in the
-    # table is its number in ``sources.item_row`` / ``sources.source_row``.
+    # reserve AI training (core.signals.training_reservation). ``kind_code`` is the kind's
+    # place in DATA_KINDS; the ``*_ref`` columns are rows of accounts, people, meetings.
+    # A row's position in the table is its number in ``sources`` and ``erasures``.
     "items": pa.schema([
         ("item_id", _STR), ("kind", _STR), ("account", _STR), ("owner", _STR), ("meeting", _STR),
         ("created", _I64), ("uri", _STR), ("sha256", _STR), ("derived", _BOOL), ("train_reserved", _BOOL),
+        ("kind_code", _I32), ("account_ref", _I64), ("owner_ref", _I64), ("meeting_ref", _I64),
     ]),
     # An item's ``derived_from``, de-duplicated, one row per source: ``item_row`` is the
     # derived item's row in ``items``, ``source_row`` the source's row (null when no item
     # has that id), ``pos`` the source's place in the list.
     "sources": pa.schema([("item_row", _I64), ("source", _STR), ("source_row", _I64), ("pos", _I32)]),
+    # Every person the state names (users, guests, owners, subjects); a row is a ``ref``.
+    "people": pa.schema([("id", _STR)]),
+    # Every account the state names (a region only for those with an account event).
     "accounts": pa.schema([("id", _STR), ("region", _STR)]),
     "groups": pa.schema([("id", _STR), ("account", _STR), ("priority", _I64)]),
     "users": pa.schema([("id", _STR), ("account", _STR)]),
     # A user's ``groups`` list, de-duplicated; ``pos`` is the place in the list (it breaks
     # ties between groups of equal priority).
-    "user_groups": pa.schema([("user_id", _STR), ("group_id", _STR), ("pos", _I32)]),
+    "user_groups": pa.schema([
+        ("user_id", _STR), ("group_id", _STR), ("pos", _I32), ("user_ref", _I64), ("group_ref", _I64),
+    ]),
+    # ``target_ref`` is the target's row in accounts, groups or people, by ``scope``.
     "settings": pa.schema([
         ("scope", _STR), ("target", _STR), ("key", _STR), ("value", _BOOL), ("locked", _BOOL),
-        ("at", _I64), ("seq", _I64),
+        ("at", _I64), ("seq", _I64), ("target_ref", _I64),
     ]),
     # One row per grant of every terms version; ``grant`` numbers the grants of a version
     # in the order of its sections and their grants. ``data`` and ``requires`` as in the
@@ -63,6 +73,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     # force, the greater ``terms_seq`` applies.
     "acceptances": pa.schema([
         ("account", _STR), ("version", _STR), ("at", _I64), ("effective", _I64), ("terms_seq", _I64),
+        ("account_ref", _I64),
     ]),
     # ``kinds`` is a bitmask over KIND_BITS; ``self_given`` is false when someone acted for
     # the subject (method admin_on_behalf, or ``by`` naming another person); ``expires``
@@ -70,14 +81,30 @@ SCHEMAS: dict[str, pa.Schema] = {
     "consents": pa.schema([
         ("id", _STR), ("subject", _STR), ("purpose", _STR), ("status", _STR), ("kinds", _I32),
         ("meeting", _STR), ("self_given", _BOOL), ("at", _I64), ("expires", _I64), ("seq", _I64),
+        ("subject_ref", _I64), ("meeting_ref", _I64),
     ]),
     # The data-kind vocabulary: the bit each kind has in ``consents.kinds``.
     "consent_kinds": pa.schema([("kind", _STR), ("bit", _I32)]),
+    # Every meeting the state names (an account only for those with a meeting event).
     "meetings": pa.schema([("id", _STR), ("account", _STR)]),
-    # Every participant line; ``pos`` orders the lines of a meeting by arrival.
-    "participants": pa.schema([("meeting", _STR), ("subject", _STR), ("pos", _I64), ("notified", _STRS)]),
-    "erasures": pa.schema([("item_id", _STR), ("at", _I64)]),
+    # Every participant line; ``pos`` is the line's place among its meeting's lines, in
+    # arrival order, counting from 0 (so 0, 1, 2, ... within each meeting); ``first`` is
+    # true on the first line of each subject in each meeting.
+    "participants": pa.schema([
+        ("meeting", _STR), ("subject", _STR), ("pos", _I64), ("notified", _STRS), ("first", _BOOL),
+        ("meeting_ref", _I64), ("subject_ref", _I64),
+    ]),
+    # ``item_row`` is the erased item's row in ``items`` (null when no item has that id).
+    "erasures": pa.schema([("item_id", _STR), ("item_row", _I64), ("at", _I64)]),
 }
+
+# Where each reference column points: (table, column holding the key, referenced table).
+REFERENCES = (
+    ("items", "account", "accounts"), ("items", "owner", "people"), ("items", "meeting", "meetings"),
+    ("user_groups", "user_id", "people"), ("user_groups", "group_id", "groups"),
+    ("acceptances", "account", "accounts"), ("consents", "subject", "people"), ("consents", "meeting", "meetings"),
+    ("participants", "meeting", "meetings"), ("participants", "subject", "people"),
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +116,7 @@ class StateTables:
     """
 
     items: pa.Table
+    people: pa.Table
     accounts: pa.Table
     groups: pa.Table
     users: pa.Table
@@ -120,9 +148,26 @@ def kind_table() -> pa.Table:
     return pa.table({"kind": list(KIND_BITS), "bit": list(KIND_BITS.values())}, schema=SCHEMAS["consent_kinds"])
 
 
-def build(name: str, columns: Mapping[str, Sequence[Any]]) -> pa.Table:
-    """A state table from Python lists, one per column, in the table's schema."""
-    return pa.table(columns, schema=SCHEMAS[name])
+def raw_schema(name: str) -> pa.Schema:
+    """A state table's schema without the columns ``_refs`` adds."""
+    return pa.schema([f for f in SCHEMAS[name] if not (f.name.endswith("_ref") or f.name == "kind_code")])
+
+
+def build(name: str, columns: Mapping[str, Sequence[Any] | pa.Array | np.ndarray]) -> pa.Table:
+    """A state table (without its reference columns) from one sequence per column."""
+    return pa.table(columns, schema=raw_schema(name))
+
+
+def refs(values: pa.Array | pa.ChunkedArray, keys: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Each value's row among ``keys`` (null where the value is null or not a key)."""
+    return pc.cast(pc.index_in(values, value_set=keys), pa.int64())
+
+
+def distinct(*columns: Any) -> pa.Array:
+    """The distinct non-null strings of several columns, in order of first appearance."""
+    arrays = [pa.chunked_array([c]) if isinstance(c, pa.Array) else c for c in columns]
+    merged = pa.chunked_array([chunk.cast(pa.string()) for array in arrays for chunk in array.chunks], pa.string())
+    return pc.unique(pc.drop_null(merged)) if len(merged) else pa.array([], pa.string())
 
 
 def kinds_mask(kinds: object) -> int:

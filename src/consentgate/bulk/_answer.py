@@ -1,0 +1,109 @@
+"""The answer table: the engine's compact per-item results, spelt out in items order.
+
+The engine returns integers (see ``_sql_item``): a reason key per item, the terms version
+number, the rows whose sources are usable or not, and the consent ids relied on. A
+selection has only a few distinct reason keys, so each is decoded once and the reason
+lists are gathered from them, rather than built row by row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._plan import Plan
+
+_STRS = pa.list_(pa.string())
+RESULT_SCHEMA = pa.schema([
+    ("item_id", pa.string()), ("kind", pa.string()), ("account", pa.string()), ("owner", pa.string()),
+    ("meeting", pa.string()), ("uri", pa.string()), ("sha256", pa.string()), ("allowed", pa.bool_()),
+    ("reasons", _STRS), ("terms_version", pa.string()), ("section", pa.string()), ("consent_ids", _STRS),
+])
+_PASSED_THROUGH = ("item_id", "kind", "account", "owner", "meeting", "uri", "sha256")
+STANDALONE = {-1: "item.deleted", -2: "terms.not_accepted", -3: "purpose.not_granted"}
+CONSENT_CODES = {1: "consent.missing", 2: "consent.refused", 3: "consent.withdrawn", 4: "consent.expired",
+                 5: "consent.not_self"}
+_SLOT_CODES = {"setting": "setting.off", "notice": "notice.missing"}
+
+
+def decode(key: int, plan: Plan) -> list[str]:
+    """The reason codes a key stands for, in decide's order."""
+    if key < 0:
+        return [STANDALONE[key]]
+    bad, signal, rest = key & 1, (key >> 1) & 1, key >> 2
+    vid, consent = divmod(rest, plan.consent_space)
+    codes: list[str] = []
+    if plan.verdicts[vid].section is None:
+        for slot in plan.verdicts[vid].slots:
+            if slot != "consent":
+                codes.append(_SLOT_CODES[slot])
+                continue
+            while consent:
+                consent, code = divmod(consent, 8)
+                if code:
+                    codes.append(CONSENT_CODES[code])
+    if signal:
+        codes.append("signal.reserved")
+    if bad:
+        codes.append("source.ineligible")
+    return codes
+
+
+def _scatter(size: int, rows: np.ndarray, values: np.ndarray, fill: object) -> np.ndarray:
+    out = np.full(size, fill, dtype=values.dtype)
+    out[rows] = values
+    return out
+
+
+def assemble(
+    items: pa.Table, plan: Plan, base: pa.Table, usable: pa.Array, unusable: pa.Array, evidence: pa.Table | None
+) -> pa.Table:
+    """The result of ``select``: one row per listed item, in the order of ``items``.
+
+    ``base`` is ``s_base``; ``usable`` the derived rows in the fixed point; ``unusable``
+    the derived rows with a source that is not; ``evidence`` (rid, ids) the consents.
+    """
+    n = items.num_rows
+    rid = base.column("rid").to_numpy()
+    listed = _scatter(n, rid, base.column("candidate").to_numpy(zero_copy_only=False), False)
+    key = _scatter(n, rid, base.column("key").to_numpy(zero_copy_only=False), 0)
+    base_ok = _scatter(n, rid, base.column("base_ok").to_numpy(zero_copy_only=False), False)
+    derived = _scatter(n, rid, base.column("derived").to_numpy(zero_copy_only=False), False)
+    vidx = base.column("vidx").fill_null(-1).to_numpy()
+    version = _scatter(n, rid, vidx.astype(np.int64), -1)
+    good = np.zeros(n, dtype=bool)
+    good[np.asarray(usable, dtype=np.int64)] = True
+    key[np.asarray(unusable, dtype=np.int64)] += 1
+    allowed = base_ok & (~derived | good)
+
+    rows = np.flatnonzero(listed)
+    keys = pc.dictionary_encode(pa.array(key[rows]))
+    distinct = keys.dictionary.to_pylist()
+    reasons = pa.array([decode(k, plan) for k in distinct], _STRS).take(keys.indices)
+    versions = pa.array(plan.versions, pa.string())
+    at_rows = version[rows]
+    terms_version = versions.take(pa.array(np.where(at_rows < 0, 0, at_rows), mask=at_rows < 0))
+    sections = pa.array([verdict.section for verdict in plan.verdicts] or [None], pa.string())
+    vid = np.where(key[rows] >= 0, key[rows] >> 2, 0) // plan.consent_space
+    section = sections.take(pa.array(vid, mask=~allowed[rows]))
+    columns = [items.column(name) if len(rows) == n else items.column(name).take(pa.array(rows))
+               for name in _PASSED_THROUGH]
+    columns += [pa.array(allowed[rows]), reasons, terms_version, section, _consent_ids(n, rows, evidence)]
+    return pa.Table.from_arrays(columns, schema=RESULT_SCHEMA)
+
+
+def _consent_ids(n: int, rows: np.ndarray, evidence: pa.Table | None) -> pa.Array:
+    """The ``consent_ids`` column: each listed row's consents in order, empty where none.
+
+    ``evidence`` has one row per consent relied on: (rid, pos, id).
+    """
+    if evidence is None or evidence.num_rows == 0:
+        return pa.ListArray.from_arrays(pa.array(np.zeros(len(rows) + 1, dtype=np.int32)), pa.array([], pa.string()))
+    owners = evidence.column("rid").to_numpy()
+    order = np.lexsort((evidence.column("pos").to_numpy(), owners))
+    counts = np.bincount(owners, minlength=n)
+    # Evidence rows are a subset of the listed rows, so sorting by row keeps the values
+    # in the order of the listed rows.
+    offsets = np.concatenate([[0], np.cumsum(counts[rows])]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), evidence.column("id").take(pa.array(order)).combine_chunks())
