@@ -8,9 +8,14 @@ number of references that point forward in the file.
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 import re
-from collections import Counter
+import threading
+import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -141,6 +146,123 @@ def _unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
     return None
 
 
+# One prepared line: number, type, column values, digest, key, references (field,
+# target types, value). Preparing is pure, so it can run in a worker process.
+_Prepared = tuple[int, str, list[Any], str, str, list[tuple[str, tuple[str, ...], str]]]
+
+
+def _refuse_unstorable(source: str, number: int, event: BaseModel) -> None:
+    found = _unstorable(event)
+    if found:
+        raise InvalidInput(f"{_where(source, number, found[0])}: {found[1]}")
+
+
+def _references(type_: str, event: Any) -> list[tuple[str, tuple[str, ...], str]]:
+    if type_ == "setting":
+        targets = _SETTING_TARGETS.get(event.scope)
+        return [("target", targets, event.target)] if targets else []
+    found: list[tuple[str, tuple[str, ...], str]] = []
+    for field_name, targets, many in REFERENCES.get(type_, ()):
+        value = getattr(event, field_name)
+        if value is not None:
+            found.extend((field_name, targets, one) for one in (value if many else (value,)))
+    return found
+
+
+def prepare_lines(source: str, batch: list[tuple[int, bytes]]) -> list[_Prepared]:
+    """Validate lines and derive each event's row, digest, key and references.
+
+    Raises:
+        InvalidInput: at the first bad line, naming it and the field.
+    """
+    prepared: list[_Prepared] = []
+    for number, raw in batch:
+        try:
+            event = EVENT_ADAPTER.validate_json(raw)
+        except ValidationError as error:
+            raise InvalidInput(_validation_message(source, number, error)) from None
+        # Bytes that may announce a value no store keeps as given (NUL, NaN, infinities):
+        # only the rare line holding one is walked value by value.
+        if b"\\u0000" in raw or b"NaN" in raw or b"Infinity" in raw:
+            _refuse_unstorable(source, number, event)
+        spec = EVENT_SPECS[event.type]
+        try:
+            values, canonical = event_record(spec, event)
+        except ValueError:  # a number RFC 8785 cannot carry
+            _refuse_unstorable(source, number, event)
+            raise
+        digest = digest_of(canonical)
+        key = str(getattr(event, spec.key)) if spec.key else digest
+        if spec.key and len(key) > _key_width(spec):
+            raise InvalidInput(
+                f"{_where(source, number, spec.key)}: at most {_key_width(spec)} characters (got {len(key)})"
+            )
+        prepared.append((number, spec.type, values, digest, key, _references(spec.type, event)))
+    return prepared
+
+
+_WORKER_FROM_BATCH = 4  # a worker costs a second to start: only long files get one
+
+
+def _follow_parent(parent: int) -> None:
+    """In a worker: exit as soon as the loading process is gone, however it ended."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+class _Preparer:
+    """Prepares batches of lines, in a worker process once a file proves long.
+
+    Validation and canonical JSON take most of a load's time and need nothing from the
+    store, so a second core does them for the next batch while this one stores the last.
+    """
+
+    AHEAD = 3  # batches in flight: enough to keep the worker busy, bounded memory
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.pool: Any = None
+        self.futures: deque[Any] = deque()
+        self.batches = 0
+
+    def __enter__(self) -> _Preparer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.pool is not None:
+            for future in self.futures:
+                future.cancel()
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, batch: list[tuple[int, bytes]]) -> list[list[_Prepared]]:
+        """Hand over a batch; return the batches prepared so far, in order."""
+        self.batches += 1
+        if self.pool is None and self.batches == _WORKER_FROM_BATCH:
+            # A fresh interpreter, not a fork: a forked worker would hold this process's
+            # database connection open, and with it the write lock, if this one were killed.
+            context = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(1, mp_context=context, initializer=_follow_parent,
+                                            initargs=(os.getpid(),))
+        if self.pool is None:
+            return [prepare_lines(self.source, batch)]
+        self.futures.append(self.pool.submit(prepare_lines, self.source, batch))
+        done = []
+        while len(self.futures) >= self.AHEAD:
+            done.append(self.futures.popleft().result())
+        return done
+
+    def finish(self, batch: list[tuple[int, bytes]]) -> list[list[_Prepared]]:
+        """The remaining prepared batches, the last one included."""
+        done = [future.result() for future in self.futures]
+        self.futures.clear()
+        return done + [prepare_lines(self.source, batch)]
+
+
 class _Loader:
     def __init__(self, connection: Connection, source: str) -> None:
         self.connection = connection
@@ -152,38 +274,27 @@ class _Loader:
         self.deferred: list[_Reference] = []  # references to something later in the file
 
     def run(self, lines: Iterable[bytes], progress: Callable[[int], None] | None) -> LoadResult:
-        batch: list[tuple[int, BaseModel]] = []
-        number = 0
+        batch: list[tuple[int, bytes]] = []
         seen_any = False
-        for number, raw in enumerate(lines, start=1):
-            if progress is not None:
-                progress(len(raw))
-            if not raw.strip():
-                continue
-            seen_any = True
-            try:
-                event = EVENT_ADAPTER.validate_json(raw)
-            except ValidationError as error:
-                raise InvalidInput(_validation_message(self.source, number, error)) from None
-            # Bytes that may announce a value no store keeps as given (NUL, NaN, infinities):
-            # only the rare line holding one is walked value by value.
-            if b"\\u0000" in raw or b"NaN" in raw or b"Infinity" in raw:
-                self._refuse_unstorable(number, event)
-            batch.append((number, event))
-            if len(batch) >= BATCH_LINES:
-                self._store_batch(batch)
-                batch = []
-        if not seen_any:
-            raise InvalidInput(f"{self.source}: holds no events (an empty file is not a load)")
-        self._store_batch(batch)
+        with _Preparer(self.source) as preparer:
+            for number, raw in enumerate(lines, start=1):
+                if progress is not None:
+                    progress(len(raw))
+                if not raw.strip():
+                    continue
+                seen_any = True
+                batch.append((number, raw))
+                if len(batch) >= BATCH_LINES:
+                    for prepared in preparer.submit(batch):
+                        self._store_batch(prepared)
+                    batch = []
+            if not seen_any:
+                raise InvalidInput(f"{self.source}: holds no events (an empty file is not a load)")
+            for prepared in preparer.finish(batch):
+                self._store_batch(prepared)
         self._resolve_deferred()
         self.result.head_seq, self.result.head_hash = self.seq, self.hash
         return self.result
-
-    def _refuse_unstorable(self, number: int, event: BaseModel) -> None:
-        found = _unstorable(event)
-        if found:
-            raise InvalidInput(f"{_where(self.source, number, found[0])}: {found[1]}")
 
     def _existing(self, spec: RecordSpec, keys: list[str]) -> dict[str, str]:
         column = spec.table.c[spec.key] if spec.key else spec.table.c.digest
@@ -194,32 +305,18 @@ class _Loader:
             found.update((row[0], row[1]) for row in rows)
         return found
 
-    def _store_batch(self, batch: list[tuple[int, BaseModel]]) -> None:
-        prepared: list[tuple[int, RecordSpec, BaseModel, list[Any], str, str]] = []
+    def _store_batch(self, prepared: list[_Prepared]) -> None:
         keys_by_type: dict[str, list[str]] = {}
-        for number, event in batch:
-            spec = EVENT_SPECS[event.type]  # type: ignore[attr-defined]
-            try:
-                values, canonical = event_record(spec, event)
-            except ValueError:  # a number RFC 8785 cannot carry
-                self._refuse_unstorable(number, event)
-                raise
-            digest = digest_of(canonical)
-            key = str(getattr(event, spec.key)) if spec.key else digest
-            if spec.key and len(key) > _key_width(spec):
-                raise InvalidInput(
-                    f"{_where(self.source, number, spec.key)}: at most {_key_width(spec)} characters "
-                    f"(got {len(key)})"
-                )
-            keys_by_type.setdefault(spec.type, []).append(key)
-            prepared.append((number, spec, event, values, digest, key))
+        for item in prepared:
+            keys_by_type.setdefault(item[1], []).append(item[4])
         existing = {
             type_: self._existing(EVENT_SPECS[type_], sorted(set(keys))) for type_, keys in keys_by_type.items()
         }
         rows_by_table: dict[str, list[tuple[Any, ...]]] = {}
         log_rows: list[tuple[Any, ...]] = []
-        for number, spec, event, values, digest, key in prepared:
-            stored = existing[spec.type]
+        for number, type_, values, digest, key, references in prepared:
+            spec = EVENT_SPECS[type_]
+            stored = existing[type_]
             if key in stored:
                 if stored[key] != digest:
                     raise InvalidInput(
@@ -233,27 +330,13 @@ class _Loader:
             self.hash = link(self.hash, self.seq, digest)
             rows_by_table.setdefault(spec.type, []).append((self.seq, digest, *values))
             log_rows.append((self.seq, spec.type, key, digest, self.hash))
-            self.result.stored[spec.type] += 1
-            self._collect_references(number, spec.type, event)
+            self.result.stored[type_] += 1
+            self.pending.extend(_Reference(number, *reference) for reference in references)
         for type_, rows in rows_by_table.items():
             insert_rows(self.connection, EVENT_SPECS[type_].table, rows)
         if log_rows:
             insert_rows(self.connection, log, log_rows)
         self._check_references()
-
-    def _collect_references(self, number: int, type_: str, event: BaseModel) -> None:
-        pending = self.pending
-        if type_ == "setting":
-            targets = _SETTING_TARGETS.get(event.scope)  # type: ignore[attr-defined]
-            if targets:
-                pending.append(_Reference(number, "target", targets, event.target))  # type: ignore[attr-defined]
-            return
-        for field_name, targets, many in REFERENCES.get(type_, ()):
-            value = getattr(event, field_name)
-            if value is None:
-                continue
-            for one in value if many else (value,):
-                pending.append(_Reference(number, field_name, targets, one))
 
     def _lookup(self, targets: tuple[str, ...], values: set[str]) -> set[str]:
         known = self.known.setdefault(targets, set())
