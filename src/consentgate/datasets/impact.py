@@ -82,14 +82,26 @@ def impact(
     meetings = _subject_meetings(store, subject) if subject else []
     wanted = {record.id: record for record in latest}
     wanted.update({model.dataset: versions[model.dataset] for model in models if model.dataset in versions})
-    denied: dict[str, list[str]] = {}
+    candidates: dict[str, list[str]] = {}
     unreadable: list[str] = []
     for dataset_id, record in wanted.items():
         if not record.manifest or not (Path(record.manifest) / manifest.MANIFEST).exists():
             unreadable.append(dataset_id)
             continue
-        candidates = _candidates(record.manifest, subject, meetings, item)["item_id"].to_pylist()
-        denied[dataset_id] = _denied(store, record, candidates, when, policy)
+        candidates[dataset_id] = _candidates(record.manifest, subject, meetings, item)["item_id"].to_pylist()
+    # Datasets that share a purpose, kinds and catalog share their answers: decide each
+    # item once per such group, however many datasets and versions hold it.
+    groups: dict[tuple[str, str | None, str | None], list[str]] = {}
+    for dataset_id in candidates:
+        record = wanted[dataset_id]
+        key = (record.purpose, str(record.doc.get("kinds")), record.doc.get("catalog"))
+        groups.setdefault(key, []).append(dataset_id)
+    denied: dict[str, list[str]] = {}
+    for members in groups.values():
+        union = sorted({i for dataset_id in members for i in candidates[dataset_id]})
+        lost = set(_denied(store, wanted[members[0]], union, when, policy))
+        for dataset_id in members:
+            denied[dataset_id] = sorted(i for i in candidates[dataset_id] if i in lost)
     result: dict[str, Any] = {
         "at": format_time(when),
         "datasets": [
