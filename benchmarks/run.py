@@ -23,6 +23,7 @@ SCRIPTS = (
     ("bench_decide.py", [], ["--subjects", "10000", "--items", "100000", "--consents", "200000",
                              "--meetings", "20000", "--questions", "10000"]),
     ("bench_select.py", [], ["--items", "1000000"]),
+    ("bench_impact.py", [], ["--items", "1000", "--datasets", "5"]),
 )
 
 METHOD = """# Benchmarks
@@ -43,6 +44,9 @@ assert timings.
 - `benchmarks/bench_select.py` — dataset selection over 10,000,000 items, 1,000,000
   subjects and 2,000,000 meetings of 3; floor: a plain DuckDB anti-join over the same
   Arrow tables; also Spark in local mode and the per-item path, extrapolated.
+- `benchmarks/bench_impact.py` — one subject's 10,000 items across 20 datasets, after a
+  withdrawal: `impact --subject` in process and as a command; floor: reading the
+  candidates out of the manifests alone.
 """
 
 
