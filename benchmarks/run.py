@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -65,7 +65,7 @@ def main() -> None:
             continue
         print(done.stdout)
         sections.append(done.stdout.strip() + "\n")
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     kind = "quick run (a tenth of the goals' sizes)" if args.quick else "full run"
     DOC.write_text(METHOD + f"\nLatest {kind}: {stamp}.\n\n" + "\n".join(sections))
     print(f"wrote {DOC}")
