@@ -50,7 +50,10 @@ def decode(key: int, plan: Plan) -> list[str]:
     return codes
 
 
-def _scatter(size: int, rows: np.ndarray, values: np.ndarray, fill: object) -> np.ndarray:
+def _scatter(size: int, rows: np.ndarray | None, values: np.ndarray, fill: object) -> np.ndarray:
+    """``values`` placed at ``rows`` of an array of ``size`` (``rows`` None: already there)."""
+    if rows is None:
+        return values
     out = np.full(size, fill, dtype=values.dtype)
     out[rows] = values
     return out
@@ -62,12 +65,14 @@ def assemble(
     """The result of ``select``: one row per listed item, in the order of ``items``.
 
     ``base`` is ``s_base``; ``usable`` the derived rows in the fixed point; ``unusable``
-    the derived rows with a source that is not; ``evidence`` (rid, ids) the consents.
+    the derived rows with a source that is not; ``evidence`` (rid, id) the consents.
     """
     n = items.num_rows
-    rid = base.column("rid").to_numpy()
+    rid: np.ndarray | None = base.column("rid").to_numpy()
+    if rid is not None and len(rid) == n and (n == 0 or (rid[0] == 0 and np.all(np.diff(rid) == 1))):
+        rid = None  # every item exists at T and DuckDB kept the scan order: no scattering
     listed = _scatter(n, rid, base.column("candidate").to_numpy(zero_copy_only=False), False)
-    key = _scatter(n, rid, base.column("key").to_numpy(zero_copy_only=False), 0)
+    key = np.array(_scatter(n, rid, base.column("key").to_numpy(zero_copy_only=False), 0))  # a writable copy
     base_ok = _scatter(n, rid, base.column("base_ok").to_numpy(zero_copy_only=False), False)
     derived = _scatter(n, rid, base.column("derived").to_numpy(zero_copy_only=False), False)
     vidx = base.column("vidx").fill_null(-1).to_numpy()
@@ -96,14 +101,11 @@ def assemble(
 def _consent_ids(n: int, rows: np.ndarray, evidence: pa.Table | None) -> pa.Array:
     """The ``consent_ids`` column: each listed row's consents in order, empty where none.
 
-    ``evidence`` has one row per consent relied on: (rid, pos, id).
+    ``evidence`` has one row per consent relied on, (rid, id), sorted by rid.
     """
     if evidence is None or evidence.num_rows == 0:
         return pa.ListArray.from_arrays(pa.array(np.zeros(len(rows) + 1, dtype=np.int32)), pa.array([], pa.string()))
-    owners = evidence.column("rid").to_numpy()
-    order = np.lexsort((evidence.column("pos").to_numpy(), owners))
-    counts = np.bincount(owners, minlength=n)
-    # Evidence rows are a subset of the listed rows, so sorting by row keeps the values
-    # in the order of the listed rows.
+    counts = np.bincount(evidence.column("rid").to_numpy(), minlength=n)
+    # Evidence rows belong to listed rows only, so in rid order they follow the listed rows.
     offsets = np.concatenate([[0], np.cumsum(counts[rows])]).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), evidence.column("id").take(pa.array(order)).combine_chunks())
+    return pa.ListArray.from_arrays(pa.array(offsets), evidence.column("id").combine_chunks())

@@ -24,8 +24,11 @@ class Executor(Protocol):
     def load(self, name: str, table: pa.Table) -> None:
         """Make ``table`` readable as ``name``."""
 
-    def materialize(self, name: str, sql: str) -> int:
-        """Run ``sql`` into a table called ``name``; return its number of rows."""
+    def materialize(self, name: str, sql: str) -> None:
+        """Make the rows of ``sql`` a table called ``name``, computed at most once."""
+
+    def count(self, name: str) -> int:
+        """The number of rows of a table made by :meth:`materialize`."""
 
     def collect(self, name: str, sql: str) -> pa.Table:
         """Run ``sql`` into a table called ``name`` and also return its rows."""
@@ -53,8 +56,11 @@ class DuckDBExecutor:
     def load(self, name: str, table: pa.Table) -> None:
         self._connection.register(name, table)
 
-    def materialize(self, name: str, sql: str) -> int:
-        return int(self.collect(name, sql).num_rows)
+    def materialize(self, name: str, sql: str) -> None:
+        self.collect(name, sql)
+
+    def count(self, name: str) -> int:
+        return int(self._results[name].num_rows)
 
     def collect(self, name: str, sql: str) -> pa.Table:
         result = self.fetch(sql)
@@ -115,7 +121,7 @@ def spark_session() -> Any:
 # Below this many items, Spark spends far longer generating and compiling code for each
 # query than running it; interpreting the plan instead makes small selections (tests, a
 # team's store) several times faster. Large ones keep Spark's defaults.
-SMALL_INPUT = 1_000_000
+SMALL_INPUT = 200_000
 _SMALL_CONF = {
     "spark.sql.codegen.wholeStage": "false",
     "spark.sql.codegen.factoryMode": "NO_CODEGEN",
@@ -133,6 +139,7 @@ class SparkExecutor:
         _SPARK_RUN_LOCK.acquire()
         self._names: list[str] = []
         self._frames: list[Any] = []
+        self._counts: dict[str, int] = {}
         self._saved: dict[str, str | None] = {}
         if rows < SMALL_INPUT:
             for key, value in _SMALL_CONF.items():
@@ -144,14 +151,18 @@ class SparkExecutor:
         frame.createOrReplaceTempView(name)
         self._names.append(name)
 
-    def materialize(self, name: str, sql: str) -> int:
-        # A local checkpoint computes the rows once and cuts the lineage, so each round
-        # of the fixed point does not recompute every round before it.
+    def materialize(self, name: str, sql: str) -> None:
+        # A local checkpoint computes the rows once and cuts the lineage: later steps
+        # read them instead of planning (and recomputing) every step before them, which
+        # costs Spark more than it saves.
         frame = self._spark.sql(to_spark_sql(sql)).localCheckpoint()
         frame.createOrReplaceTempView(name)
         self._names.append(name)
         self._frames.append(frame)
-        return int(frame.count())
+        self._counts[name] = int(frame.count())
+
+    def count(self, name: str) -> int:
+        return self._counts[name]
 
     def collect(self, name: str, sql: str) -> pa.Table:
         self.materialize(name, sql)

@@ -85,6 +85,28 @@ class Plan:
         return [condition for condition in self.conditions if condition.kind == kind]
 
 
+def _kind_grid(
+    vk_rows: list[tuple[Any, ...]], versions: int, kidx: dict[int, int], wanted: set[str], all_kinds: bool
+) -> pa.Table:
+    """``p_vk``: for every (version in force or none, kind code), the (version, kind)
+    number when grants cover it, the conditions they use, the kind's consent digit shift
+    and whether items of the kind are listed."""
+    covered = {(row[0], row[1]): row for row in vk_rows}
+    codes = [*range(len(KIND_BITS)), UNKNOWN_KIND]
+    grid: dict[str, list[Any]] = {"vkk": [], "vk": [], "used": [], "kshift": [], "candidate": []}
+    for version in range(-1, versions):
+        for code in codes:
+            row = covered.get((version, code))
+            bit = list(KIND_BITS.values())[code] if code < len(KIND_BITS) else None
+            grid["vkk"].append(version * KIND_SLOTS + code)
+            grid["vk"].append(None if row is None else row[2])
+            grid["used"].append(None if row is None else row[3])
+            grid["kshift"].append(3 * kidx[bit] if bit in kidx else None)
+            grid["candidate"].append(all_kinds or (code < len(KIND_BITS) and list(KIND_BITS)[code] in wanted))
+    return pa.table({name: pa.array(values, pa.bool_() if name == "candidate" else pa.int64())
+                     for name, values in grid.items()})
+
+
 def _parse(condition: str) -> tuple[str, str | None]:
     if condition == "consent":
         return "consent", None
@@ -135,8 +157,7 @@ def compile_plan(
             "ctype": pa.array([c.kind for c in plan.conditions], pa.string()),
             "arg": pa.array([c.arg for c in plan.conditions], pa.string()),
         }),
-        "p_vk": pa.table({name: pa.array([row[i] for row in vk_rows], kind)
-                          for i, (name, kind) in enumerate(_VK_COLUMNS)}),
+        "p_vk": _kind_grid(vk_rows, len(plan.versions), kidx, wanted, kinds is None),
         "p_verdict": pa.table({name: pa.array([row[i] for row in verdict_rows], kind)
                                for i, (name, kind) in enumerate(_VERDICT_COLUMNS)}),
         "p_kinds": pa.table({
@@ -152,7 +173,10 @@ def compile_plan(
     return plan
 
 
-_VK_COLUMNS = (("vidx", pa.int64()), ("bit", pa.int64()), ("vk", pa.int64()), ("used", pa.int64()))
+_VK_COLUMNS = (("vidx", pa.int64()), ("code", pa.int64()), ("vk", pa.int64()), ("used", pa.int64()))
+# p_vk is keyed by vidx * KIND_SLOTS + kind code; an item with no terms in force has
+# vidx -1, one of a kind outside the vocabulary the code UNKNOWN_KIND.
+KIND_SLOTS, UNKNOWN_KIND = 16, 15
 _VERDICT_COLUMNS = (
     ("vkey", pa.int64()), ("vid", pa.int64()), ("allowed", pa.bool_()),
     ("consent_grant", pa.bool_()), ("consent_fails", pa.bool_()),
@@ -175,7 +199,7 @@ def _verdicts(
         if len(used) > MAX_CONDITIONS_PER_KIND:
             raise ValueError(f"terms {version} cover {kind} with {len(used)} distinct conditions; at most "
                              f"{MAX_CONDITIONS_PER_KIND} are supported")
-        vk_rows.append((vidx[version], KIND_BITS[kind], vk, sum(1 << bit for bit in used)))
+        vk_rows.append((vidx[version], list(KIND_BITS).index(kind), vk, sum(1 << bit for bit in used)))
         for size in range(len(used) + 1):
             for failing in combinations(used, size):
                 verdict, consent_grant = _verdict(pairs, index, set(failing))

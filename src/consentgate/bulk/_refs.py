@@ -1,4 +1,5 @@
-"""Integer references between state tables, computed once when the state is read.
+"""Integer references between state tables (and each item's erasure), computed once
+when the state is read.
 
 The engine joins items to their account, owner and meeting for every selection; joining
 on integers is two to three times faster than on id strings, so the tables carry each
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -38,6 +40,17 @@ def _with(table: pa.Table, name: str, columns: dict[str, Any]) -> pa.Table:
     return table.select(SCHEMAS[name].names).cast(SCHEMAS[name])
 
 
+def _first_erasures(items: pa.Table, erasures: pa.Table) -> pa.Array:
+    """Each item's first erasure time (null when never erased), from ``erasures``."""
+    known = erasures.filter(pc.is_valid(erasures["item_row"]))
+    firsts = known.group_by("item_row").aggregate([("at", "min")])
+    rows = firsts["item_row"].to_numpy()
+    erased = np.zeros(items.num_rows, dtype=np.int64)
+    never = np.ones(items.num_rows, dtype=bool)
+    erased[rows], never[rows] = firsts["at_min"].to_numpy(), False
+    return pa.array(erased, mask=never)
+
+
 def with_references(raw: dict[str, pa.Table]) -> StateTables:
     """State tables from tables without their reference columns (see ``SCHEMAS``)."""
     items, settings, users = raw["items"], raw["settings"], raw["users"]
@@ -62,6 +75,7 @@ def with_references(raw: dict[str, pa.Table]) -> StateTables:
             "account_ref": refs(items["account"], keys["accounts"]),
             "owner_ref": refs(items["owner"], keys["people"]),
             "meeting_ref": refs(items["meeting"], keys["meetings"]),
+            "erased": _first_erasures(items, raw["erasures"]),
         }),
         people=people,
         accounts=accounts,

@@ -128,13 +128,15 @@ def _judge(run: Executor, plan: Plan, t: int) -> pa.Table:
 
 def _fixed_point(run: Executor, any_sources: bool) -> str:
     """Materialize rounds of usable derived items until one adds nothing; its name."""
-    size = run.materialize("s_ok0", _sql_out.EMPTY_ROUND)
-    if not any_sources or run.materialize("s_links", _sql_out.LINKS) == 0:
+    run.materialize("s_ok0", _sql_out.EMPTY_ROUND)
+    if not any_sources:
         return "s_ok0"
-    previous = "s_ok0"
+    run.materialize("s_links", _sql_out.LINKS)
+    previous, size = "s_ok0", 0
     for n in range(1, 1 << 30):
         name = f"s_ok{n}"
-        grown = run.materialize(name, _sql_out.round_sql(previous))
+        run.materialize(name, _sql_out.round_sql(previous))
+        grown = run.count(name)
         if grown == size:
             return name
         previous, size = name, grown

@@ -17,7 +17,7 @@ notices) and the compiled verdicts. What a denial lists is returned as one integ
 
 from __future__ import annotations
 
-from ._plan import Plan
+from ._plan import KIND_SLOTS, UNKNOWN_KIND, Plan
 from ._sql import STATE_CODES, missing_all
 
 
@@ -25,8 +25,8 @@ def _codes(plan: Plan) -> list[str]:
     """Consent state codes for the item's kind: the owner's (``co``) and those of the
     meeting's first lines (``c{j}``, 0 where the meeting has no such line)."""
     owner = (f"CASE WHEN x.owner_ref IS NULL THEN 1 "
-             f"ELSE (COALESCE(om.packed, o.pg, {missing_all(plan)}) >> k.kshift) & 7 END AS co")
-    lines = [f"CASE WHEN m.pk{j} IS NULL THEN 0 ELSE (m.pk{j} >> k.kshift) & 7 END AS c{j}"
+             f"ELSE (COALESCE(om.packed, o.pg, {missing_all(plan)}) >> vk.kshift) & 7 END AS co")
+    lines = [f"CASE WHEN m.pk{j} IS NULL THEN 0 ELSE (m.pk{j} >> vk.kshift) & 7 END AS c{j}"
              for j in range(plan.packed_lines)]
     return [owner, *lines, *(f"ov.p{code}" for code in STATE_CODES)]
 
@@ -84,15 +84,12 @@ def base(plan: Plan, t: int) -> str:
     reserved = "TRUE" if plan.reserves else "FALSE"
     return f"""
     WITH judged AS (
-        SELECT x.rid, x.derived, COALESCE(k.candidate, FALSE) AS candidate, a.vidx, vk.vk, vk.used,
-               x.owner_ref, x.meeting_ref, k.kidx,
-               e.item_row IS NOT NULL AS erased, x.train_reserved AND {reserved} AS sig,
+        SELECT x.rid, x.derived, vk.candidate, a.vidx, vk.vk, vk.used, vk.kshift,
+               COALESCE(x.erased <= {t}, FALSE) AS erased, x.train_reserved AND {reserved} AS sig,
                COALESCE(a.self_only, FALSE) AS self_only, {", ".join(columns) or "0 AS nothing"}
         FROM t_items x
-        LEFT JOIN p_kinds k ON k.code = x.kind_code
         LEFT JOIN s_acc a ON a.account = x.account_ref
-        LEFT JOIN p_vk vk ON vk.vidx = a.vidx AND vk.bit = k.bit
-        LEFT JOIN (SELECT item_row FROM t_erasures WHERE "at" <= {t} GROUP BY item_row) e ON e.item_row = x.rid
+        LEFT JOIN p_vk vk ON vk.vkk = COALESCE(a.vidx, -1) * {KIND_SLOTS} + COALESCE(x.kind_code, {UNKNOWN_KIND})
         {" ".join(joins)}
         WHERE x.created <= {t}),
     failing AS (SELECT j.*, {", ".join(failing)} FROM judged j),
@@ -102,13 +99,10 @@ def base(plan: Plan, t: int) -> str:
                CASE WHEN v.consent_fails THEN {order} ELSE 0 END AS consent_order
         FROM ordered j
         LEFT JOIN p_verdict v ON v.vkey = j.vk * {1 << len(plan.conditions)} + (({fmask}) & j.used))
-    SELECT rid, candidate, derived, vidx,
+    SELECT rid, candidate, derived, CAST(vidx AS INTEGER) AS vidx,
            CASE WHEN erased THEN -1 WHEN vidx IS NULL THEN -2 WHEN vk IS NULL THEN -3
                 ELSE ((vid * {plan.consent_space} + consent_order) * 2 + CASE WHEN sig THEN 1 ELSE 0 END) * 2
            END AS key,
            COALESCE(NOT erased AND vk IS NOT NULL AND allowed AND NOT sig, FALSE) AS base_ok,
-           COALESCE(NOT erased AND vk IS NOT NULL AND allowed AND NOT sig AND consent_grant, FALSE) AS needs_ids,
-           CASE WHEN consent_grant THEN owner_ref END AS e_owner,
-           CASE WHEN consent_grant THEN meeting_ref END AS e_meeting,
-           CASE WHEN consent_grant THEN kidx END AS e_kidx
+           COALESCE(NOT erased AND vk IS NOT NULL AND allowed AND NOT sig AND consent_grant, FALSE) AS needs_ids
     FROM verdicts"""

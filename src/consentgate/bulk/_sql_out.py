@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from ._plan import Plan
 
+# Only items that may be allowed or are listed need their links, and only sources whose
+# own verdict holds can be usable: both sides of the join shrink before it.
 LINKS = """
-    SELECT s.item_row AS rid, s.source_row, b.base_ok, b.candidate AND b.key >= 0 AS listed,
-           COALESCE(sb.base_ok, FALSE) AS src_ok, COALESCE(sb.derived, FALSE) AS src_derived
+    SELECT s.item_row AS rid, s.source_row, b.base_ok, b.listed,
+           sb.rid IS NOT NULL AS src_ok, COALESCE(sb.derived, FALSE) AS src_derived
     FROM t_sources s
-    JOIN s_base b ON b.rid = s.item_row
-    LEFT JOIN s_base sb ON sb.rid = s.source_row"""
+    JOIN (SELECT rid, base_ok, candidate AND key >= 0 AS listed FROM s_base
+          WHERE derived AND (base_ok OR (candidate AND key >= 0))) b ON b.rid = s.item_row
+    LEFT JOIN (SELECT rid, derived FROM s_base WHERE base_ok) sb ON sb.rid = s.source_row"""
 
 EMPTY_ROUND = "SELECT rid FROM s_base WHERE FALSE"
 
@@ -35,23 +38,27 @@ def round_sql(previous: str) -> str:
 
 
 def unusable_sql(fixed: str) -> str:
-    """Listed derived items (no standalone denial) with at least one unusable source."""
+    """Listed derived items (no standalone denial) with an unusable source, once per such
+    source (the caller only marks them, so repeats cost less than grouping them away)."""
     return f"""
     SELECT x.rid FROM s_links x LEFT JOIN {fixed} o ON o.rid = x.source_row
-    WHERE x.listed AND NOT {_USABLE}
-    GROUP BY x.rid"""
+    WHERE x.listed AND NOT {_USABLE}"""
 
 
 def evidence_sql(plan: Plan, fixed: str) -> str:
-    """For allowed items whose grant needs consent: each consent relied on (``id``) and its
-    place (``pos``: the owner's -1, then the other people's first participant line)."""
+    """For allowed items whose grant needs consent: each consent relied on (``id``), in
+    the order of the items and, within one, the owner's first, then the other people's
+    by their first participant line."""
     kinds = range(len(plan.consent_kinds))
     general = " ".join(f"WHEN {i} THEN g.e{i}" for i in kinds)
     limited = " ".join(f"WHEN {i} THEN m.e{i}" for i in kinds)
     return f"""
     WITH allowed AS (
-        SELECT b.rid, b.e_owner AS owner, b.e_meeting AS meeting, b.e_kidx AS kidx
-        FROM s_base b LEFT JOIN {fixed} o ON o.rid = b.rid
+        SELECT i.rid, i.owner_ref AS owner, i.meeting_ref AS meeting, k.kidx
+        FROM s_base b
+        LEFT JOIN {fixed} o ON o.rid = b.rid
+        JOIN t_items i ON i.rid = b.rid
+        JOIN p_kinds k ON k.code = i.kind_code
         WHERE b.needs_ids AND b.candidate AND (NOT b.derived OR o.rid IS NOT NULL)),
     people AS (
         SELECT rid, owner AS subject, -1 AS pos, meeting, kidx FROM allowed
@@ -64,4 +71,5 @@ def evidence_sql(plan: Plan, fixed: str) -> str:
         FROM people f
         LEFT JOIN s_cg g ON g.subject = f.subject
         LEFT JOIN s_cm m ON m.subject = f.subject AND m.meeting = f.meeting)
-    SELECT r.rid, r.pos, c.id FROM relied r JOIN t_consents c ON c.seq = r.enc >> 3"""
+    SELECT r.rid, c.id FROM relied r JOIN t_consents c ON c.seq = r.enc >> 3
+    ORDER BY r.rid, r.pos"""

@@ -34,12 +34,13 @@ SCHEMAS: dict[str, pa.Schema] = {
     # ``created`` is created_at (content) or at (service data). ``derived`` is true when
     # the item has at least one row in ``sources``; ``train_reserved`` when its signals
     # reserve AI training (core.signals.training_reservation). ``kind_code`` is the kind's
-    # place in DATA_KINDS; the ``*_ref`` columns are rows of accounts, people, meetings.
+    # place in DATA_KINDS; the ``*_ref`` columns are rows of accounts, people, meetings;
+    # ``erased`` is the time of the item's first erasure (null when never erased).
     # A row's position in the table is its number in ``sources`` and ``erasures``.
     "items": pa.schema([
         ("item_id", _STR), ("kind", _STR), ("account", _STR), ("owner", _STR), ("meeting", _STR),
         ("created", _I64), ("uri", _STR), ("sha256", _STR), ("derived", _BOOL), ("train_reserved", _BOOL),
-        ("kind_code", _I32), ("account_ref", _I64), ("owner_ref", _I64), ("meeting_ref", _I64),
+        ("kind_code", _I32), ("account_ref", _I64), ("owner_ref", _I64), ("meeting_ref", _I64), ("erased", _I64),
     ]),
     # An item's ``derived_from``, de-duplicated, one row per source: ``item_row`` is the
     # derived item's row in ``items``, ``source_row`` the source's row (null when no item
@@ -150,7 +151,8 @@ def kind_table() -> pa.Table:
 
 def raw_schema(name: str) -> pa.Schema:
     """A state table's schema without the columns ``_refs`` adds."""
-    return pa.schema([f for f in SCHEMAS[name] if not (f.name.endswith("_ref") or f.name == "kind_code")])
+    added = ("kind_code", "erased")
+    return pa.schema([f for f in SCHEMAS[name] if not (f.name.endswith("_ref") or f.name in added)])
 
 
 def build(name: str, columns: Mapping[str, Sequence[Any] | pa.Array | np.ndarray]) -> pa.Table:

@@ -1,0 +1,94 @@
+"""The shape of ``select``'s answer, its refusals, and corners the random worlds rarely hit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+from bulk_worlds import assert_select_equals_decide, world_of
+
+import consentgate.bulk as bulk
+from consentgate.bulk import RESULT_SCHEMA, StateTables, select, state_tables_from_world
+from consentgate.core import Policy
+from consentgate.model import parse_event
+
+AT = datetime(2024, 1, 5, tzinfo=UTC)
+TERMS = {"type": "terms", "version": "v1", "effective_at": "2024-01-01T00:00:00Z", "sections": [
+    {"id": "10.4", "grants": [{"purpose": "ai.training", "data": ["audio", "chat"], "requires": ["consent"]}]}]}
+
+
+def world(*extra: dict) -> object:
+    events = [{"type": "account", "id": "a1", "region": "US"}, TERMS,
+              {"type": "terms_acceptance", "account": "a1", "version": "v1", "at": "2024-01-01T00:00:00Z"},
+              {"type": "content", "id": "i1", "kind": "audio", "account": "a1", "owner": "u1",
+               "created_at": "2024-01-02T00:00:00Z", "uri": "s3://x/i1", "sha256": "ab" * 32},
+              {"type": "content", "id": "i2", "kind": "chat", "account": "a1", "owner": "u1",
+               "created_at": "2024-01-09T00:00:00Z"},
+              {"type": "consent", "id": "c1", "subject": "u1", "purpose": "ai", "status": "given",
+               "at": "2024-01-01T00:00:00Z"}, *extra]
+    return world_of([parse_event(event) for event in events])
+
+
+def test_the_answer_has_the_documented_columns_and_basis():
+    result = select(state_tables_from_world(world()), "ai.training", AT, Policy())
+    assert result.schema == RESULT_SCHEMA
+    assert result.to_pylist() == [{
+        "item_id": "i1", "kind": "audio", "account": "a1", "owner": "u1", "meeting": None, "uri": "s3://x/i1",
+        "sha256": "ab" * 32, "allowed": True, "reasons": [], "terms_version": "v1", "section": "10.4",
+        "consent_ids": ["c1"],
+    }]
+
+
+def test_items_created_after_the_time_are_not_listed_at_all():
+    tables = state_tables_from_world(world())
+    assert select(tables, "ai.training", AT, Policy())["item_id"].to_pylist() == ["i1"]
+    later = datetime(2024, 1, 10, tzinfo=UTC)
+    assert select(tables, "ai.training", later, Policy())["item_id"].to_pylist() == ["i1", "i2"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"at": datetime(2024, 1, 5)}, "time zone"),
+        ({"engine": "sqlite"}, "unknown engine"),
+        ({"kinds": ["audio", "podcast"]}, "unknown data kind"),
+    ],
+)
+def test_a_bad_request_is_refused_with_the_reason(arguments, message):
+    request = {"tables": state_tables_from_world(world()), "purpose": "ai.training", "at": AT,
+               "policy": Policy(), **arguments}
+    with pytest.raises(ValueError, match=message):
+        select(**request)
+
+
+def test_an_acceptance_of_terms_that_do_not_exist_counts_for_nothing():
+    state = world({"type": "terms_acceptance", "account": "a1", "version": "v9", "at": "2024-01-02T00:00:00Z"})
+    assert assert_select_equals_decide(state, state_tables_from_world(state), "ai.training", AT, Policy()) == 1
+
+
+def test_a_denied_item_has_no_section_and_no_consents():
+    state = world({"type": "consent", "id": "c2", "subject": "u1", "purpose": "ai.training", "status": "withdrawn",
+                   "at": "2024-01-03T00:00:00Z"})
+    row = select(state_tables_from_world(state), "ai.training", AT, Policy()).to_pylist()[0]
+    assert (row["allowed"], row["reasons"], row["section"], row["consent_ids"]) == (
+        False, ["consent.withdrawn"], None, [])
+    assert row["terms_version"] == "v1"
+
+
+def test_state_tables_must_have_every_column():
+    tables = state_tables_from_world(world()).as_dict()
+    tables["consents"] = tables["consents"].drop_columns(["seq"])
+    with pytest.raises(ValueError, match="consents lacks column"):
+        StateTables(**tables)
+
+
+def test_an_empty_world_selects_nothing():
+    result = select(state_tables_from_world(world_of([])), "ai.training", AT, Policy())
+    assert result.num_rows == 0 and result.schema == RESULT_SCHEMA
+
+
+def test_the_package_exports_a_sorted_list_of_names_that_resolve():
+    assert bulk.__all__ == sorted(bulk.__all__)
+    assert all(getattr(bulk, name) is not None for name in bulk.__all__)
+    assert isinstance(bulk.SCHEMAS["items"], pa.Schema)
