@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import uuid
 import sys
 from pathlib import Path
 
@@ -24,14 +25,32 @@ from test_decide_properties import histories, policies, questions, reference, wh
 _counter = itertools.count()
 
 
+def _sqlite_file(folder: Path):
+    yield f"sqlite:///{folder / f'p{next(_counter)}.db'}"
+
+
+def _pg_database(server: tuple[str, int]):
+    """A fresh database per example on the session's server; dropped after it."""
+    import psycopg
+
+    host, port = server
+    name = f"cgprop_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@{host}:{port}/{name}"
+    finally:
+        with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _lines(events) -> bytes:
     return b"".join(event.model_dump_json(exclude_none=True).encode() + b"\n" for event in events)
 
 
 @pytest.mark.parametrize("backend, examples", [("sqlite", 40), ("postgresql", 15)])
 def test_decisions_from_the_store_equal_the_reference_model(backend, examples, request, tmp_path):
-    import conftest
-
     server = request.getfixturevalue("pg_server") if backend == "postgresql" else None
     decided = []
 
@@ -39,10 +58,7 @@ def test_decisions_from_the_store_equal_the_reference_model(backend, examples, r
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     @given(histories(), questions, policies)
     def check(events, asked, policy):
-        if server is None:
-            databases = iter([f"sqlite:///{tmp_path / f'p{next(_counter)}.db'}"])
-        else:
-            databases = conftest._pg_database(server)
+        databases = _sqlite_file(tmp_path) if server is None else _pg_database(server)
         url = next(databases)
         store = Store(url)
         try:
