@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import io
 import itertools
-import uuid
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
