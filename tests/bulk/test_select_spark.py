@@ -20,7 +20,7 @@ from consentgate.model.times import parse_time
 
 pytestmark = pytest.mark.slow
 
-SPARK = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+SPARK = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                          HealthCheck.function_scoped_fixture])
 
 

@@ -8,6 +8,8 @@ lists are gathered from them, rather than built row by row.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -72,30 +74,39 @@ def assemble(
     if rid is not None and len(rid) == n and (n == 0 or (rid[0] == 0 and np.all(np.diff(rid) == 1))):
         rid = None  # every item exists at T and DuckDB kept the scan order: no scattering
     listed = _scatter(n, rid, base.column("candidate").to_numpy(zero_copy_only=False), False)
-    key = np.array(_scatter(n, rid, base.column("key").to_numpy(zero_copy_only=False), 0))  # a writable copy
+    key = np.array(_scatter(n, rid, base.column("key").to_numpy(zero_copy_only=False), 0))  # writable
     base_ok = _scatter(n, rid, base.column("base_ok").to_numpy(zero_copy_only=False), False)
     derived = _scatter(n, rid, base.column("derived").to_numpy(zero_copy_only=False), False)
     vidx = base.column("vidx").fill_null(-1).to_numpy()
     version = _scatter(n, rid, vidx.astype(np.int64), -1)
     good = np.zeros(n, dtype=bool)
     good[np.asarray(usable, dtype=np.int64)] = True
-    key[np.asarray(unusable, dtype=np.int64)] += 1
+    bad = np.zeros(n, dtype=bool)
+    bad[np.asarray(unusable, dtype=np.int64)] = True  # a row may come once per bad source
+    key += bad
     allowed = base_ok & (~derived | good)
 
     rows = np.flatnonzero(listed)
     keys = pc.dictionary_encode(pa.array(key[rows]))
-    distinct = keys.dictionary.to_pylist()
-    reasons = pa.array([decode(k, plan) for k in distinct], _STRS).take(keys.indices)
+    patterns = pa.array([decode(k, plan) for k in keys.dictionary.to_pylist()], _STRS)
     versions = pa.array(plan.versions, pa.string())
     at_rows = version[rows]
-    terms_version = versions.take(pa.array(np.where(at_rows < 0, 0, at_rows), mask=at_rows < 0))
     sections = pa.array([verdict.section for verdict in plan.verdicts] or [None], pa.string())
     vid = np.where(key[rows] >= 0, key[rows] >> 2, 0) // plan.consent_space
-    section = sections.take(pa.array(vid, mask=~allowed[rows]))
-    columns = [items.column(name) if len(rows) == n else items.column(name).take(pa.array(rows))
-               for name in _PASSED_THROUGH]
-    columns += [pa.array(allowed[rows]), reasons, terms_version, section, _consent_ids(n, rows, evidence)]
-    return pa.Table.from_arrays(columns, schema=RESULT_SCHEMA)
+    listed_rows = pa.array(rows)
+    # Gathering the string columns is most of the work here, and Arrow does it without
+    # the GIL: both cores can take a column each.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [pool.submit(items.column(name).take, listed_rows) for name in _PASSED_THROUGH if len(rows) != n]
+        jobs += [
+            pool.submit(patterns.take, keys.indices),
+            pool.submit(versions.take, pa.array(np.where(at_rows < 0, 0, at_rows), mask=at_rows < 0)),
+            pool.submit(sections.take, pa.array(vid, mask=~allowed[rows])),
+            pool.submit(_consent_ids, n, rows, evidence),
+        ]
+        gathered = [job.result() for job in jobs]
+    passed = gathered[:-4] if len(rows) != n else [items.column(name) for name in _PASSED_THROUGH]
+    return pa.Table.from_arrays([*passed, pa.array(allowed[rows]), *gathered[-4:]], schema=RESULT_SCHEMA)
 
 
 def _consent_ids(n: int, rows: np.ndarray, evidence: pa.Table | None) -> pa.Array:

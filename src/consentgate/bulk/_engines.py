@@ -50,7 +50,7 @@ class DuckDBExecutor:
     def __init__(self) -> None:
         import duckdb
 
-        self._connection = duckdb.connect(":memory:")
+        self._connection = duckdb.connect(":memory:", config={"preserve_insertion_order": False})
         self._results: dict[str, pa.Table] = {}
 
     def load(self, name: str, table: pa.Table) -> None:
