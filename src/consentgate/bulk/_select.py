@@ -82,7 +82,10 @@ def judge_all(
         fixed = _fixed_point(run, tables.sources.num_rows > 0)
         usable = run.fetch(f"SELECT rid FROM {fixed}").column("rid")
         unusable = run.fetch(_sql_out.unusable_sql(fixed)).column("rid") if tables.sources.num_rows else []
-        evidence = run.fetch(_sql_out.evidence_sql(plan, fixed)) if plan.of_kind("consent") else None
+        evidence = None
+        if plan.of_kind("consent"):
+            run.materialize("s_people", _sql_out.people_sql(fixed))
+            evidence = run.fetch(_sql_out.evidence_sql(plan))
     finally:
         run.close()
     return assemble(tables.items, plan, base, usable, unusable, evidence)

@@ -45,13 +45,9 @@ def unusable_sql(fixed: str) -> str:
     WHERE x.listed AND NOT {_USABLE}"""
 
 
-def evidence_sql(plan: Plan, fixed: str) -> str:
-    """For allowed items whose grant needs consent: each consent relied on (``id``), in
-    the order of the items and, within one, the owner's first, then the other people's
-    by their first participant line."""
-    kinds = range(len(plan.consent_kinds))
-    general = " ".join(f"WHEN {i} THEN g.e{i}" for i in kinds)
-    limited = " ".join(f"WHEN {i} THEN m.e{i}" for i in kinds)
+def people_sql(fixed: str) -> str:
+    """``s_people``: for allowed items whose grant needs consent, everyone whose consent
+    counted, with their place (the owner -1, others their first participant line)."""
     return f"""
     WITH allowed AS (
         SELECT i.rid, i.owner_ref AS owner, i.meeting_ref AS meeting, k.kidx
@@ -59,16 +55,25 @@ def evidence_sql(plan: Plan, fixed: str) -> str:
         LEFT JOIN {fixed} o ON o.rid = b.rid
         JOIN t_items i ON i.rid = b.rid
         JOIN p_kinds k ON k.code = i.kind_code
-        WHERE b.needs_ids AND b.candidate AND (NOT b.derived OR o.rid IS NOT NULL)),
-    people AS (
-        SELECT rid, owner AS subject, -1 AS pos, meeting, kidx FROM allowed
-        UNION ALL
-        SELECT a.rid, p.subject_ref AS subject, p.pos, a.meeting, a.kidx
-        FROM allowed a
-        JOIN t_participants p ON p.meeting_ref = a.meeting AND p.first AND p.subject_ref <> a.owner),
-    relied AS (
+        WHERE b.needs_ids AND b.candidate AND (NOT b.derived OR o.rid IS NOT NULL))
+    SELECT rid, owner AS subject, -1 AS pos, meeting, kidx FROM allowed
+    UNION ALL
+    SELECT a.rid, p.subject_ref AS subject, p.pos, a.meeting, a.kidx
+    FROM allowed a
+    JOIN t_participants p ON p.meeting_ref = a.meeting AND p.first AND p.subject_ref <> a.owner"""
+
+
+def evidence_sql(plan: Plan) -> str:
+    """The consent each of ``s_people`` relied on (``id``), in the order of the items and,
+    within one, of the people's places. (Materializing ``s_people`` first gives the
+    planner its true size, so it hashes the smaller side of the join below.)"""
+    kinds = range(len(plan.consent_kinds))
+    general = " ".join(f"WHEN {i} THEN g.e{i}" for i in kinds)
+    limited = " ".join(f"WHEN {i} THEN m.e{i}" for i in kinds)
+    return f"""
+    WITH relied AS (
         SELECT f.rid, f.pos, greatest(CASE f.kidx {general} END, CASE f.kidx {limited} END) AS enc
-        FROM people f
+        FROM s_people f
         LEFT JOIN s_cg g ON g.subject = f.subject
         LEFT JOIN s_cm m ON m.subject = f.subject AND m.meeting = f.meeting)
     SELECT r.rid, c.id FROM relied r JOIN t_consents c ON c.seq = r.enc >> 3
