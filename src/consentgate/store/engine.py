@@ -74,6 +74,8 @@ class Store:
             cursor.execute("PRAGMA busy_timeout=60000")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
+            # Index pages of a growing store stay in memory during a long import.
+            cursor.execute("PRAGMA cache_size=-131072")
             cursor.close()
 
         @event.listens_for(self.engine, "begin")
