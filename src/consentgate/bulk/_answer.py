@@ -87,12 +87,15 @@ def assemble(
     allowed = base_ok & (~derived | good)
 
     rows = np.flatnonzero(listed)
-    keys = pc.dictionary_encode(pa.array(key[rows]))
+    # Every item listed (the usual case at "now"): views, not copies, of the columns.
+    at: slice | np.ndarray = slice(None) if len(rows) == n else rows
+    keys = pc.dictionary_encode(pa.array(key[at]))
     patterns = pa.array([decode(k, plan) for k in keys.dictionary.to_pylist()], _STRS)
     versions = pa.array(plan.versions, pa.string())
-    at_rows = version[rows]
+    at_rows = version[at]
     sections = pa.array([verdict.section for verdict in plan.verdicts] or [None], pa.string())
-    vid = np.where(key[rows] >= 0, key[rows] >> 2, 0) // plan.consent_space
+    vid = np.maximum(key[at], 0) >> 2
+    vid //= plan.consent_space
     listed_rows = pa.array(rows)
     # Gathering the string columns is most of the work here, and Arrow does it without
     # the GIL: both cores can take a column each.
@@ -101,12 +104,12 @@ def assemble(
         jobs += [
             pool.submit(patterns.take, keys.indices),
             pool.submit(versions.take, pa.array(np.where(at_rows < 0, 0, at_rows), mask=at_rows < 0)),
-            pool.submit(sections.take, pa.array(vid, mask=~allowed[rows])),
+            pool.submit(sections.take, pa.array(vid, mask=~allowed[at])),
             pool.submit(_consent_ids, n, rows, evidence),
         ]
         gathered = [job.result() for job in jobs]
     passed = gathered[:-4] if len(rows) != n else [items.column(name) for name in _PASSED_THROUGH]
-    return pa.Table.from_arrays([*passed, pa.array(allowed[rows]), *gathered[-4:]], schema=RESULT_SCHEMA)
+    return pa.Table.from_arrays([*passed, pa.array(allowed[at]), *gathered[-4:]], schema=RESULT_SCHEMA)
 
 
 def _consent_ids(n: int, rows: np.ndarray, evidence: pa.Table | None) -> pa.Array:
