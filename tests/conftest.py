@@ -179,23 +179,22 @@ def examples() -> Path:
     return EXAMPLES
 
 
-@pytest.fixture
-def store(store_url: str) -> Iterator[Any]:
-    """An initialized :class:`consentgate.Store` on each backend, closed after the test."""
+def _opened_store(url: str) -> Iterator[Any]:
     from consentgate import Store, init_store
 
-    opened = Store(store_url)
+    opened = Store(url)
     init_store(opened)
     yield opened
     opened.dispose()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Any]:
+    """An initialized :class:`consentgate.Store` on each backend, closed after the test."""
+    yield from _opened_store(store_url)
 
 
 @pytest.fixture
 def sqlite_store(sqlite_url: str) -> Iterator[Any]:
     """An initialized SQLite :class:`consentgate.Store`, closed after the test."""
-    from consentgate import Store, init_store
-
-    opened = Store(sqlite_url)
-    init_store(opened)
-    yield opened
-    opened.dispose()
+    yield from _opened_store(sqlite_url)
