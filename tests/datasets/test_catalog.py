@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 
 def _catalog(path):
-    created = datetime(2023, 8, 20, tzinfo=timezone.utc)
+    created = datetime(2023, 8, 20, tzinfo=UTC)
     pq.write_table(pa.table({
         "id": ["cat-1", "cat-2", "cat-3"],
         "kind": ["chat", "chat", "chat"],
