@@ -17,10 +17,15 @@ import pyarrow.compute as pc
 from ._plan import Plan
 
 _STRS = pa.list_(pa.string())
+# Reason codes, terms versions and sections take a handful of distinct values over
+# millions of rows: dictionary-encoded, they cost a byte or four per row instead of a
+# copy of the text, and the engine's integers become the indices without a gather.
+_CODE = pa.dictionary(pa.int8(), pa.string())
+_NAME = pa.dictionary(pa.int32(), pa.string())
 RESULT_SCHEMA = pa.schema([
     ("item_id", pa.string()), ("kind", pa.string()), ("account", pa.string()), ("owner", pa.string()),
     ("meeting", pa.string()), ("uri", pa.string()), ("sha256", pa.string()), ("allowed", pa.bool_()),
-    ("reasons", _STRS), ("terms_version", pa.string()), ("section", pa.string()), ("consent_ids", _STRS),
+    ("reasons", pa.list_(_CODE)), ("terms_version", _NAME), ("section", _NAME), ("consent_ids", _STRS),
 ])
 _PASSED_THROUGH = ("item_id", "kind", "account", "owner", "meeting", "uri", "sha256")
 STANDALONE = {-1: "item.deleted", -2: "terms.not_accepted", -3: "purpose.not_granted"}
@@ -75,41 +80,48 @@ def assemble(
         rid = None  # every item exists at T and DuckDB kept the scan order: no scattering
     listed = _scatter(n, rid, base.column("candidate").to_numpy(zero_copy_only=False), False)
     key = np.array(_scatter(n, rid, base.column("key").to_numpy(zero_copy_only=False), 0))  # writable
-    base_ok = _scatter(n, rid, base.column("base_ok").to_numpy(zero_copy_only=False), False)
+    allowed = _scatter(n, rid, base.column("base_ok").to_numpy(zero_copy_only=False), False)
     derived = _scatter(n, rid, base.column("derived").to_numpy(zero_copy_only=False), False)
-    vidx = base.column("vidx").fill_null(-1).to_numpy()
-    version = _scatter(n, rid, vidx.astype(np.int64), -1)
+    version = _scatter(n, rid, base.column("vidx").fill_null(-1).to_numpy().astype(np.int32), np.int32(-1))
+    del base
     good = np.zeros(n, dtype=bool)
     good[np.asarray(usable, dtype=np.int64)] = True
+    derived &= ~good
+    del good
+    allowed &= ~derived  # a derived item is allowed only when it reached the fixed point
+    del derived
     bad = np.zeros(n, dtype=bool)
     bad[np.asarray(unusable, dtype=np.int64)] = True  # a row may come once per bad source
     key += bad
-    allowed = base_ok & (~derived | good)
+    del bad
 
     rows = np.flatnonzero(listed)
+    del listed
     # Every item listed (the usual case at "now"): views, not copies, of the columns.
-    at: slice | np.ndarray = slice(None) if len(rows) == n else rows
-    keys = pc.dictionary_encode(pa.array(key[at]))
-    patterns = pa.array([decode(k, plan) for k in keys.dictionary.to_pylist()], _STRS)
-    versions = pa.array(plan.versions, pa.string())
-    at_rows = version[at]
-    sections = pa.array([verdict.section for verdict in plan.verdicts] or [None], pa.string())
-    vid = np.maximum(key[at], 0) >> 2
+    every = len(rows) == n
+    if not every:
+        key, version, allowed = key[rows], version[rows], allowed[rows]
+    keys = pc.dictionary_encode(pa.array(key))
+    patterns = pa.array([decode(k, plan) for k in keys.dictionary.to_pylist()], pa.list_(_CODE))
+    vid = np.maximum(key, 0) >> 2
+    del key
     vid //= plan.consent_space
+    versions = pa.DictionaryArray.from_arrays(pa.array(version, mask=version < 0), pa.array(plan.versions, pa.string()))
+    sections = pa.DictionaryArray.from_arrays(
+        pa.array(vid.astype(np.int32), mask=~allowed),
+        pa.array([verdict.section for verdict in plan.verdicts] or [None], pa.string()))
+    del vid
     listed_rows = pa.array(rows)
     # Gathering the string columns is most of the work here, and Arrow does it without
     # the GIL: both cores can take a column each.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        jobs = [pool.submit(items.column(name).take, listed_rows) for name in _PASSED_THROUGH if len(rows) != n]
-        jobs += [
-            pool.submit(patterns.take, keys.indices),
-            pool.submit(versions.take, pa.array(np.where(at_rows < 0, 0, at_rows), mask=at_rows < 0)),
-            pool.submit(sections.take, pa.array(vid, mask=~allowed[at])),
-            pool.submit(_consent_ids, n, rows, evidence),
-        ]
+        jobs = [] if every else [pool.submit(items.column(name).take, listed_rows) for name in _PASSED_THROUGH]
+        jobs += [pool.submit(patterns.take, keys.indices), pool.submit(_consent_ids, n, rows, evidence)]
         gathered = [job.result() for job in jobs]
-    passed = gathered[:-4] if len(rows) != n else [items.column(name) for name in _PASSED_THROUGH]
-    return pa.Table.from_arrays([*passed, pa.array(allowed[at]), *gathered[-4:]], schema=RESULT_SCHEMA)
+    passed = [items.column(name) for name in _PASSED_THROUGH] if every else gathered[:-2]
+    reasons, consent_ids = gathered[-2:]
+    return pa.Table.from_arrays([*passed, pa.array(allowed), reasons, versions, sections, consent_ids],
+                                schema=RESULT_SCHEMA)
 
 
 def _consent_ids(n: int, rows: np.ndarray, evidence: pa.Table | None) -> pa.Array:
