@@ -92,3 +92,15 @@ def test_reading_only_deciding_consents_changes_no_answer(sqlite_store, distinct
     whole = _answers(Decider(sqlite_store).decide_many(questions))
     assert _answers(decide_questions(sqlite_store, questions, load_policy(None))) == whole
     assert len({(a["allowed"], tuple(r["code"] for r in a["reasons"])) for a in whole}) > 3
+
+
+def test_partial_view_of_many_items_at_once_equals_whole_view(store):
+    # More items than one statement would bind as separate parameters, on both backends.
+    buffer = io.BytesIO()
+    write_world(WorldSize(subjects=60, items=1500, consents=300, meetings=40, seed=4), buffer)
+    buffer.seek(0)
+    load_events(store, buffer, "world")
+    questions = [(f"item-{n}", "ai.training", parse_time("2023-11-01T00:00:00Z")) for n in range(1500)]
+    whole = _answers(Decider(store).decide_many(questions))
+    assert _answers(decide_questions(store, questions, load_policy(None))) == whole
+    assert {answer["allowed"] for answer in whole} == {True, False}
