@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import UTC, datetime
 
 import pytest
@@ -93,3 +95,16 @@ def test_only_events_can_be_applied():
 def test_a_naive_time_is_refused(world_of):
     with pytest.raises(ValueError, match="time zone"):
         decide(world_of(*EVENTS), "c", "service", datetime(2024, 2, 1), Policy())
+
+
+def test_a_discarded_world_is_freed_without_the_cycle_collector(world_of):
+    world = world_of(*EVENTS)
+    gone = weakref.ref(world)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del world
+        assert gone() is None
+    finally:
+        if enabled:
+            gc.enable()

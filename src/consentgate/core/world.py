@@ -59,20 +59,6 @@ class World:
         self._grant_cache: dict[tuple[str, str, str], tuple[CoveringGrant, ...]] = {}
         self._group_order: dict[str, tuple[str, ...]] = {}
         self._subjects: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
-        self._appliers: dict[type, Callable[[Any], None]] = {
-            Account: self._apply_account,
-            Group: self._apply_group,
-            User: self._apply_user,
-            Setting: self._apply_setting,
-            Terms: self._apply_terms,
-            TermsAcceptance: self._apply_acceptance,
-            Consent: self._apply_consent,
-            Meeting: self._apply_meeting,
-            Participant: self._apply_participant,
-            Content: self._apply_item,
-            ServiceData: self._apply_item,
-            Erasure: self._apply_erasure,
-        }
 
     # -- applying events -------------------------------------------------------------
 
@@ -82,11 +68,11 @@ class World:
         Raises:
             TypeError: ``event`` is not one of the model's event types.
         """
-        applier = self._appliers.get(type(event))
+        applier = _APPLIERS.get(type(event))
         if applier is None:
             raise TypeError(f"not an event: {type(event).__name__}")
         self._arrivals += 1
-        applier(event)
+        applier(self, event)
 
     def apply_many(self, events: Iterable[Any]) -> None:
         """Apply events in order (see :meth:`apply`)."""
@@ -303,3 +289,22 @@ class World:
         group = self._groups.get(group_id)
         priority = group.priority if group is not None else None
         return (priority is None, priority or 0, listed.index(group_id))
+
+
+# Plain functions, not bound methods kept on each World: a World that held its own bound
+# methods would be a reference cycle, and every discarded view (one per partial read)
+# would wait for a full garbage collection instead of being freed at once.
+_APPLIERS: dict[type, Callable[[World, Any], None]] = {
+    Account: World._apply_account,
+    Group: World._apply_group,
+    User: World._apply_user,
+    Setting: World._apply_setting,
+    Terms: World._apply_terms,
+    TermsAcceptance: World._apply_acceptance,
+    Consent: World._apply_consent,
+    Meeting: World._apply_meeting,
+    Participant: World._apply_participant,
+    Content: World._apply_item,
+    ServiceData: World._apply_item,
+    Erasure: World._apply_erasure,
+}
