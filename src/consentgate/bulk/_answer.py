@@ -67,12 +67,14 @@ def _scatter(size: int, rows: np.ndarray | None, values: np.ndarray, fill: objec
 
 
 def assemble(
-    items: pa.Table, plan: Plan, base: pa.Table, usable: pa.Array, unusable: pa.Array, evidence: pa.Table | None
+    items: pa.Table, plan: Plan, base: pa.Table, usable: pa.Array, unusable: pa.Array, evidence: pa.Table | None,
+    consent_ids: pa.Array,
 ) -> pa.Table:
     """The result of ``select``: one row per listed item, in the order of ``items``.
 
     ``base`` is ``s_base``; ``usable`` the derived rows in the fixed point; ``unusable``
-    the derived rows with a source that is not; ``evidence`` (rid, id) the consents.
+    the derived rows with a source that is not; ``evidence`` (rid, pos, consent) the
+    consents relied on, each a row of ``consent_ids``.
     """
     n = items.num_rows
     rid: np.ndarray | None = base.column("rid").to_numpy()
@@ -116,7 +118,7 @@ def assemble(
     # the GIL: both cores can take a column each.
     with ThreadPoolExecutor(max_workers=2) as pool:
         jobs = [] if every else [pool.submit(items.column(name).take, listed_rows) for name in _PASSED_THROUGH]
-        jobs += [pool.submit(patterns.take, keys.indices), pool.submit(_consent_ids, n, rows, evidence)]
+        jobs += [pool.submit(patterns.take, keys.indices), pool.submit(_consent_ids, n, rows, evidence, consent_ids)]
         gathered = [job.result() for job in jobs]
     passed = [items.column(name) for name in _PASSED_THROUGH] if every else gathered[:-2]
     reasons, consent_ids = gathered[-2:]
@@ -124,14 +126,20 @@ def assemble(
                                 schema=RESULT_SCHEMA)
 
 
-def _consent_ids(n: int, rows: np.ndarray, evidence: pa.Table | None) -> pa.Array:
+def _consent_ids(n: int, rows: np.ndarray, evidence: pa.Table | None, ids: pa.Array) -> pa.Array:
     """The ``consent_ids`` column: each listed row's consents in order, empty where none.
 
-    ``evidence`` has one row per consent relied on, (rid, id), sorted by rid.
+    ``evidence`` has one row per consent relied on, (rid, pos, consent), in any order:
+    sorted here by item and, within one, by the person's place (the owner's -1 first).
     """
     if evidence is None or evidence.num_rows == 0:
         return pa.ListArray.from_arrays(pa.array(np.zeros(len(rows) + 1, dtype=np.int32)), pa.array([], pa.string()))
-    counts = np.bincount(evidence.column("rid").to_numpy(), minlength=n)
+    rid = evidence.column("rid").to_numpy()
+    pos = evidence.column("pos").to_numpy() + 1
+    # One integer sorts by both: the item above, the place (at least 0) below.
+    order = np.argsort(rid * (int(pos.max()) + 1) + pos)
+    counts = np.bincount(rid, minlength=n)
     # Evidence rows belong to listed rows only, so in rid order they follow the listed rows.
     offsets = np.concatenate([[0], np.cumsum(counts[rows])]).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), evidence.column("id").combine_chunks())
+    return pa.ListArray.from_arrays(pa.array(offsets), ids.take(evidence.column("consent").combine_chunks().take(
+        pa.array(order))))

@@ -77,7 +77,7 @@ def judge_all(
     plan.packed_lines = packed_lines
     run = executor(engine, tables.items.num_rows)
     try:
-        _load(run, tables, plan.tables)
+        consent_ids = _load(run, tables, plan.tables)
         base = _judge(run, plan, t)
         fixed = _fixed_point(run, tables.sources.num_rows > 0)
         usable = run.fetch(f"SELECT rid FROM {fixed}").column("rid")
@@ -88,10 +88,21 @@ def judge_all(
             evidence = run.fetch(_sql_out.evidence_sql(plan))
     finally:
         run.close()
-    return assemble(tables.items, plan, base, usable, unusable, evidence)
+    return assemble(tables.items, plan, base, usable, unusable, evidence, consent_ids)
 
 
-def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) -> None:
+def _consents_in_order(consents: pa.Table) -> pa.Table:
+    """``consents`` sorted by ``seq``, with ``seq`` renumbered 0, 1, ...: the order is
+    all the rules read of it, and the number of a consent is then its row."""
+    seq = consents.column("seq").to_numpy()
+    if len(seq) > 1 and not np.all(seq[1:] > seq[:-1]):
+        consents = consents.take(pa.array(np.argsort(seq, kind="stable")))
+    return consents.set_column(consents.schema.get_field_index("seq"), "seq",
+                               pa.array(np.arange(consents.num_rows, dtype=np.int64)))
+
+
+def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) -> pa.Array:
+    """Register the state and the plan with the engine; the consent ids, by ``seq``."""
     items = tables.items
     # The engine reads only what the rules need; the manifest columns are attached to
     # the result afterwards, without a round trip through the engine.
@@ -102,12 +113,16 @@ def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) 
         if name == "items":
             continue
         table = table.select(SCHEMAS[name].names)
+        if name == "consents":
+            table = _consents_in_order(table)
+            consent_ids = table.column("id")
         if name in ("people", "accounts", "meetings", "groups"):
             # A row's number is what references to it hold.
             table = table.append_column("ref", pa.array(np.arange(table.num_rows, dtype=np.int64)))
         run.load(f"t_{name}", table)
     for name, table in plan_tables.items():
         run.load(name, table)
+    return consent_ids.combine_chunks()
 
 
 def _judge(run: Executor, plan: Plan, t: int) -> pa.Table:

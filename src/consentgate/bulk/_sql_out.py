@@ -64,17 +64,15 @@ def people_sql(fixed: str) -> str:
 
 
 def evidence_sql(plan: Plan) -> str:
-    """The consent each of ``s_people`` relied on (``id``), in the order of the items and,
-    within one, of the people's places. (Materializing ``s_people`` first gives the
+    """The consent each of ``s_people`` relied on, as its row in ``t_consents`` (whose
+    ``seq`` the selection numbers 0, 1, ... in order), with the item and the person's
+    place; unordered, the caller sorts. (Materializing ``s_people`` first gives the
     planner its true size, so it hashes the smaller side of the join below.)"""
     kinds = range(len(plan.consent_kinds))
     general = " ".join(f"WHEN {i} THEN g.e{i}" for i in kinds)
     limited = " ".join(f"WHEN {i} THEN m.e{i}" for i in kinds)
     return f"""
-    WITH relied AS (
-        SELECT f.rid, f.pos, greatest(CASE f.kidx {general} END, CASE f.kidx {limited} END) AS enc
-        FROM s_people f
-        LEFT JOIN s_cg g ON g.subject = f.subject
-        LEFT JOIN s_cm m ON m.subject = f.subject AND m.meeting = f.meeting)
-    SELECT r.rid, c.id FROM relied r JOIN t_consents c ON c.seq = r.enc >> 3
-    ORDER BY r.rid, r.pos"""
+    SELECT f.rid, f.pos, greatest(CASE f.kidx {general} END, CASE f.kidx {limited} END) >> 3 AS consent
+    FROM s_people f
+    LEFT JOIN s_cg g ON g.subject = f.subject
+    LEFT JOIN s_cm m ON m.subject = f.subject AND m.meeting = f.meeting"""
