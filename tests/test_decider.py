@@ -104,3 +104,35 @@ def test_partial_view_of_many_items_at_once_equals_whole_view(store):
     whole = _answers(Decider(store).decide_many(questions))
     assert _answers(decide_questions(store, questions, load_policy(None))) == whole
     assert {answer["allowed"] for answer in whole} == {True, False}
+
+
+def test_a_batch_split_between_processes_answers_as_one_process(store):
+    buffer = io.BytesIO()
+    write_world(WorldSize(subjects=50, items=400, consents=300, meetings=30, seed=6), buffer)
+    buffer.seek(0)
+    load_events(store, buffer, "world")
+    at = parse_time("2023-11-01T00:00:00Z")
+    questions = [(f"item-{n}", purpose, at) for n in range(400) for purpose in ("ai.training", "service")]
+    one = _answers(decide_questions(store, questions, load_policy(None), workers=1))
+    split = _answers(decide_questions(store, questions, load_policy(None), workers=2))
+    assert split == one
+    assert [(a["item"], a["purpose"]) for a in split] == [(i, p) for i, p, _ in questions]
+    assert {answer["allowed"] for answer in one} == {True, False}
+
+
+def test_a_view_as_of_a_sequence_number_ignores_later_events(sqlite_store, examples):
+    from consentgate.service import build_world
+
+    load_events(sqlite_store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "seed")
+    head = Decider(sqlite_store).seq
+    withdrawal = {"type": "consent", "id": "c-ben-2", "subject": "ben", "purpose": "ai.training",
+                  "status": "withdrawn", "at": "2023-09-05T00:00:00Z"}
+    load_events(sqlite_store, io.BytesIO(json.dumps(withdrawal).encode()), "withdrawal")
+    at = parse_time("2023-09-10T00:00:00Z")
+    policy = load_policy(None)
+    before = build_world(sqlite_store, ["m-100-chat"], [at], upto=head)
+    after = build_world(sqlite_store, ["m-100-chat"], [at])
+    from consentgate.core import decide as decide_in
+
+    assert decide_in(before, "m-100-chat", "ai.training", at, policy).allowed
+    assert [r.code for r in decide_in(after, "m-100-chat", "ai.training", at, policy).reasons] == ["consent.withdrawn"]

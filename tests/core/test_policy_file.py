@@ -69,3 +69,12 @@ def test_policy_is_immutable():
     policy = Policy(setting_defaults={"k": True})
     with pytest.raises(TypeError):
         policy.setting_defaults["k"] = False  # type: ignore[index]
+
+
+def test_a_policy_survives_pickling_unchanged():
+    import pickle
+
+    policy = Policy.from_toml(b'[consent]\nself_consent_only_regions = ["EU"]\n[settings.defaults]\n"x.y" = true\n')
+    copy = pickle.loads(pickle.dumps(policy))
+    assert copy == policy and copy.digest == policy.digest
+    assert copy.setting_default("x.y") is True and copy.setting_default("other") is False

@@ -51,6 +51,10 @@ class Policy:
             }
             object.__setattr__(self, "digest", _digest(json.dumps(canonical).encode()))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The read-only mapping does not pickle; its items do (worker processes get the policy).
+        return (Policy, (self.self_consent_only_regions, dict(self.setting_defaults), self.digest))
+
     def setting_default(self, key: str) -> bool:
         """The product default of setting ``key`` (false when the policy does not name it)."""
         return self.setting_defaults.get(key, False)

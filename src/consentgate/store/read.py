@@ -172,7 +172,7 @@ _DISTINCT_TIMES = 16  # beyond this many times asked, reading every consent is c
 
 
 def _deciding_consents(
-    connection: Connection, subjects: set[str], times: Sequence[int]
+    connection: Connection, subjects: set[str], times: Sequence[int], where: Any = None
 ) -> list[tuple[int, BaseModel]]:
     """The consents that can decide a question as of any of ``times``.
 
@@ -184,7 +184,7 @@ def _deciding_consents(
     spec = EVENT_SPECS["consent"]
     table = spec.table
     if len(set(times)) > _DISTINCT_TIMES:
-        return _read_in(connection, spec, "subject", subjects)
+        return _read_in(connection, spec, "subject", subjects, where)
     rank = func.row_number().over(
         partition_by=(table.c.subject, table.c.purpose, func.coalesce(table.c.meeting, ""), table.c.kinds),
         order_by=(table.c.at.desc(), table.c.seq.desc()),
@@ -192,10 +192,11 @@ def _deciding_consents(
     found: dict[int, BaseModel] = {}
     if not subjects:
         return []
+    conditions = () if where is None else (where,)
     for moment in sorted(set(times)):
         ranked = (
             select(table.c.seq, *_columns(spec), rank.label("rank"))
-            .where(is_in(connection, table.c.subject, subjects), table.c.at <= moment)
+            .where(is_in(connection, table.c.subject, subjects), table.c.at <= moment, *conditions)
             .subquery()
         )
         statement = select(
@@ -208,7 +209,7 @@ def _deciding_consents(
 
 
 def iter_events_for_items(
-    connection: Connection, item_ids: Iterable[str], times: Sequence[int] | None = None
+    connection: Connection, item_ids: Iterable[str], times: Sequence[int] | None = None, upto: int | None = None
 ) -> Iterator[BaseModel]:
     """The events that decisions about ``item_ids`` can depend on, in log order.
 
@@ -216,9 +217,20 @@ def iter_events_for_items(
     acceptances, meetings and participants, the owners' and participants' consents,
     the owners' users and groups, the settings at every level that applies, erasures.
     With ``times`` (microseconds), only consents that can decide a question at one of
-    those times are read.
+    those times are read. With ``upto``, only events logged at or before that sequence
+    number are read: readers in several processes then share one view of the log.
     """
     picked: dict[int, BaseModel] = {}
+
+    def logged(spec: RecordSpec) -> Any:
+        return None if upto is None else spec.table.c.seq <= upto
+
+    def read_in(type_: str, field: str, values: Iterable[str], where: Any = None) -> list[tuple[int, BaseModel]]:
+        spec = EVENT_SPECS[type_]
+        bound = logged(spec)
+        if bound is not None:
+            where = bound if where is None else where & bound
+        return _read_in(connection, spec, field, values, where)
 
     def take(pairs: list[tuple[int, BaseModel]]) -> list[Any]:
         for seq, event in pairs:
@@ -230,29 +242,29 @@ def iter_events_for_items(
     items: list[Any] = []
     while wanted:
         seen |= wanted
-        found = take(_read_in(connection, EVENT_SPECS["content"], "id", wanted))
-        found += take(_read_in(connection, EVENT_SPECS["service_data"], "id", wanted))
+        found = take(read_in("content", "id", wanted))
+        found += take(read_in("service_data", "id", wanted))
         items += found
         wanted = {s for item in found for s in getattr(item, "derived_from", ())} - seen
     accounts = {item.account for item in items}
     meetings = {item.meeting for item in items if getattr(item, "meeting", None)}
     people = {item.owner if item.type == "content" else item.user for item in items} - {None}
-    participants = take(_read_in(connection, EVENT_SPECS["participant"], "meeting", meetings))
+    participants = take(read_in("participant", "meeting", meetings))
     subjects = people | {participant.subject for participant in participants}
-    take(_read_in(connection, EVENT_SPECS["delete"], "item", seen))
-    take(_read_in(connection, EVENT_SPECS["account"], "id", accounts))
-    take(_read_in(connection, EVENT_SPECS["meeting"], "id", meetings))
-    take(_read_in(connection, EVENT_SPECS["terms_acceptance"], "account", accounts))
-    take(list(_event_stream(connection, EVENT_SPECS["terms"])))
+    take(read_in("delete", "item", seen))
+    take(read_in("account", "id", accounts))
+    take(read_in("meeting", "id", meetings))
+    take(read_in("terms_acceptance", "account", accounts))
+    take(list(_event_stream(connection, EVENT_SPECS["terms"], logged(EVENT_SPECS["terms"]))))
     if times:
-        take(_deciding_consents(connection, subjects, times))
+        take(_deciding_consents(connection, subjects, times, logged(EVENT_SPECS["consent"])))
     else:
-        take(_read_in(connection, EVENT_SPECS["consent"], "subject", subjects))
-    users = take(_read_in(connection, EVENT_SPECS["user"], "id", people))
+        take(read_in("consent", "subject", subjects))
+    users = take(read_in("user", "id", people))
     groups = {group for user in users for group in user.groups}
-    take(_read_in(connection, EVENT_SPECS["group"], "id", groups))
+    take(read_in("group", "id", groups))
     settings = EVENT_SPECS["setting"]
     for scope, targets in (("account", accounts), ("group", groups), ("user", people)):
-        take(_read_in(connection, settings, "target", targets, settings.table.c.scope == scope))
+        take(read_in("setting", "target", targets, settings.table.c.scope == scope))
     for seq in sorted(picked):
         yield picked[seq]
