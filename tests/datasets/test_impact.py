@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pyarrow.parquet as pq
@@ -91,3 +92,51 @@ def test_loaders_skip_an_item_that_lost_eligibility(trained, store_url, tmp_path
         assert to_hf_dataset(tmp_path / "ds").num_rows == len(items)
     finally:
         decider.store.dispose()
+
+
+BEN_WITHDRAWS = {"type": "consent", "id": "c-ben-2", "subject": "ben", "purpose": "ai.training",
+                 "status": "withdrawn", "at": "2023-09-12T00:00:00Z"}
+
+
+def test_each_dataset_version_lists_only_its_own_items(trained, tmp_path):
+    # seed@2 no longer holds the m-100 items; the model still trained on seed@1 did.
+    trained("dataset", "rebuild", "seed", "--at", AFTER, "--out", str(tmp_path / "v2"), check=True)
+    trained("load", "-", input=json.dumps(BEN_WITHDRAWS) + "\n", check=True)
+    result = json.loads(trained("impact", "--subject", "ben", "--at", "2023-09-13T00:00:00Z", "--json",
+                                check=True).stdout)
+    [dataset] = result["datasets"]
+    v1 = pq.read_table(tmp_path / "ds" / "manifest.parquet").to_pylist()
+    bens = sorted(row["item_id"] for row in v1 if row["owner"] == "ben" or row["meeting"] in ("m-100", "m-200"))
+    assert (dataset["version"], dataset["items"]) == (2, [i for i in bens if not i.startswith("m-100-")])
+    [model] = result["models"]
+    assert (model["dataset_version"], model["shards"]) == ("seed@1", sorted({shard_of(i, 4) for i in bens}))
+
+
+def test_a_warm_decider_finds_the_same_impact_and_follows_new_events(trained, store_url):
+    from consentgate import Decider, Store, load_events, load_policy, service
+    from consentgate.model.times import parse_time
+
+    store, policy, at = Store(store_url), load_policy(None), parse_time("2023-09-13T00:00:00Z")
+    decider = Decider(store, policy)
+    try:
+        before = service.impact(store, policy, subject="ben", at=at, decider=decider)
+        assert before == service.impact(store, policy, subject="ben", at=at)
+        load_events(store, io.BytesIO(json.dumps(BEN_WITHDRAWS).encode()), "withdrawal")
+        after = service.impact(store, policy, subject="ben", at=at, decider=decider)
+        assert after == service.impact(store, policy, subject="ben", at=at) != before
+        assert "ben-chat-1" in after["datasets"][0]["items"]
+    finally:
+        store.dispose()
+
+
+def test_a_decider_under_another_policy_is_refused(trained, store_url):
+    from consentgate import Decider, InvalidInput, Store, service
+    from consentgate.core import Policy
+
+    store = Store(store_url)
+    try:
+        with pytest.raises(InvalidInput, match="another policy"):
+            service.impact(store, Policy.default(), subject="ben",
+                           decider=Decider(store, Policy(self_consent_only_regions=frozenset())))
+    finally:
+        store.dispose()

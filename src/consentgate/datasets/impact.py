@@ -10,17 +10,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import select
 
 from ..core import Policy
+from ..errors import InvalidInput
 from ..model.times import format_time
 from ..store import Store
 from ..store.schema import EVENT_SPECS
 from . import manifest, registry
+
+if TYPE_CHECKING:
+    from ..decider import Decider
 
 
 def _subject_meetings(store: Store, subject: str) -> list[str]:
@@ -43,10 +47,15 @@ def _candidates(folder: str, subject: str | None, meetings: list[str], item: str
 
 
 def _denied(
-    store: Store, record: registry.DatasetRecord, items: list[str], at: datetime, policy: Policy
-) -> list[str]:
+    store: Store,
+    record: registry.DatasetRecord,
+    items: list[str],
+    at: datetime,
+    policy: Policy,
+    decider: Decider | None,
+) -> set[str]:
     if not items:
-        return []
+        return set()
     if record.doc.get("catalog"):
         # Items of an outside catalog are not in the store: judge them with the compiled
         # rules over the same catalog, as the build did.
@@ -57,11 +66,15 @@ def _denied(
             tables = read_state(connection, record.doc["catalog"])
         selection = bulk_select(tables, record.purpose, at, policy, record.doc.get("kinds"))
         allowed = set(selection.filter(selection["allowed"])["item_id"].to_pylist())
-        return sorted(item for item in items if item not in allowed)
-    from .. import service
+        return {item for item in items if item not in allowed}
+    questions = [(item, record.purpose, at) for item in items]
+    if decider is not None:
+        decisions = decider.decide_many(questions)
+    else:
+        from .. import service
 
-    decisions = service.decide_questions(store, [(item, record.purpose, at) for item in items], policy)
-    return sorted(decision.item for decision in decisions if not decision.allowed)
+        decisions = service.decide_questions(store, questions, policy)
+    return {decision.item for decision in decisions if not decision.allowed}
 
 
 def impact(
@@ -70,9 +83,21 @@ def impact(
     subject: str | None = None,
     item: str | None = None,
     at: datetime | None = None,
+    decider: Decider | None = None,
 ) -> dict[str, Any]:
     """Which registered dataset items are no longer eligible as of ``at``, and which model
-    shards must be retrained (CONTRACT.md §3 ``impact``)."""
+    shards must be retrained (CONTRACT.md §3 ``impact``).
+
+    Args:
+        decider: a warm view of the same store under the same policy (an API worker's);
+            items in the store are then decided from its memory, brought up to date
+            first, instead of from a fresh read of what they depend on.
+
+    Raises:
+        InvalidInput: ``decider`` follows another policy.
+    """
+    if decider is not None and decider.policy.digest != policy.digest:
+        raise InvalidInput("impact: the decider given follows another policy")
     when = at or datetime.now(UTC)
     store.require_ready()
     with store.read() as connection:
@@ -82,13 +107,13 @@ def impact(
     meetings = _subject_meetings(store, subject) if subject else []
     wanted = {record.id: record for record in latest}
     wanted.update({model.dataset: versions[model.dataset] for model in models if model.dataset in versions})
-    candidates: dict[str, list[str]] = {}
+    candidates: dict[str, pa.ChunkedArray] = {}
     unreadable: list[str] = []
     for dataset_id, record in wanted.items():
         if not record.manifest or not (Path(record.manifest) / manifest.MANIFEST).exists():
             unreadable.append(dataset_id)
             continue
-        candidates[dataset_id] = _candidates(record.manifest, subject, meetings, item)["item_id"].to_pylist()
+        candidates[dataset_id] = _candidates(record.manifest, subject, meetings, item)["item_id"]
     # Datasets that share a purpose, kinds and catalog share their answers: decide each
     # item once per such group, however many datasets and versions hold it.
     groups: dict[tuple[str, str | None, str | None], list[str]] = {}
@@ -98,10 +123,15 @@ def impact(
         groups.setdefault(key, []).append(dataset_id)
     denied: dict[str, list[str]] = {}
     for members in groups.values():
-        union = sorted({i for dataset_id in members for i in candidates[dataset_id]})
-        lost = set(_denied(store, wanted[members[0]], union, when, policy))
+        union = pc.unique(pa.chunked_array([chunk for i in members for chunk in candidates[i].chunks], pa.string()))
+        lost = sorted(_denied(store, wanted[members[0]], sorted(union.to_pylist()), when, policy, decider))
+        lost_array = pa.array(lost, pa.string())
         for dataset_id in members:
-            denied[dataset_id] = sorted(i for i in candidates[dataset_id] if i in lost)
+            denied[dataset_id] = _members(candidates[dataset_id], lost, lost_array) if lost else []
+    shards: dict[tuple[str, int], list[int]] = {}
+    for model in models:
+        if denied.get(model.dataset) and (model.dataset, model.shards) not in shards:
+            shards[model.dataset, model.shards] = _shards(denied[model.dataset], model.shards)
     result: dict[str, Any] = {
         "at": format_time(when),
         "datasets": [
@@ -112,7 +142,7 @@ def impact(
         ],
         "models": [
             {"name": model.name, "dataset": versions[model.dataset].name, "dataset_version": model.dataset,
-             "shards": _shards(denied.get(model.dataset, ()), model.shards)}
+             "shards": shards[model.dataset, model.shards]}
             for model in models
             if denied.get(model.dataset)
         ],
@@ -120,6 +150,13 @@ def impact(
     if unreadable:
         result["unreadable"] = sorted(unreadable)
     return result
+
+
+def _members(items: pa.ChunkedArray, lost: list[str], lost_array: pa.Array) -> list[str]:
+    """The ``items`` found in ``lost`` (a sorted list, and the same as an Arrow array), in
+    its order: by their positions in it, so no strings are hashed or sorted in Python."""
+    positions = pc.index_in(items, value_set=lost_array).drop_null()
+    return [lost[position] for position in positions.sort().to_pylist()]
 
 
 def _shards(items: Iterable[str], shards: int) -> list[int]:

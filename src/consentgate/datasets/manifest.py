@@ -95,4 +95,7 @@ def read_manifest(folder: str | Path, columns: list[str] | None = None) -> pa.Ta
     path = Path(folder) / MANIFEST
     if not path.exists():
         raise InvalidInput(f"{folder}: no {MANIFEST} here")
-    return pq.read_table(path, columns=columns)
+    # One file, read as one: ``pq.read_table`` would go through ``pyarrow.dataset``,
+    # whose import alone (it pulls in pandas) outweighs reading a manifest.
+    with pq.ParquetFile(path) as parquet:
+        return parquet.read(columns=columns)
