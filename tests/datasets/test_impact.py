@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -140,3 +142,16 @@ def test_a_decider_under_another_policy_is_refused(trained, store_url):
                            decider=Decider(store, Policy(self_consent_only_regions=frozenset())))
     finally:
         store.dispose()
+
+
+HEAVY = ("datasets", "duckdb", "ibis", "pandas", "polars", "pyspark", "torch")
+
+
+def test_the_impact_command_imports_no_heavy_library(trained, store_url):
+    script = ("import sys\nfrom consentgate.cli import main\n"
+              "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+              f"print(sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", script, "--db", store_url, "impact", "--subject", "guest-zoe",
+                           "--at", AFTER, "--json"], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout)["datasets"]
+    assert done.stderr.splitlines()[-1] == "[]"

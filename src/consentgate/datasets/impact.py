@@ -7,6 +7,7 @@ its dataset's purpose as of T, and those now denied are the impact.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,15 +35,30 @@ def _subject_meetings(store: Store, subject: str) -> list[str]:
         return sorted({row[0] for row in rows})
 
 
+def _strings(values: Iterable[str]) -> pa.StringArray:
+    """An Arrow string array of ``values``, built from its buffers.
+
+    ``pa.array`` on Python objects first imports pandas to rule out pandas types, which
+    costs a one-shot command more than all its work on the manifests.
+    """
+    encoded = [value.encode() for value in values]
+    offsets = array("i", [0])
+    end = 0
+    for value in encoded:
+        end += len(value)
+        offsets.append(end)
+    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
+
+
 def _candidates(folder: str, subject: str | None, meetings: list[str], item: str | None) -> pa.Table:
     table = manifest.read_manifest(folder, ["item_id", "owner", "meeting"])
     if item is not None:
-        table = table.filter(pc.equal(table["item_id"], item))
+        table = table.filter(pc.is_in(table["item_id"], value_set=_strings([item])))
     if subject is not None:
-        mask = pc.equal(table["owner"], subject)
+        mask = pc.is_in(table["owner"], value_set=_strings([subject]))
         if meetings:
-            mask = pc.or_(mask, pc.is_in(table["meeting"], value_set=pa.array(meetings)))
-        table = table.filter(pc.fill_null(mask, False))
+            mask = pc.or_(mask, pc.is_in(table["meeting"], value_set=_strings(meetings)))
+        table = table.filter(mask)  # is_in is never null: a missing owner or meeting is no match
     return table
 
 
@@ -125,7 +141,7 @@ def impact(
     for members in groups.values():
         union = pc.unique(pa.chunked_array([chunk for i in members for chunk in candidates[i].chunks], pa.string()))
         lost = sorted(_denied(store, wanted[members[0]], sorted(union.to_pylist()), when, policy, decider))
-        lost_array = pa.array(lost, pa.string())
+        lost_array = _strings(lost)
         for dataset_id in members:
             denied[dataset_id] = _members(candidates[dataset_id], lost, lost_array) if lost else []
     shards: dict[tuple[str, int], list[int]] = {}

@@ -13,8 +13,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Connection, Select, String, any_, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ARRAY, ColumnElement, Connection, Select, String, any_, bindparam, func, select
 
 from ..ledger import LogEntry, canonical_json, digest_of
 from ..model.events import EVENT_CLASSES, Signals
