@@ -108,3 +108,34 @@ def test_a_discarded_world_is_freed_without_the_cycle_collector(world_of):
     finally:
         if enabled:
             gc.enable()
+
+
+def test_the_world_lists_every_entity_it_holds():
+    from consentgate.model import parse_event
+
+    world = World()
+    for doc in (
+        {"type": "account", "id": "a1", "region": "EU"},
+        {"type": "group", "id": "g1", "account": "a1", "priority": 1},
+        {"type": "user", "id": "u1", "account": "a1", "groups": ["g1"]},
+        {"type": "meeting", "id": "m1", "account": "a1", "host": "u1", "started_at": "2023-01-01T00:00:00Z"},
+        {"type": "participant", "meeting": "m1", "subject": "u1"},
+        {"type": "participant", "meeting": "m1", "subject": "guest-1"},
+        {"type": "content", "id": "i1", "kind": "chat", "account": "a1", "owner": "u1", "meeting": "m1",
+         "created_at": "2023-01-01T00:00:00Z"},
+        {"type": "terms", "version": "v1", "effective_at": "2023-01-01T00:00:00Z", "sections": []},
+        {"type": "terms_acceptance", "account": "a1", "version": "v1", "at": "2023-01-02T00:00:00Z"},
+        {"type": "delete", "item": "i1", "at": "2023-03-01T00:00:00Z"},
+    ):
+        world.apply(parse_event(doc))
+    assert [a.id for a in world.accounts()] == ["a1"]
+    assert [g.id for g in world.groups()] == ["g1"]
+    assert [u.id for u in world.users()] == ["u1"]
+    assert [m.id for m in world.meetings()] == ["m1"]
+    assert [r.id for r in world.item_records()] == ["i1"]
+    assert [(item, at) for item, at in world.erasures()] == [("i1", 1677628800000000)]
+    assert [r.version for r in world.terms_records()] == ["v1"]
+    assert list(world.acceptance_index()["a1"].records) == ["v1"]
+    assert [(m, [line.subject for line in lines]) for m, lines in world.participant_lines()] == [
+        ("m1", ["u1", "guest-1"])
+    ]

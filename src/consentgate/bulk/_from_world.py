@@ -1,8 +1,8 @@
 """State tables from an in-memory :class:`~consentgate.core.World` (tests, small stores).
 
-The world keeps its indexes private; reading them here (rather than replaying events)
-guarantees the tables hold exactly the state ``decide`` reads: the same surviving event
-per id, the same de-duplicated lists, the same arrival order.
+Reading the world's own listings (rather than replaying events) guarantees the tables
+hold exactly the world ``decide`` reads: the same surviving event per id, the same
+de-duplicated lists, the same arrival order.
 """
 
 from __future__ import annotations
@@ -22,17 +22,17 @@ def state_tables_from_world(world: World) -> StateTables:
     >>> tables.items.num_rows
     0
     """
-    state: Any = world  # the private indexes: see the module docstring
-    items, sources = _items(state)
+    items, sources = _items(world)
     row_of = {item_id: row for row, item_id in enumerate(items.column("item_id").to_pylist())}
-    groups = list(state._groups.values())
-    users = list(state._users.values())
+    groups = list(world.groups())
+    users = list(world.users())
+    accounts, meetings, erasures = list(world.accounts()), list(world.meetings()), list(world.erasures())
     user_groups = [(user.id, group, pos) for user in users for pos, group in enumerate(dict.fromkeys(user.groups))]
     return with_references(dict(
         items=items,
         sources=sources,
         accounts=build("accounts", {
-            "id": [a.id for a in state._accounts.values()], "region": [a.region for a in state._accounts.values()],
+            "id": [a.id for a in accounts], "region": [a.region for a in accounts],
         }),
         groups=build("groups", {
             "id": [g.id for g in groups],
@@ -44,24 +44,24 @@ def state_tables_from_world(world: World) -> StateTables:
             "user_id": [row[0] for row in user_groups], "group_id": [row[1] for row in user_groups],
             "pos": [row[2] for row in user_groups],
         }),
-        settings=_settings(state),
-        terms_grants=_terms_grants(state),
-        acceptances=_acceptances(state),
-        consents=_consents(state),
+        settings=_settings(world),
+        terms_grants=_terms_grants(world),
+        acceptances=_acceptances(world),
+        consents=_consents(world),
         meetings=build("meetings", {
-            "id": [m.id for m in state._meetings.values()], "account": [m.account for m in state._meetings.values()],
+            "id": [m.id for m in meetings], "account": [m.account for m in meetings],
         }),
-        participants=_participants(state),
+        participants=_participants(world),
         erasures=build("erasures", {
-            "item_id": list(state._erasures),
-            "item_row": [row_of.get(item) for item in state._erasures],
-            "at": list(state._erasures.values()),
+            "item_id": [item for item, _ in erasures],
+            "item_row": [row_of.get(item) for item, _ in erasures],
+            "at": [at for _, at in erasures],
         }),
     ))
 
 
-def _items(state: Any) -> tuple[Any, Any]:
-    records = list(state._items.values())
+def _items(world: World) -> tuple[Any, Any]:
+    records = list(world.item_records())
     row_of = {record.id: row for row, record in enumerate(records)}
     source_rows: dict[str, list[Any]] = {"item_row": [], "source": [], "source_row": [], "pos": []}
     for row, record in enumerate(records):
@@ -86,10 +86,10 @@ def _items(state: Any) -> tuple[Any, Any]:
     return items, build("sources", source_rows)
 
 
-def _settings(state: Any) -> Any:
+def _settings(world: World) -> Any:
     columns: dict[str, list[Any]] = {name: [] for name in ("scope", "target", "key", "value", "locked", "at", "seq")}
     seq = 0
-    for (scope, target, key), history in state._settings.items():
+    for (scope, target, key), history in world.setting_index().items():
         # A history is already in (time, arrival) order, so a running number orders it.
         for record in history.records:
             for name, value in (("scope", scope), ("target", target), ("key", key), ("value", record.value),
@@ -99,10 +99,11 @@ def _settings(state: Any) -> Any:
     return build("settings", columns)
 
 
-def _terms_grants(state: Any) -> Any:
+def _terms_grants(world: World) -> Any:
     names = ("version", "section", "grant", "purpose", "data", "requires")
     columns: dict[str, list[Any]] = {name: [] for name in names}
-    for version, record in state._terms.items():
+    for record in world.terms_records():
+        version = record.version
         number = 0
         for section in record.event.sections:
             for grant in section.grants:
@@ -114,13 +115,13 @@ def _terms_grants(state: Any) -> Any:
     return build("terms_grants", columns)
 
 
-def _acceptances(state: Any) -> Any:
-    ranked = sorted(state._terms.values(), key=lambda record: (record.effective, record.arrival))
+def _acceptances(world: World) -> Any:
+    ranked = sorted(world.terms_records(), key=lambda record: (record.effective, record.arrival))
     terms_seq = {record.version: rank for rank, record in enumerate(ranked)}
     columns: dict[str, list[Any]] = {name: [] for name in ("account", "version", "at", "effective", "terms_seq")}
-    for account, history in state._acceptances.items():
+    for account, history in world.acceptance_index().items():
         for at, version in zip(history.times, history.records, strict=True):
-            record = state._terms.get(version)
+            record = world.terms_record(version)
             columns["account"].append(account)
             columns["version"].append(version)
             columns["at"].append(at)
@@ -129,8 +130,8 @@ def _acceptances(state: Any) -> Any:
     return build("acceptances", columns)
 
 
-def _consents(state: Any) -> Any:
-    records = [record for by_purpose in state._consents.values() for history in by_purpose.values()
+def _consents(world: World) -> Any:
+    records = [record for by_purpose in world.consent_index().values() for history in by_purpose.values()
                for record in history.records]
     records.sort(key=lambda record: (record.at, record.arrival))
     return build("consents", {
@@ -147,8 +148,8 @@ def _consents(state: Any) -> Any:
     })
 
 
-def _participants(state: Any) -> Any:
-    lines = [(meeting, line, pos) for meeting, found in state._participants.items() for pos, line in enumerate(found)]
+def _participants(world: World) -> Any:
+    lines = [(meeting, line, pos) for meeting, found in world.participant_lines() for pos, line in enumerate(found)]
     seen: set[tuple[str, str]] = set()
     first = []
     for meeting, line, _ in lines:

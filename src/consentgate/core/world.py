@@ -254,6 +254,44 @@ class World:
         records = [record for history in histories.values() for record in history.records]
         return sorted(records, key=lambda record: (record.at, record.arrival))
 
+    # -- listing, for copying the whole view into columns (the bulk path) ------------
+
+    def accounts(self) -> Iterator[Account]:
+        """Every account, in the order their ids first arrived (the latest event per id)."""
+        return iter(self._accounts.values())
+
+    def groups(self) -> Iterator[Group]:
+        """Every group, as :meth:`accounts` lists accounts."""
+        return iter(self._groups.values())
+
+    def users(self) -> Iterator[User]:
+        """Every user, as :meth:`accounts` lists accounts."""
+        return iter(self._users.values())
+
+    def meetings(self) -> Iterator[Meeting]:
+        """Every meeting, as :meth:`accounts` lists accounts."""
+        return iter(self._meetings.values())
+
+    def item_records(self) -> Iterator[ItemRecord]:
+        """The rules' view of every item, in the order their ids first arrived."""
+        return iter(self._items.values())
+
+    def erasures(self) -> Iterator[tuple[str, int]]:
+        """(item id, when it was first erased in microseconds) for every erased item."""
+        return iter(self._erasures.items())
+
+    def terms_records(self) -> Iterator[TermsRecord]:
+        """Every terms version, in the order their versions first arrived."""
+        return iter(self._terms.values())
+
+    def acceptance_index(self) -> dict[str, Timeline[str]]:
+        """Every account's accepted terms versions by time: a read-only table."""
+        return self._acceptances
+
+    def participant_lines(self) -> Iterator[tuple[str, tuple[Participant, ...]]]:
+        """(meeting id, its participant lines in arrival order) for every meeting with lines."""
+        return ((meeting, tuple(lines)) for meeting, lines in self._participants.items())
+
     def is_source(self, item_id: str) -> bool:
         """True when some item was derived from ``item_id``."""
         return item_id in self._sources
