@@ -4,8 +4,8 @@
 
 One person owns N chat items in a small synthetic world; 20 datasets are built from the
 store; the person withdraws; ``impact --subject`` is timed in process (the service call
-an API worker makes) and as a command, end to end. The floor beside it: reading the
-candidates out of the 20 manifests alone.
+an API worker makes, cold and with a warm Decider) and as a command, end to end. The
+floor beside it: reading the candidates out of the 20 manifests alone.
 """
 
 from __future__ import annotations
@@ -13,15 +13,26 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import time
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
 
 from _common import OUT, fresh_name, machine, table, timed
 
-from consentgate import Store, init_store, load_events, service
+from consentgate import Decider, Store, init_store, load_events, service
 from consentgate.core import Policy
 from consentgate.datasets.impact import _candidates
 from consentgate.model.times import parse_time
 from consentgate.synth import WorldSize, write_world
+
+REPEATS = 5
+
+
+def best_of(times: int, function: Callable[[], Any]) -> tuple[float, Any]:
+    """The shortest of ``times`` calls, and what the last call returned: the machine is shared."""
+    runs = [timed(function) for _ in range(times)]
+    return min(seconds for seconds, _ in runs), runs[-1][1]
 
 
 def main() -> None:
@@ -51,19 +62,23 @@ def main() -> None:
                   "status": "withdrawn", "at": "2023-07-01T00:00:00Z"}
     load_events(store, io.BytesIO(json.dumps(withdrawal).encode()), "withdrawal")
     at = parse_time("2023-08-01T00:00:00Z")
-    seconds, result = timed(lambda: service.impact(store, policy, subject="user-1", at=at))
+    seconds, result = best_of(REPEATS, lambda: service.impact(store, policy, subject="user-1", at=at))
     affected = sum(d["count"] for d in result["datasets"])
-    floor_s, _ = timed(lambda: [_candidates(str(f), "user-1", [], None) for f in folders])
-    start = time.perf_counter()
-    import subprocess
-    import sys
-    subprocess.run([sys.executable, "-m", "consentgate", "--db", str(store.engine.url), "impact", "--subject", "user-1",
-                    "--at", "2023-08-01T00:00:00Z", "--json"], check=True, capture_output=True)
-    cli_s = time.perf_counter() - start
+    decider = Decider(store, policy)
+    warm_s, warm = best_of(REPEATS, lambda: service.impact(store, policy, subject="user-1", at=at, decider=decider))
+    assert warm == result
+    floor_s, _ = best_of(REPEATS, lambda: [_candidates(str(f), "user-1", [], None) for f in folders])
+    command = [sys.executable, "-m", "consentgate", "--db", str(store.engine.url), "impact", "--subject", "user-1",
+               "--at", "2023-08-01T00:00:00Z", "--json"]
+    cli_s, _ = best_of(3, lambda: subprocess.run(command, check=True, capture_output=True))
+    start_s, _ = best_of(3, lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
     rows = [
-        (f"impact --subject, in process ({affected:,} dataset items found)", f"{seconds * 1000:.0f} ms", "≤ 200 ms",
+        (f"impact --subject, in process ({affected:,} dataset items found; best of {REPEATS})",
+         f"{seconds * 1000:.0f} ms", "≤ 200 ms",
          f"reading the candidates from {args.datasets} manifests: {floor_s * 1000:.0f} ms"),
-        ("impact --subject, the command end to end", f"{cli_s * 1000:.0f} ms", "", "(includes starting Python)"),
+        ("impact --subject, in process with a warm Decider (an API worker's)", f"{warm_s * 1000:.0f} ms", "", ""),
+        ("impact --subject, the command end to end (best of 3)", f"{cli_s * 1000:.0f} ms", "",
+         f"starting Python alone: {start_s * 1000:.0f} ms"),
     ]
     print(f"## Impact ({args.items:,} items of one subject across {args.datasets} datasets)\n")
     print(f"Machine: {machine()}\n")

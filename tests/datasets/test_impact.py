@@ -155,3 +155,19 @@ def test_the_impact_command_imports_no_heavy_library(trained, store_url):
                            "--at", AFTER, "--json"], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout)["datasets"]
     assert done.stderr.splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_impact_leaves_the_collector_as_it_found_it(trained, store_url, collecting):
+    import gc
+
+    from consentgate import Store, load_policy, service
+
+    store = Store(store_url)
+    (gc.enable if collecting else gc.disable)()
+    try:
+        assert service.impact(store, load_policy(None), subject="guest-zoe")["datasets"]
+        assert gc.isenabled() is collecting
+    finally:
+        gc.enable()
+        store.dispose()

@@ -138,12 +138,18 @@ def impact(
         key = (record.purpose, str(record.doc.get("kinds")), record.doc.get("catalog"))
         groups.setdefault(key, []).append(dataset_id)
     denied: dict[str, list[str]] = {}
-    for members in groups.values():
-        union = pc.unique(pa.chunked_array([chunk for i in members for chunk in candidates[i].chunks], pa.string()))
-        lost = sorted(_denied(store, wanted[members[0]], sorted(union.to_pylist()), when, policy, decider))
-        lost_array = _strings(lost)
-        for dataset_id in members:
-            denied[dataset_id] = _members(candidates[dataset_id], lost, lost_array) if lost else []
+    from ..service import collector_paused
+
+    # The views and decisions made here are freed as soon as each group is judged: with
+    # the collector paused they are never walked by a collection at all.
+    with collector_paused():
+        for members in groups.values():
+            chunks = [chunk for dataset_id in members for chunk in candidates[dataset_id].chunks]
+            union = sorted(pc.unique(pa.chunked_array(chunks, pa.string())).to_pylist())
+            lost = sorted(_denied(store, wanted[members[0]], union, when, policy, decider))
+            lost_array = _strings(lost)
+            for dataset_id in members:
+                denied[dataset_id] = _members(candidates[dataset_id], lost, lost_array) if lost else []
     shards: dict[tuple[str, int], list[int]] = {}
     for model in models:
         if denied.get(model.dataset) and (model.dataset, model.shards) not in shards:
