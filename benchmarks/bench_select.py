@@ -18,6 +18,7 @@ Then, at T after every item exists:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import os
 import threading
@@ -40,6 +41,7 @@ T1 = int(datetime(2025, 12, 1, tzinfo=UTC).timestamp() * 1e6)
 CONTENT = ("audio", "video", "chat", "transcript", "screen_share", "whiteboard", "file", "summary", "embedding")
 AI_KEY, SHARING_KEY = "ai_training.customer_content", "data_sharing.product_improvement"
 STRS = pa.list_(pa.string())
+WORD = pa.dictionary(pa.int8(), pa.string())
 
 
 def ids(prefix: str, numbers: np.ndarray) -> pa.Array:
@@ -152,6 +154,62 @@ def build(n: int, seed: int = 7) -> StateTables:
         participants=participants,
         erasures=erasures,
     )
+
+
+def _coded(refs: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """A reference column as int32 rows, and the id column it stands for as a dictionary
+    over ``keys`` sharing those rows as its indices (no copy of the ids per row)."""
+    rows = pa.chunked_array([refs]).combine_chunks().cast(pa.int32())
+    return rows, pa.DictionaryArray.from_arrays(rows, keys.combine_chunks())
+
+
+def compact(tables: StateTables) -> StateTables:
+    """The same state in narrower physical types, as a large deployment keeps it: ids that
+    name a row of another table are dictionaries over that table's ids (their indices
+    are the ``*_ref`` columns), repeated words are dictionaries, row numbers int32."""
+    items, parts, consents = tables.items, tables.participants, tables.consents
+    people, meetings, accounts = tables.people["id"], tables.meetings["id"], tables.accounts["id"]
+    account_ref, account = _coded(items["account_ref"], accounts)
+    owner_ref, owner = _coded(items["owner_ref"], people)
+    meeting_ref, meeting = _coded(items["meeting_ref"], meetings)
+    items = pa.table({
+        "item_id": items["item_id"], "kind": pc.dictionary_encode(items["kind"]).cast(WORD),
+        "account": account, "owner": owner, "meeting": meeting, "created": items["created"], "uri": items["uri"],
+        "sha256": items["sha256"], "derived": items["derived"], "train_reserved": items["train_reserved"],
+        "kind_code": items["kind_code"].cast(pa.int8()), "account_ref": account_ref, "owner_ref": owner_ref,
+        "meeting_ref": meeting_ref, "erased": items["erased"],
+    })
+    line_meeting_ref, line_meeting = _coded(parts["meeting_ref"], meetings)
+    subject_ref, subject = _coded(parts["subject_ref"], people)
+    notified = pa.chunked_array([parts["notified"]]).combine_chunks()
+    words = pc.dictionary_encode(notified.values).cast(WORD)
+    participants = pa.table({
+        "meeting": line_meeting, "subject": subject, "pos": parts["pos"].cast(pa.int32()),
+        "notified": pa.ListArray.from_arrays(notified.offsets, words), "first": parts["first"],
+        "meeting_ref": line_meeting_ref, "subject_ref": subject_ref,
+    })
+    consent_subject_ref, consent_subject = _coded(consents["subject_ref"], people)
+    consent_meeting_ref, consent_meeting = _coded(consents["meeting_ref"], meetings)
+    consents = pa.table({
+        "id": consents["id"], "subject": consent_subject,
+        "purpose": pc.dictionary_encode(consents["purpose"]), "status": pc.dictionary_encode(consents["status"]),
+        "kinds": consents["kinds"], "meeting": consent_meeting, "self_given": consents["self_given"],
+        "at": consents["at"], "expires": consents["expires"], "seq": consents["seq"],
+        "subject_ref": consent_subject_ref, "meeting_ref": consent_meeting_ref,
+    })
+    source_row, source = _coded(tables.sources["source_row"], items["item_id"])
+    sources = pa.table({"item_row": tables.sources["item_row"].cast(pa.int32()), "source": source,
+                        "source_row": source_row, "pos": tables.sources["pos"]})
+    return dataclasses.replace(tables, items=items, participants=participants, consents=consents, sources=sources)
+
+
+def plain(table: pa.Table) -> pa.Table:
+    """``table`` with its dictionary columns decoded (for the per-item path's events)."""
+    def decoded(kind: pa.DataType) -> pa.DataType:
+        if pa.types.is_dictionary(kind):
+            return kind.value_type
+        return pa.list_(decoded(kind.value_type)) if pa.types.is_list(kind) else kind
+    return table.cast(pa.schema([field.with_type(decoded(field.type)) for field in table.schema]))
 
 
 def _erasures(rng: np.random.Generator, n: int) -> pa.Table:
@@ -273,14 +331,17 @@ def sample_world(tables: StateTables, size: int, seed: int = 5) -> tuple[Any, li
     items = tables.items
     n_meetings = tables.meetings.num_rows
     meetings = rng.choice(n_meetings, min(n_meetings, int(size * 0.8) // 4), replace=False)
-    in_meeting = pc.is_in(items["meeting_ref"], value_set=pa.array(meetings)).to_numpy(zero_copy_only=False)
+    in_meeting = pc.is_in(items["meeting_ref"], value_set=pa.array(meetings).cast(items["meeting_ref"].type))
+    in_meeting = in_meeting.to_numpy(zero_copy_only=False)
     outside = np.flatnonzero(pc.is_null(items["meeting_ref"]).to_numpy(zero_copy_only=False))
     rows = np.sort(np.r_[np.flatnonzero(in_meeting), rng.choice(outside, min(len(outside), size // 5), False)])
-    chosen = items.take(pa.array(rows))
-    lines = tables.participants.filter(pc.is_in(tables.participants["meeting_ref"], value_set=pa.array(meetings)))
+    chosen = plain(items.take(pa.array(rows)))
+    parts = tables.participants
+    of_sample = pc.is_in(parts["meeting_ref"], value_set=pa.array(meetings).cast(parts["meeting_ref"].type))
+    lines = plain(parts.filter(of_sample))
     people = pa.concat_arrays([pc.drop_null(chosen["owner"]).combine_chunks(), lines["subject"].combine_chunks()])
     accounts = pc.unique(chosen["account"])
-    pick = lambda table, column, keys: table.filter(pc.is_in(table[column], value_set=keys)).to_pylist()  # noqa: E731
+    pick = lambda table, column, keys: plain(table).filter(pc.is_in(table[column], value_set=keys)).to_pylist()  # noqa: E731
     users = pick(tables.users, "id", people)
     memberships = pick(tables.user_groups, "user_id", people)
     groups = pick(tables.groups, "id", pa.array({m["group_id"] for m in memberships}, pa.string()))
@@ -314,7 +375,8 @@ def sample_world(tables: StateTables, size: int, seed: int = 5) -> tuple[Any, li
     events += [Participant(meeting=p["meeting"], subject=p["subject"], notified=p["notified"])
                for p in lines.to_pylist()]
     sources: dict[int, list[str]] = {}
-    for s in tables.sources.filter(pc.is_in(tables.sources["item_row"], value_set=pa.array(rows))).to_pylist():
+    sources_rows = pa.array(rows).cast(tables.sources["item_row"].type)
+    for s in plain(tables.sources.filter(pc.is_in(tables.sources["item_row"], value_set=sources_rows))).to_pylist():
         sources.setdefault(s["item_row"], []).append(s["source"])
     for row, item in zip(rows, chosen.to_pylist(), strict=True):
         if item["kind"] in ("telemetry", "usage", "diagnostic"):
@@ -397,8 +459,9 @@ def main() -> None:
 def on_duckdb(n: int, repeat: int, sample: int) -> list[tuple[str, ...]]:
     """The world, ``select`` on DuckDB, the floor and the per-item path, at ``n`` items."""
     policy = Policy.default()
-    seconds, tables = timed(lambda: build(n))
+    seconds, tables = timed(lambda: compact(build(n)))
     gc.collect()
+    pa.default_memory_pool().release_unused()
     world_rss = rss_mib()
     rows = [("world built as Arrow tables", f"{n:,}", f"{seconds:.1f} s", "", f"{world_rss:,.0f} MiB",
              "vectorised; the state every figure below reads")]

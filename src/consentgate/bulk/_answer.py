@@ -66,26 +66,35 @@ def _scatter(size: int, rows: np.ndarray | None, values: np.ndarray, fill: objec
     return out
 
 
-def assemble(
-    items: pa.Table, plan: Plan, base: pa.Table, usable: pa.Array, unusable: pa.Array, evidence: pa.Table | None,
-    consent_ids: pa.Array,
-) -> pa.Table:
-    """The result of ``select``: one row per listed item, in the order of ``items``.
-
-    ``base`` is ``s_base``; ``usable`` the derived rows in the fixed point; ``unusable``
-    the derived rows with a source that is not; ``evidence`` (rid, pos, consent) the
-    consents relied on, each a row of ``consent_ids``.
-    """
-    n = items.num_rows
+def in_item_order(base: pa.Table, n: int) -> dict[str, np.ndarray]:
+    """The per-item columns of ``s_base`` as arrays of ``n`` rows in items order (rows
+    that do not exist at T are not listed, with key 0)."""
     rid: np.ndarray | None = base.column("rid").to_numpy()
     if rid is not None and len(rid) == n and (n == 0 or (rid[0] == 0 and np.all(np.diff(rid) == 1))):
         rid = None  # every item exists at T and DuckDB kept the scan order: no scattering
-    listed = _scatter(n, rid, base.column("candidate").to_numpy(zero_copy_only=False), False)
-    key = np.array(_scatter(n, rid, base.column("key").to_numpy(zero_copy_only=False), 0))  # writable
-    allowed = _scatter(n, rid, base.column("base_ok").to_numpy(zero_copy_only=False), False)
-    derived = _scatter(n, rid, base.column("derived").to_numpy(zero_copy_only=False), False)
-    version = _scatter(n, rid, base.column("vidx").fill_null(-1).to_numpy().astype(np.int32), np.int32(-1))
-    del base
+
+    def column(name: str, fill: object) -> np.ndarray:
+        return _scatter(n, rid, base.column(name).to_numpy(zero_copy_only=False), fill)
+
+    return {"listed": column("candidate", False), "key": np.array(column("key", 0)),  # writable
+            "allowed": column("base_ok", False), "derived": column("derived", False),
+            "version": _scatter(n, rid, base.column("vidx").fill_null(-1).to_numpy().astype(np.int32), np.int32(-1))}
+
+
+def assemble(
+    items: pa.Table, plan: Plan, base: dict[str, np.ndarray], usable: pa.Array, unusable: pa.Array,
+    evidence: pa.Table | None, consent_ids: pa.Array,
+) -> pa.Table:
+    """The result of ``select``: one row per listed item, in the order of ``items``.
+
+    ``base`` is ``s_base`` in items order (:func:`in_item_order`; its arrays are reused);
+    ``usable`` the derived rows in the fixed point; ``unusable`` the derived rows with a
+    source that is not; ``evidence`` (rid, pos, consent) the consents relied on, each a
+    row of ``consent_ids``.
+    """
+    n = items.num_rows
+    listed, key, allowed, derived, version = (base.pop(name) for name in
+                                              ("listed", "key", "allowed", "derived", "version"))
     good = np.zeros(n, dtype=bool)
     good[np.asarray(usable, dtype=np.int64)] = True
     derived &= ~good
@@ -105,12 +114,13 @@ def assemble(
         key, version, allowed = key[rows], version[rows], allowed[rows]
     keys = pc.dictionary_encode(pa.array(key))
     patterns = pa.array([decode(k, plan) for k in keys.dictionary.to_pylist()], pa.list_(_CODE))
-    vid = np.maximum(key, 0) >> 2
+    # Only allowed rows name a section: the verdict number of their key.
+    vid = np.zeros(len(key), dtype=np.int32)
+    vid[allowed] = (key[allowed] >> 2) // plan.consent_space
     del key
-    vid //= plan.consent_space
     versions = pa.DictionaryArray.from_arrays(pa.array(version, mask=version < 0), pa.array(plan.versions, pa.string()))
     sections = pa.DictionaryArray.from_arrays(
-        pa.array(vid.astype(np.int32), mask=~allowed),
+        pa.array(vid, mask=~allowed),
         pa.array([verdict.section for verdict in plan.verdicts] or [None], pa.string()))
     del vid
     listed_rows = pa.array(rows)
@@ -122,8 +132,11 @@ def assemble(
         gathered = [job.result() for job in jobs]
     passed = [items.column(name) for name in _PASSED_THROUGH] if every else gathered[:-2]
     reasons, consent_ids = gathered[-2:]
-    return pa.Table.from_arrays([*passed, pa.array(allowed), reasons, versions, sections, consent_ids],
-                                schema=RESULT_SCHEMA)
+    # The manifest columns keep the types the items table gives them (a dictionary of
+    # strings stays one: casting would copy every id).
+    schema = pa.schema([*(pa.field(name, column.type) for name, column in zip(_PASSED_THROUGH, passed, strict=True)),
+                        *list(RESULT_SCHEMA)[len(_PASSED_THROUGH):]])
+    return pa.Table.from_arrays([*passed, pa.array(allowed), reasons, versions, sections, consent_ids], schema=schema)
 
 
 def _consent_ids(n: int, rows: np.ndarray, evidence: pa.Table | None, ids: pa.Array) -> pa.Array:
@@ -139,7 +152,9 @@ def _consent_ids(n: int, rows: np.ndarray, evidence: pa.Table | None, ids: pa.Ar
     # One integer sorts by both: the item above, the place (at least 0) below.
     order = np.argsort(rid * (int(pos.max()) + 1) + pos)
     counts = np.bincount(rid, minlength=n)
+    del rid, pos
     # Evidence rows belong to listed rows only, so in rid order they follow the listed rows.
-    offsets = np.concatenate([[0], np.cumsum(counts[rows])]).astype(np.int32)
+    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
+    np.cumsum(counts if len(rows) == n else counts[rows], out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), ids.take(evidence.column("consent").combine_chunks().take(
         pa.array(order))))

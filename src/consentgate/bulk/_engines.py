@@ -69,7 +69,10 @@ class DuckDBExecutor:
         return result
 
     def fetch(self, sql: str) -> pa.Table:
-        return self._connection.sql(sql).to_arrow_table()
+        # Streamed in batches: the rows are never held in DuckDB's own form and as Arrow
+        # at the same time, which would double the peak for the per-item results.
+        reader = self._connection.sql(sql).to_arrow_reader(1 << 20)
+        return pa.Table.from_batches(reader, reader.schema)
 
     def close(self) -> None:
         self._connection.close()
@@ -130,6 +133,20 @@ _SMALL_CONF = {
 }
 
 
+def _decoded(table: pa.Table) -> pa.Table:
+    """``table`` with dictionary columns (and lists of them) as plain values: Spark's
+    Arrow conversion takes no dictionaries."""
+    def plain(kind: pa.DataType) -> pa.DataType:
+        if pa.types.is_dictionary(kind):
+            return plain(kind.value_type)
+        if pa.types.is_list(kind):
+            return pa.list_(plain(kind.value_type))
+        return kind
+
+    schema = pa.schema([field.with_type(plain(field.type)) for field in table.schema])
+    return table if schema == table.schema else table.cast(schema)
+
+
 class SparkExecutor:
     """Temporary views in the shared SparkSession; one selection at a time per process,
     because views are named the same in every selection."""
@@ -147,7 +164,7 @@ class SparkExecutor:
                 self._spark.conf.set(key, value)
 
     def load(self, name: str, table: pa.Table) -> None:
-        frame = self._spark.createDataFrame(table)
+        frame = self._spark.createDataFrame(_decoded(table))
         frame.createOrReplaceTempView(name)
         self._names.append(name)
 

@@ -13,7 +13,7 @@ from ..core import Policy
 from ..model import DATA_KINDS
 from ..model.times import to_micros
 from . import _sql, _sql_item, _sql_out
-from ._answer import assemble
+from ._answer import assemble, in_item_order
 from ._engines import Executor, executor
 from ._plan import Plan, compile_plan
 from ._tables import SCHEMAS, StateTables
@@ -41,7 +41,8 @@ def select(
     Returns:
         One row per listed item, in the order of ``tables.items`` (schema
         ``RESULT_SCHEMA``): the manifest columns (``owner`` is the service data's user
-        for service data), ``allowed``, ``reasons`` (the reason codes decide lists,
+        for service data; each keeps its type in ``tables.items``, so a dictionary
+        column stays one), ``allowed``, ``reasons`` (the reason codes decide lists,
         de-duplicated, in its order; empty when allowed), ``terms_version`` (the
         version in force for the item's account, null when none), ``section`` (of the
         grant that allowed it; null when denied) and ``consent_ids`` (the consents that
@@ -88,7 +89,9 @@ def judge_all(
             evidence = run.fetch(_sql_out.evidence_sql(plan))
     finally:
         run.close()
-    return assemble(tables.items, plan, base, usable, unusable, evidence, consent_ids)
+    columns = in_item_order(base, tables.items.num_rows)
+    del base  # the arrays above replace it: a 10M-row selection need not hold both
+    return assemble(tables.items, plan, columns, usable, unusable, evidence, consent_ids)
 
 
 def _consents_in_order(consents: pa.Table) -> pa.Table:

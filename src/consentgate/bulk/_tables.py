@@ -5,6 +5,12 @@ pre-exploded into their own tables (a user's groups, an item's sources); a conse
 data kinds are a bitmask over :data:`KIND_BITS`, because the vocabulary of data kinds is
 closed and a mask tests coverage without multiplying the consent rows by nine.
 
+The schemas give each column's meaning and widest type. A table may use a narrower
+physical type that reads the same: a dictionary for a string column (an id column whose
+dictionary is the referenced table's ids costs no copy of the ids), int32 for row
+numbers (``*_ref``, ``pos``, ``item_row``, ``source_row``). The benchmark's state of ten
+million items takes about 800 MiB less that way.
+
 Where "the latest event at or before T" matters, a table carries ``seq``: of two events
 of the same history, the one with the greater ``seq`` is the later (a later line breaks
 a tie on time), exactly as the policy core orders them.
