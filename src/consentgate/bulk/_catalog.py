@@ -40,17 +40,22 @@ OPTIONAL = ("meeting", "uri", "sha256", "derived_from", "signals")
 
 
 def _reserved(item_ids: Any, signals: pa.Array) -> np.ndarray:
-    """Whether each item's signals reserve AI training; only non-null signals are parsed."""
-    flags = np.zeros(len(signals), dtype=bool)
-    present = np.flatnonzero(pc.is_valid(signals).to_numpy(zero_copy_only=False))
-    for row in present:
-        text = signals[int(row)].as_py()
+    """Whether each item's signals reserve AI training.
+
+    Catalogs repeat a few signals texts over millions of items, so each distinct text is
+    parsed once (in order of first appearance, so an invalid one names its first item).
+    """
+    encoded = pc.dictionary_encode(signals)
+    reserving = np.zeros(len(encoded.dictionary), dtype=bool)
+    for code, text in enumerate(encoded.dictionary.to_pylist()):
         try:
-            parsed = Signals.model_validate_json(text) if isinstance(text, str | bytes) else None
+            parsed = Signals.model_validate_json(text)
         except ValidationError as exc:
-            raise ValueError(f"item {item_ids[int(row)]}: signals are not valid: "
+            row = pc.index(encoded.indices, code).as_py()
+            raise ValueError(f"item {item_ids[row]}: signals are not valid: "
                              f"{exc.errors()[0].get('msg', exc)}") from None
-        flags[row] = training_reservation(parsed) is not None
+        reserving[code] = training_reservation(parsed) is not None
+    flags: np.ndarray = pc.fill_null(pa.array(reserving).take(encoded.indices), False).to_numpy(zero_copy_only=False)
     return flags
 
 
@@ -69,19 +74,16 @@ def _unique_lists(lists: pa.Array) -> pa.ListArray:
     return pa.array([list(dict.fromkeys(v)) for v in values], _STRS)
 
 
-def content_items(
-    ids: list[Any], kinds: list[Any], accounts: list[Any], owners: list[Any], meetings: list[Any],
-    created: list[Any], uris: list[Any], sha256s: list[Any], derived_from: list[Any], signals: list[Any],
-    seq: list[Any],
-) -> pa.Table:
-    """Content rows (Python columns, times in microseconds) as items plus ``seq`` and
-    ``source_list`` (the de-duplicated ``derived_from``)."""
-    return _table(
-        pa.array(ids, pa.string()), pa.array(kinds, pa.string()), pa.array(accounts, pa.string()),
-        pa.array(owners, pa.string()), pa.array(meetings, pa.string()), pa.array(created, pa.int64()),
-        pa.array(uris, pa.string()), pa.array(sha256s, pa.string()), pa.array(derived_from, _STRS),
-        pa.array(signals, pa.string()), pa.array(seq, pa.int64()),
-    )
+def content_items(rows: pa.Table) -> pa.Table:
+    """Content rows read from the store as items plus ``seq`` and ``source_list`` (the
+    de-duplicated ``derived_from``).
+
+    ``rows`` has the content event's columns (times in microseconds, ``derived_from`` a
+    list of strings, ``signals`` JSON text) and ``seq``.
+    """
+    names = ("id", "kind", "account", "owner", "meeting", "created_at", "uri", "sha256", "derived_from", "signals",
+             "seq")
+    return _table(*(rows[name].combine_chunks() for name in names))
 
 
 def _table(*columns: Any) -> pa.Table:

@@ -1,14 +1,13 @@
 """State tables straight from the store (SQLite or PostgreSQL), and content catalogs.
 
-Rows are read with SQLAlchemy Core statements run on the driver's own cursor and turned
-into Arrow arrays a column at a time: building pydantic events or row objects for
-millions of items would cost far more than the selection itself. Ties between events of
-equal valid time are broken by ``seq``, the log order, as the in-memory view does.
+Event tables arrive as Arrow columns (see ``_columnar``) and become state tables with
+Arrow and NumPy operations; JSON text (lists of groups, data kinds, notices, sources) is
+parsed once per distinct text, since most rows repeat a few values. Ties between events
+of equal valid time are broken by ``seq``, the log order, as the in-memory view does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,103 +15,128 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from ..store.schema import EVENT_SPECS
 from ._catalog import content_items, read_catalog
+from ._columnar import Reader, event_reader
 from ._refs import with_references
 from ._tables import StateTables, build, kinds_mask, raw_schema
 
-_CHUNK = 50_000
+_STRS = pa.list_(pa.string())
 
 
-def _read(connection: Connection, type_: str, fields: tuple[str, ...]) -> dict[str, list[Any]]:
-    """Columns ``seq`` and ``fields`` of one event table, in log order."""
-    table = EVENT_SPECS[type_].table
-    statement = select(table.c.seq, *(table.c[name] for name in fields)).order_by(table.c.seq)
-    sql = str(statement.compile(dialect=connection.dialect))
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(sql)
-        columns: list[list[Any]] = [[] for _ in range(len(fields) + 1)]
-        while True:
-            rows = cursor.fetchmany(_CHUNK)
-            if not rows:
-                break
-            for column, values in zip(columns, zip(*rows, strict=True), strict=True):
-                column.extend(values)
-    finally:
-        cursor.close()
-    return dict(zip(("seq", *fields), columns, strict=True))
+def _distinct_texts(texts: pa.ChunkedArray) -> tuple[list[Any], pa.Array]:
+    """The distinct texts of a column (as Python strings) and each row's index among them."""
+    encoded = pc.dictionary_encode(texts.combine_chunks())
+    return encoded.dictionary.to_pylist(), encoded.indices
 
 
-def _json(values: list[Any], default: Any) -> list[Any]:
-    return [default if text is None else orjson.loads(text) for text in values]
+def _json_lists(texts: pa.ChunkedArray, unique: bool = False) -> pa.Array:
+    """JSON arrays of strings as a list column (null text: an empty list).
+
+    ``unique`` drops repeats within each list, keeping first occurrences.
+    """
+    distinct, indices = _distinct_texts(texts)
+    parsed = [orjson.loads(text) for text in distinct]
+    lists = pa.array([list(dict.fromkeys(v)) for v in parsed] if unique else parsed, _STRS)
+    taken = lists.take(indices)
+    return pc.fill_null(taken, pa.scalar([], _STRS)) if taken.null_count else taken
 
 
-def _later_first(at: list[int], seq: list[int]) -> list[int]:
+def _later_first(at: pa.ChunkedArray, seq: pa.ChunkedArray) -> np.ndarray:
     """Each event's rank in (valid time, log order): the later, the greater."""
-    order = np.lexsort((np.asarray(seq, dtype=np.int64), np.asarray(at, dtype=np.int64)))
+    order = np.lexsort((seq.to_numpy(), at.to_numpy()))
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = np.arange(len(order), dtype=np.int64)
-    return ranks.tolist()
+    return ranks
 
 
-def state_tables_from_store(connection: Connection, catalog: str | Path | None = None) -> StateTables:
+def state_tables_from_store(
+    connection: Connection, catalog: str | Path | None = None, *, head: int | None = None,
+    columnar: bool | None = None,
+) -> StateTables:
     """The store's state as Arrow tables (see :mod:`consentgate.bulk`).
+
+    The state is the one at log entry ``head`` (by default the log head ``connection``'s
+    transaction sees), even though the columns are read on a connection of their own
+    (see ``_columnar``): events logged after it are left out.
 
     Args:
         connection: an open connection to an initialized store (read transaction).
         catalog: a Parquet file or folder of content items that replaces the store's
             content (see :func:`read_catalog` for its columns); service data, consents,
             settings, terms, meetings and erasures still come from the store.
+        head: the log's sequence number to read the state at, such as the one
+            :func:`~consentgate.store.read_head` gave on the same connection.
+        columnar: True reads the event tables through ADBC where the store allows it;
+            False fetches their rows through ``connection``; None (the default) takes
+            ADBC for large stores. All give the same tables.
 
     Raises:
         ValueError: the catalog is missing a column, has a wrong type or repeats an id.
     """
-    read: Callable[..., dict[str, list[Any]]] = lambda type_, *fields: _read(connection, type_, fields)  # noqa: E731
+    reads = {type_: fields for type_, fields in _READS.items() if catalog is None or type_ != "content"}
+    with event_reader(connection, reads, columnar, head) as read:
+        return _state_tables(read, catalog)
+
+
+# What a selection reads of each event type, in the order it is used.
+_READS: dict[str, tuple[str, ...]] = {
+    "content": ("id", "kind", "account", "owner", "meeting", "created_at", "uri", "sha256", "derived_from",
+                "signals"),
+    "service_data": ("id", "kind", "account", "user", "at"),
+    "user": ("id", "account", "groups"),
+    "terms": ("version", "effective_at", "sections"),
+    "account": ("id", "region"),
+    "group": ("id", "account", "priority"),
+    "setting": ("scope", "target", "key", "value", "locked", "at"),
+    "terms_acceptance": ("account", "version", "at"),
+    "consent": ("id", "subject", "purpose", "status", "kinds", "meeting", "by", "method", "at", "expires_at"),
+    "meeting": ("id", "account"),
+    "participant": ("meeting", "subject", "notified"),
+    "delete": ("item", "at"),
+}
+
+
+def _state_tables(read: Reader, catalog: str | Path | None) -> StateTables:
     if catalog is None:
-        c = read("content", "id", "kind", "account", "owner", "meeting", "created_at", "uri", "sha256",
-                 "derived_from", "signals")
-        content = content_items(c["id"], c["kind"], c["account"], c["owner"], c["meeting"], c["created_at"],
-                                c["uri"], c["sha256"], _json(c["derived_from"], []), c["signals"], c["seq"])
+        c = read("content")
+        content = content_items(c.set_column(c.schema.get_field_index("derived_from"), "derived_from",
+                                             _json_lists(c["derived_from"])))
     else:
         content = read_catalog(catalog)
-    s = read("service_data", "id", "kind", "account", "user", "at")
+    s = read("service_data")
     service = pa.table({
-        "item_id": pa.array(s["id"], pa.string()), "kind": pa.array(s["kind"], pa.string()),
-        "account": pa.array(s["account"], pa.string()), "owner": pa.array(s["user"], pa.string()),
-        "created": pa.array(s["at"], pa.int64()), "seq": pa.array(s["seq"], pa.int64()),
+        "item_id": s["id"], "kind": s["kind"], "account": s["account"], "owner": s["user"], "created": s["at"],
+        "seq": s["seq"],
     })
     if catalog is not None and pc.any(pc.is_in(service["item_id"], value_set=content["item_id"])).as_py():
         raise ValueError(f"the catalog {catalog} reuses the id of a service-data item in the store")
     items, sources = _merge_items(content, service)
-    users = read("user", "id", "account", "groups")
-    memberships = [(user, group, pos) for user, groups in zip(users["id"], _json(users["groups"], []), strict=True)
-                   for pos, group in enumerate(dict.fromkeys(groups))]
+    users = read("user")
+    groups = _json_lists(users["groups"], unique=True)
+    terms = read("terms")
     return with_references(dict(
         items=items,
         sources=sources,
-        accounts=_columns("accounts", read("account", "id", "region"), {"id": "id", "region": "region"}),
-        groups=_columns("groups", read("group", "id", "account", "priority"),
-                        {"id": "id", "account": "account", "priority": "priority"}),
+        accounts=_columns("accounts", read("account"), {"id": "id", "region": "region"}),
+        groups=_columns("groups", read("group"), {"id": "id", "account": "account", "priority": "priority"}),
         users=_columns("users", users, {"id": "id", "account": "account"}),
-        user_groups=build("user_groups", {"user_id": [m[0] for m in memberships],
-                                          "group_id": [m[1] for m in memberships],
-                                          "pos": [m[2] for m in memberships]}),
-        settings=_settings(read("setting", "scope", "target", "key", "value", "locked", "at")),
-        terms_grants=_terms_grants(read("terms", "version", "sections")),
-        acceptances=_acceptances(read("terms_acceptance", "account", "version", "at"),
-                                 read("terms", "version", "effective_at")),
-        consents=_consents(read("consent", "id", "subject", "purpose", "status", "kinds", "meeting", "by",
-                                "method", "at", "expires_at")),
-        meetings=_columns("meetings", read("meeting", "id", "account"), {"id": "id", "account": "account"}),
-        participants=_participants(read("participant", "meeting", "subject", "notified")),
-        erasures=_erasures(read("delete", "item", "at"), items),
+        user_groups=build("user_groups", {
+            "user_id": users["id"].combine_chunks().take(pc.list_parent_indices(groups)),
+            "group_id": pc.list_flatten(groups), "pos": _list_positions(groups),
+        }),
+        settings=_settings(read("setting")),
+        terms_grants=_terms_grants(terms),
+        acceptances=_acceptances(read("terms_acceptance"), terms),
+        consents=_consents(read("consent")),
+        meetings=_columns("meetings", read("meeting"), {"id": "id", "account": "account"}),
+        participants=_participants(read("participant")),
+        erasures=_erasures(read("delete"), items),
     ))
 
 
-def _columns(name: str, rows: dict[str, list[Any]], mapping: dict[str, str]) -> pa.Table:
+def _columns(name: str, rows: pa.Table, mapping: dict[str, str]) -> pa.Table:
     return build(name, {column: rows[field] for column, field in mapping.items()})
 
 
@@ -176,19 +200,19 @@ def _list_positions(links: pa.ListArray) -> np.ndarray:
     return positions
 
 
-def _settings(rows: dict[str, list[Any]]) -> pa.Table:
+def _settings(rows: pa.Table) -> pa.Table:
     return build("settings", {
-        "scope": rows["scope"], "target": rows["target"], "key": rows["key"],
-        "value": [bool(v) for v in rows["value"]], "locked": [bool(v) for v in rows["locked"]],
-        "at": rows["at"], "seq": _later_first(rows["at"], rows["seq"]),
+        "scope": rows["scope"], "target": rows["target"], "key": rows["key"], "value": rows["value"],
+        "locked": rows["locked"], "at": rows["at"], "seq": _later_first(rows["at"], rows["seq"]),
     })
 
 
-def _terms_grants(rows: dict[str, list[Any]]) -> pa.Table:
+def _terms_grants(terms: pa.Table) -> pa.Table:
+    # A handful of terms versions: plain Python is the clearest way through their sections.
     columns: dict[str, list[Any]] = {name: [] for name in raw_schema("terms_grants").names}
-    for version, sections in zip(rows["version"], _json(rows["sections"], []), strict=True):
+    for version, text in zip(terms["version"].to_pylist(), terms["sections"].to_pylist()):
         number = 0
-        for section in sections:
+        for section in [] if text is None else orjson.loads(text):
             for grant in section.get("grants", []):
                 for name, value in (("version", version), ("section", section["id"]), ("grant", number),
                                     ("purpose", grant["purpose"]), ("data", list(grant.get("data", []))),
@@ -198,31 +222,36 @@ def _terms_grants(rows: dict[str, list[Any]]) -> pa.Table:
     return build("terms_grants", columns)
 
 
-def _acceptances(rows: dict[str, list[Any]], terms: dict[str, list[Any]]) -> pa.Table:
-    ranks = _later_first(terms["effective_at"], terms["seq"])
-    by_version = {version: (effective, rank)
-                  for version, effective, rank in zip(terms["version"], terms["effective_at"], ranks, strict=True)}
-    found = [by_version.get(version, (None, None)) for version in rows["version"]]
+def _acceptances(rows: pa.Table, terms: pa.Table) -> pa.Table:
+    """Acceptances with their version's effective time and rank (null: no such terms)."""
+    found = pc.index_in(rows["version"], value_set=terms["version"])
+    ranks = pa.array(_later_first(terms["effective_at"], terms["seq"]))
     return build("acceptances", {
         "account": rows["account"], "version": rows["version"], "at": rows["at"],
-        "effective": [f[0] for f in found], "terms_seq": [f[1] for f in found],
+        "effective": terms["effective_at"].combine_chunks().take(found), "terms_seq": ranks.take(found),
     })
 
 
-def _consents(rows: dict[str, list[Any]]) -> pa.Table:
-    by = [subject if who is None else who for subject, who in zip(rows["subject"], rows["by"], strict=True)]
+def _kinds_masks(texts: pa.ChunkedArray) -> pa.Array:
+    """Each consent's ``kinds`` (JSON text) as a KIND_BITS mask, parsed once per distinct text."""
+    distinct, indices = _distinct_texts(texts)
+    masks = pa.array([kinds_mask(orjson.loads(text)) for text in distinct], pa.int32())
+    return pc.fill_null(masks.take(indices), 0)
+
+
+def _consents(rows: pa.Table) -> pa.Table:
+    by = pc.coalesce(rows["by"], rows["subject"])  # by defaults to the subject
+    on_behalf = pc.fill_null(pc.equal(rows["method"], "admin_on_behalf"), False)
     return build("consents", {
         "id": rows["id"], "subject": rows["subject"], "purpose": rows["purpose"], "status": rows["status"],
-        "kinds": [kinds_mask(kinds) for kinds in _json(rows["kinds"], [])],
-        "meeting": rows["meeting"],
-        "self_given": [who == subject and method != "admin_on_behalf"
-                       for who, subject, method in zip(by, rows["subject"], rows["method"], strict=True)],
+        "kinds": _kinds_masks(rows["kinds"]), "meeting": rows["meeting"],
+        "self_given": pc.and_(pc.fill_null(pc.equal(by, rows["subject"]), False), pc.invert(on_behalf)),
         "at": rows["at"], "expires": rows["expires_at"], "seq": _later_first(rows["at"], rows["seq"]),
     })
 
 
-def _participants(rows: dict[str, list[Any]]) -> pa.Table:
-    meetings = pa.array(rows["meeting"], pa.string())
+def _participants(rows: pa.Table) -> pa.Table:
+    meetings = rows["meeting"].combine_chunks()
     # Rows come in log order; a line's place in its meeting is how many lines of that
     # meeting came before it.
     codes = pc.dictionary_encode(meetings).indices.to_numpy(zero_copy_only=False)
@@ -232,20 +261,18 @@ def _participants(rows: dict[str, list[Any]]) -> pa.Table:
     places = np.empty(len(order), dtype=np.int64)
     places[order] = np.arange(len(order)) - np.repeat(starts, run_lengths)
     # A subject's first line in a meeting: the first of its (meeting, subject) pairs.
-    pairs = pa.table({"m": meetings, "s": pa.array(rows["subject"], pa.string()),
-                      "i": pa.array(np.arange(len(places)))})
+    pairs = pa.table({"m": meetings, "s": rows["subject"], "i": pa.array(np.arange(len(places)))})
     firsts = pairs.group_by(["m", "s"], use_threads=False).aggregate([("i", "min")]).column("i_min")
     first = np.zeros(len(places), dtype=bool)
     first[firsts.to_numpy()] = True
     return build("participants", {
-        "meeting": meetings, "subject": rows["subject"], "pos": places, "notified": _json(rows["notified"], []),
+        "meeting": meetings, "subject": rows["subject"], "pos": places, "notified": _json_lists(rows["notified"]),
         "first": first,
     })
 
 
-def _erasures(rows: dict[str, list[Any]], items: pa.Table) -> pa.Table:
-    erased = pa.array(rows["item"], pa.string())
+def _erasures(rows: pa.Table, items: pa.Table) -> pa.Table:
     return build("erasures", {
-        "item_id": erased, "item_row": pc.cast(pc.index_in(erased, value_set=items["item_id"]), pa.int64()),
+        "item_id": rows["item"], "item_row": pc.cast(pc.index_in(rows["item"], value_set=items["item_id"]), pa.int64()),
         "at": rows["at"],
     })

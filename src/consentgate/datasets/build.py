@@ -26,12 +26,13 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _PURPOSE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 
-def read_state(connection: Any, catalog: str | Path | None) -> Any:
-    """The state tables for a selection; a catalog that cannot be read is bad input."""
+def read_state(connection: Any, catalog: str | Path | None, head: int | None = None) -> Any:
+    """The state tables for a selection, as of log entry ``head`` (default: the head the
+    connection sees); a catalog that cannot be read is bad input."""
     from ..bulk import state_tables_from_store
 
     try:
-        return state_tables_from_store(connection, catalog)
+        return state_tables_from_store(connection, catalog, head=head)
     except (ValueError, OSError, pa.ArrowException) as exc:
         if catalog is None:
             raise
@@ -125,7 +126,7 @@ def build_dataset(
     store.require_ready()
     with store.read() as connection:
         seq, head = read_head(connection)
-        tables = read_state(connection, catalog)
+        tables = read_state(connection, catalog, seq)
     selection = select(tables, purpose, when, policy, kinds, engine)
     rows = selection.filter(selection["allowed"])
     description = {
@@ -160,7 +161,7 @@ def rebuild_dataset(
         previous = registry.find_dataset(connection, name)
         version = registry.next_version(connection, previous.name)
         seq, head = read_head(connection)
-        tables = read_state(connection, previous.doc.get("catalog"))
+        tables = read_state(connection, previous.doc.get("catalog"), seq)
     if not previous.manifest or not (Path(previous.manifest) / manifest.MANIFEST).exists():
         raise InvalidInput(f"dataset {previous.id}: its manifest ({previous.manifest}) is not readable here")
     destination = Path(out) if out else Path(previous.manifest).parent / f"{previous.name}-v{version}"

@@ -1,0 +1,194 @@
+"""Event tables read as Arrow columns: through ADBC, or row by row through the driver.
+
+ADBC (Arrow Database Connectivity) hands a query's result over as Arrow arrays built in
+C — SQLite's own driver, PostgreSQL's binary COPY — so no row ever becomes a Python
+tuple. It needs a connection of its own, beside the caller's SQLAlchemy one, and so a
+snapshot of its own. (On SQLite that connection lives in a short-lived process, see
+``_sqlite_reader``; it also reads ahead on the second core.) What makes the two agree
+is that event tables are append-only and written one transaction at a time, in log
+order: every committed state of the store holds exactly the events whose ``seq`` is at
+most its log head. So the log head is read on the caller's connection (inside its
+transaction), or given by the caller who read it there, and the ADBC reads keep only
+the rows with ``seq`` at or below it: whatever was committed since is dropped, and what
+is left is exactly the caller's state. The ADBC connection also reads in one
+transaction (``REPEATABLE READ`` on PostgreSQL), so its tables agree among themselves.
+
+Stores ADBC cannot open (an in-memory SQLite database, another backend) are read row by
+row through the caller's own connection, into the same Arrow tables.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Connection, func, select
+
+from ..errors import StoreError
+from ..store.schema import EVENT_SPECS, Kind, log
+
+Reader = Callable[[str], pa.Table]
+"""``read(type_)``: ``seq`` and the fields asked for of one event table, in log order."""
+
+# Below this many log entries the rows come faster through the caller's own connection
+# than a second connection (on SQLite, a second process) can be set up.
+COLUMNAR_FROM = 100_000
+
+_ARROW = {Kind.STR: pa.string(), Kind.INT: pa.int64(), Kind.BOOL: pa.bool_(), Kind.TIME: pa.int64(),
+          Kind.JSON: pa.string()}
+_CHUNK = 50_000
+
+
+def arrow_schema(type_: str, fields: tuple[str, ...]) -> pa.Schema:
+    """The Arrow schema of ``seq`` and ``fields`` of one event type (times as int64 µs)."""
+    kinds = dict(EVENT_SPECS[type_].fields)
+    return pa.schema([("seq", pa.int64()), *((name, _ARROW[kinds[name]]) for name in fields)])
+
+
+def _statement(connection: Connection, type_: str, fields: tuple[str, ...]) -> str:
+    table = EVENT_SPECS[type_].table
+    return str(select(table.c.seq, *(table.c[name] for name in fields)).compile(dialect=connection.dialect))
+
+
+def _typed(result: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A driver's result with the event type's column names and types."""
+    columns = [column.combine_chunks().cast(field.type) for column, field in zip(result.columns, schema)]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _as_of(table: pa.Table, head: int) -> pa.Table:
+    """The rows up to log entry ``head``, in log order."""
+    seq = table["seq"].to_numpy()
+    if len(seq) and seq.max() > head:
+        table = table.filter(pc.less_equal(table["seq"], head))
+        seq = table["seq"].to_numpy()
+    if len(seq) > 1 and not np.all(seq[1:] > seq[:-1]):
+        table = table.take(pa.array(np.argsort(seq, kind="stable")))
+    return table
+
+
+def _read_rows(connection: Connection, type_: str, fields: tuple[str, ...]) -> pa.Table:
+    """One event table fetched row by row on the connection's own driver cursor."""
+    schema = arrow_schema(type_, fields)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_statement(connection, type_, fields))
+        columns: list[list[Any]] = [[] for _ in schema]
+        while rows := cursor.fetchmany(_CHUNK):
+            for column, values in zip(columns, zip(*rows)):
+                column.extend(values)
+    finally:
+        cursor.close()
+    arrays = [pa.array([None if v is None else bool(v) for v in values] if field.type == pa.bool_() else values,
+                       field.type) for values, field in zip(columns, schema)]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _postgresql(connection: Connection, stack: ExitStack) -> Callable[[str], pa.Table]:
+    """Queries on an ADBC connection of their own, all in one REPEATABLE READ transaction."""
+    import adbc_driver_manager
+    import adbc_driver_postgresql
+
+    uri = connection.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    database = adbc_driver_postgresql.connect(uri)
+    stack.callback(database.close)
+    adbc = adbc_driver_manager.AdbcConnection(database)
+    stack.callback(adbc.close)  # closing ends the transaction: it only read
+
+    def query(sql: str) -> pa.Table:
+        statement = adbc_driver_manager.AdbcStatement(adbc)
+        try:
+            statement.set_sql_query(sql)
+            stream, _ = statement.execute_query()
+            return pa.RecordBatchReader._import_from_c(stream.address).read_all()
+        finally:
+            statement.close()
+
+    query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    return query
+
+
+def _sqlite(database: str, queries: list[str], stack: ExitStack) -> Callable[[int], pa.Table]:
+    """The queries' results, read by ``_sqlite_reader`` in a process of its own."""
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="consentgate-state-")))
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("_sqlite_reader.py"))],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    stack.enter_context(child)  # closes its pipes and waits for it
+    stack.callback(child.kill)  # first: a no-op once it has finished
+    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+    child.stdin.write(json.dumps({"database": database, "folder": str(folder), "queries": queries}))
+    child.stdin.close()
+    done = -1
+
+    def result(number: int) -> pa.Table:
+        nonlocal done
+        while done < number:
+            line = child.stdout.readline() if child.stdout else ""
+            if not line:
+                message = (child.stderr.read().strip().splitlines() or ["it stopped"])[-1] if child.stderr else ""
+                raise StoreError(f"cannot read the store {database}: {message}")
+            done = int(line)
+        with pa.memory_map(str(folder / f"{number}.arrow")) as source:
+            return pa.ipc.open_file(source).read_all()
+
+    return result
+
+
+def _sqlite_file(connection: Connection) -> str | None:
+    database = connection.engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:") or not Path(database).exists():
+        return None
+    return str(Path(database).resolve())
+
+
+@contextmanager
+def event_reader(
+    connection: Connection, reads: Mapping[str, tuple[str, ...]], columnar: bool | None = None,
+    head: int | None = None,
+) -> Iterator[Reader]:
+    """A reader of the event tables ``reads`` names, as of one log entry.
+
+    Args:
+        connection: an open SQLAlchemy connection inside a transaction.
+        reads: the fields to read of each event type the reader will be asked for (a
+            SQLite store's are read ahead, in this order, while the first are used).
+        columnar: True reads through ADBC where the store allows it; False reads every
+            table row by row through ``connection`` itself; None (the default) chooses
+            ADBC for stores of at least ``COLUMNAR_FROM`` log entries.
+        head: the log entry to read the state at; by default the log head the
+            connection's transaction sees now (on PostgreSQL's READ COMMITTED, a later
+            statement may see a later head: pass the one read before to pin it).
+
+    Raises:
+        StoreError: the store could not be read.
+    """
+    if head is None:
+        head = connection.execute(select(func.coalesce(func.max(log.c.seq), 0))).scalar_one()
+    at: int = head
+    if columnar is None:
+        columnar = at >= COLUMNAR_FROM
+    numbers = {type_: number for number, type_ in enumerate(reads)}
+    with ExitStack() as stack:
+        backend = connection.dialect.name
+        sqlite_file = _sqlite_file(connection) if backend == "sqlite" else None
+        if columnar and sqlite_file:
+            results = _sqlite(sqlite_file, [_statement(connection, *read) for read in reads.items()], stack)
+            fetch: Reader = lambda type_: _typed(results(numbers[type_]), arrow_schema(type_, reads[type_]))  # noqa: E731
+        elif columnar and backend == "postgresql":
+            query = _postgresql(connection, stack)
+            fetch = lambda type_: _typed(  # noqa: E731
+                query(_statement(connection, type_, reads[type_])), arrow_schema(type_, reads[type_]))
+        else:
+            fetch = lambda type_: _read_rows(connection, type_, reads[type_])  # noqa: E731
+        yield lambda type_: _as_of(fetch(type_), at)
