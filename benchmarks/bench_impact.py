@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import resource
 import subprocess
 import sys
 from collections.abc import Callable
@@ -29,10 +30,26 @@ from consentgate.synth import WorldSize, write_world
 REPEATS = 5
 
 
-def best_of(times: int, function: Callable[[], Any]) -> tuple[float, Any]:
-    """The shortest of ``times`` calls, and what the last call returned: the machine is shared."""
-    runs = [timed(function) for _ in range(times)]
-    return min(seconds for seconds, _ in runs), runs[-1][1]
+def best_of(times: int, function: Callable[[], Any]) -> tuple[float, float, Any]:
+    """The shortest of ``times`` calls, the CPU seconds of that call (this process's and its
+    children's), and what the last call returned: the machine is shared, so the CPU time
+    shows what waiting for a core added."""
+    runs = []
+    for _ in range(times):
+        before = _cpu()
+        seconds, value = timed(function)
+        runs.append((seconds, _cpu() - before, value))
+    seconds, cpu, _ = min(runs, key=lambda run: run[0])
+    return seconds, cpu, runs[-1][2]
+
+
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _ms(seconds: float, cpu: float) -> str:
+    return f"{seconds * 1000:.0f} ms (CPU {cpu * 1000:.0f} ms)"
 
 
 def main() -> None:
@@ -62,22 +79,22 @@ def main() -> None:
                   "status": "withdrawn", "at": "2023-07-01T00:00:00Z"}
     load_events(store, io.BytesIO(json.dumps(withdrawal).encode()), "withdrawal")
     at = parse_time("2023-08-01T00:00:00Z")
-    seconds, result = best_of(REPEATS, lambda: service.impact(store, policy, subject="user-1", at=at))
+    seconds, cpu, result = best_of(REPEATS, lambda: service.impact(store, policy, subject="user-1", at=at))
     affected = sum(d["count"] for d in result["datasets"])
     decider = Decider(store, policy)
-    warm_s, warm = best_of(REPEATS, lambda: service.impact(store, policy, subject="user-1", at=at, decider=decider))
-    assert warm == result
-    floor_s, _ = best_of(REPEATS, lambda: [_candidates(str(f), "user-1", [], None) for f in folders])
+    warm = best_of(REPEATS, lambda: service.impact(store, policy, subject="user-1", at=at, decider=decider))
+    assert warm[2] == result
+    floor_s, _, _ = best_of(REPEATS, lambda: [_candidates(str(f), "user-1", [], None) for f in folders])
     command = [sys.executable, "-m", "consentgate", "--db", str(store.engine.url), "impact", "--subject", "user-1",
                "--at", "2023-08-01T00:00:00Z", "--json"]
-    cli_s, _ = best_of(3, lambda: subprocess.run(command, check=True, capture_output=True))
-    start_s, _ = best_of(3, lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
+    cli = best_of(3, lambda: subprocess.run(command, check=True, capture_output=True))
+    start_s, _, _ = best_of(3, lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
     rows = [
         (f"impact --subject, in process ({affected:,} dataset items found; best of {REPEATS})",
-         f"{seconds * 1000:.0f} ms", "≤ 200 ms",
+         _ms(seconds, cpu), "≤ 200 ms",
          f"reading the candidates from {args.datasets} manifests: {floor_s * 1000:.0f} ms"),
-        ("impact --subject, in process with a warm Decider (an API worker's)", f"{warm_s * 1000:.0f} ms", "", ""),
-        ("impact --subject, the command end to end (best of 3)", f"{cli_s * 1000:.0f} ms", "",
+        ("impact --subject, in process with a warm Decider (an API worker's)", _ms(*warm[:2]), "", ""),
+        ("impact --subject, the command end to end (best of 3)", _ms(*cli[:2]), "",
          f"starting Python alone: {start_s * 1000:.0f} ms"),
     ]
     print(f"## Impact ({args.items:,} items of one subject across {args.datasets} datasets)\n")
