@@ -62,6 +62,15 @@ def test_batch_reads_stdin_and_keeps_order(seeded):
     assert [json.loads(line)["item"] for line in done.stdout.splitlines()] == [q["item"] for q in questions]
 
 
+def test_batch_questions_without_at_share_the_batchs_moment(seeded):
+    questions = [{"item": "sd-1", "purpose": "ai.training"}, {"item": "gus-chat-1", "purpose": "service.provision"},
+                 {"item": "sd-1", "purpose": "ai.training", "at": "2023-09-02T00:00:00Z"}]
+    done = seeded("decide", "--batch", "-", input="".join(json.dumps(q) + "\n" for q in questions), check=True)
+    moments = [json.loads(line)["at"] for line in done.stdout.splitlines()]
+    assert moments[0] == moments[1] > "2026-01-01"
+    assert moments[2] == "2023-09-02T00:00:00Z"
+
+
 @pytest.mark.parametrize("line, where", [
     ("not json", "line 2"),
     ('{"item": "sd-1"}', "`purpose`"),

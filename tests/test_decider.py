@@ -106,7 +106,9 @@ def test_partial_view_of_many_items_at_once_equals_whole_view(store):
     assert {answer["allowed"] for answer in whole} == {True, False}
 
 
-def test_a_batch_split_between_processes_answers_as_one_process(store):
+def test_a_batch_shared_between_processes_answers_as_one_process(store):
+    from consentgate.service import decide_questions_json
+
     buffer = io.BytesIO()
     write_world(WorldSize(subjects=50, items=400, consents=300, meetings=30, seed=6), buffer)
     buffer.seek(0)
@@ -114,10 +116,13 @@ def test_a_batch_split_between_processes_answers_as_one_process(store):
     at = parse_time("2023-11-01T00:00:00Z")
     questions = [(f"item-{n}", purpose, at) for n in range(400) for purpose in ("ai.training", "service")]
     one = _answers(decide_questions(store, questions, load_policy(None), workers=1))
-    split = _answers(decide_questions(store, questions, load_policy(None), workers=2))
-    assert split == one
-    assert [(a["item"], a["purpose"]) for a in split] == [(i, p) for i, p, _ in questions]
+    shared = _answers(decide_questions(store, questions, load_policy(None), workers=2))
+    assert shared == one
+    assert [(a["item"], a["purpose"]) for a in shared] == [(i, p) for i, p, _ in questions]
     assert {answer["allowed"] for answer in one} == {True, False}
+    lines = list(decide_questions_json(store, questions, load_policy(None), workers=2))
+    assert [json.loads(line) for line in lines] == one
+    assert all(line.endswith(b"\n") and line.count(b"\n") == 1 for line in lines)
 
 
 def test_a_view_as_of_a_sequence_number_ignores_later_events(sqlite_store, examples):
@@ -136,3 +141,32 @@ def test_a_view_as_of_a_sequence_number_ignores_later_events(sqlite_store, examp
 
     assert decide_in(before, "m-100-chat", "ai.training", at, policy).allowed
     assert [r.code for r in decide_in(after, "m-100-chat", "ai.training", at, policy).reasons] == ["consent.withdrawn"]
+
+
+def test_a_partial_view_breaks_a_tie_of_consents_by_the_later_line(store, examples):
+    # Two consents of one group at the same time: the later line decides, as in the whole
+    # view; a meeting-limited consent at that time is a group of its own.
+    load_events(store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "seed")
+    same_time = "2023-09-06T00:00:00Z"
+    lines = [
+        {"type": "consent", "id": "tie-1", "subject": "ben", "purpose": "ai.training", "status": "withdrawn",
+         "at": same_time},
+        {"type": "consent", "id": "tie-2", "subject": "ben", "purpose": "ai.training", "status": "given",
+         "at": same_time},
+        {"type": "consent", "id": "tie-3", "subject": "ben", "purpose": "ai.training", "status": "refused",
+         "meeting": "m-100", "at": same_time},
+        {"type": "consent", "id": "tie-4", "subject": "ben", "purpose": "ai.training", "status": "given",
+         "meeting": "m-100", "at": "2023-09-07T00:00:00Z"},
+    ]
+    load_events(store, io.BytesIO("".join(json.dumps(line) + "\n" for line in lines).encode()), "ties")
+    questions = [(item, "ai.training", parse_time(at)) for item in ("m-100-chat", "m-100-audio")
+                 for at in ("2023-09-06T12:00:00Z", "2023-09-08T00:00:00Z")]
+    whole = _answers(Decider(store).decide_many(questions))
+    for at in ("2023-09-06T12:00:00Z", "2023-09-08T00:00:00Z"):
+        asked = [q for q in questions if q[2] == parse_time(at)]
+        assert _answers(decide_questions(store, asked, load_policy(None))) == [
+            answer for answer, q in zip(whole, questions) if q[2] == parse_time(at)
+        ]
+    codes = {(a["item"], a["at"]): [r["code"] for r in a["reasons"]] for a in whole}
+    assert "consent.refused" in codes[("m-100-chat", "2023-09-06T12:00:00Z")]
+    assert "consent.refused" not in codes[("m-100-chat", "2023-09-08T00:00:00Z")]

@@ -149,7 +149,7 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-_SPLIT_FROM = 20_000  # questions; below this, a second process costs more than it saves
+_SPLIT_FROM = 20_000  # questions per process at least: below this, a second one costs more than it saves
 
 
 def decide_questions(
@@ -157,50 +157,68 @@ def decide_questions(
 ) -> list[Decision]:
     """Decide each (item, purpose, time) question, in order, from one consistent view.
 
-    A large batch is split between processes (``workers``, default: one per core from
-    20,000 questions), each reading only what its share of the questions depends on, as
-    of the same log sequence number, so every answer sees the same log.
+    A large batch is shared between processes (``workers``; by default one per core,
+    each with at least 20,000 questions). Each reads only what its share depends on,
+    as of the same log sequence number, so every answer sees the same log.
     """
-    from .core import decide_many
+    return [decision for share in _shares(store, questions, policy, workers, False) for decision in share]
 
+
+def decide_questions_json(
+    store: Store, questions: Sequence[tuple[str, str, datetime]], policy: Policy, workers: int | None = None
+) -> Iterator[bytes]:
+    """:func:`decide_questions`, each decision as one line of JSON (CONTRACT.md §2), in
+    order; processes sharing a batch send their lines, not decision objects."""
+    for share in _shares(store, questions, policy, workers, True):
+        yield from share
+
+
+def _shares(
+    store: Store,
+    questions: Sequence[tuple[str, str, datetime]],
+    policy: Policy,
+    workers: int | None,
+    as_json: bool,
+) -> Iterator[list[Any]]:
     if workers is None:
-        workers = min(os.cpu_count() or 1, len(questions) // _SPLIT_FROM) if len(questions) >= _SPLIT_FROM else 1
+        workers = max(1, min(os.cpu_count() or 1, len(questions) // _SPLIT_FROM))
     if workers < 2 or len(questions) < 2:
-        world = build_world(store, {item for item, _, _ in questions}, [at for _, _, at in questions])
-        with collector_paused():
-            return decide_many(world, questions, policy)
+        yield _decide_share(store, questions, policy, None, as_json)
+        return
     store.require_ready()
     with store.read() as connection:
         head, _ = read_head(connection)
     size = -(-len(questions) // workers)
-    parts = [list(questions[start : start + size]) for start in range(0, len(questions), size)]
+    shares = [questions[start : start + size] for start in range(0, len(questions), size)]
     url = store.engine.url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(len(parts) - 1, mp_context=context) as pool:
-        others = [pool.submit(decide_part, url, part, policy, head) for part in parts[1:]]
-        decisions = _decide_part(store, parts[0], policy, head)
+    with ProcessPoolExecutor(len(shares) - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        others = [pool.submit(decide_share, url, share, policy, head, as_json) for share in shares[1:]]
+        yield _decide_share(store, shares[0], policy, head, as_json)
         for future in others:
-            decisions.extend(future.result())
-    return decisions
+            yield future.result()
 
 
-def _decide_part(
-    store: Store, questions: Sequence[tuple[str, str, datetime]], policy: Policy, upto: int
-) -> list[Decision]:
+def _decide_share(
+    store: Store, questions: Sequence[tuple[str, str, datetime]], policy: Policy, upto: int | None, as_json: bool
+) -> list[Any]:
     from .core import decide_many
 
     world = build_world(store, {item for item, _, _ in questions}, [at for _, _, at in questions], upto)
-    with collector_paused():
-        return decide_many(world, questions, policy)
+    decisions = decide_many(world, questions, policy)
+    if not as_json:
+        return decisions
+    import orjson
+
+    return [orjson.dumps(decision.to_json(), option=orjson.OPT_APPEND_NEWLINE) for decision in decisions]
 
 
-def decide_part(
-    url: str, questions: Sequence[tuple[str, str, datetime]], policy: Policy, upto: int
-) -> list[Decision]:
+def decide_share(
+    url: str, questions: Sequence[tuple[str, str, datetime]], policy: Policy, upto: int, as_json: bool
+) -> list[Any]:
     """Decide a share of a batch in a worker process, as of log sequence number ``upto``."""
     store = Store(url)
     try:
-        return _decide_part(store, questions, policy, upto)
+        return _decide_share(store, questions, policy, upto, as_json)
     finally:
         store.dispose()
 

@@ -56,6 +56,8 @@ def _questions(path: str) -> list[tuple[str, str, datetime]]:
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
     questions = []
+    times: dict[str, datetime] = {}  # a batch usually asks about a few times, many times over
+    now = datetime.now(UTC)  # questions without a time are all asked as of the batch's start
     for number, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue
@@ -69,7 +71,12 @@ def _questions(path: str) -> list[tuple[str, str, datetime]]:
             if not isinstance(query.get(field), str) or not query[field]:
                 raise InvalidInput(f"{source}, line {number}, field `{field}`: required, a non-empty string")
         at = query.get("at")
-        questions.append((query["item"], query["purpose"], _time(at, f"{source}, line {number}, field `at`")))
+        moment = now if at is None else times.get(at) if isinstance(at, str) else None
+        if moment is None:
+            moment = _time(at, f"{source}, line {number}, field `at`")
+            if isinstance(at, str):
+                times[at] = moment
+        questions.append((query["item"], query["purpose"], moment))
     return questions
 
 
@@ -78,5 +85,5 @@ def run_batch(store: Any, policy_path: Path | None, path: str) -> None:
     policy = service.load_policy(policy_path)
     questions = _questions(path)
     out = sys.stdout.buffer
-    for decision in service.decide_questions(store, questions, policy):
-        out.write(orjson.dumps(decision.to_json()) + b"\n")
+    for line in service.decide_questions_json(store, questions, policy):
+        out.write(line)

@@ -21,7 +21,7 @@ from .schema import log
 
 DEFAULT_URL = "sqlite:///consentgate.db"
 _WRITE_LOCK_ID = 0x636F6E73  # any constant shared by every writer of a store
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 
 def normalize_url(url: str | None) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import ARRAY, ColumnElement, Connection, Select, String, any_, bindparam, func, select
+from sqlalchemy import ARRAY, ColumnElement, Connection, Select, String, and_, any_, bindparam, func, select
 
 from ..ledger import LogEntry, canonical_json, digest_of
 from ..model.events import EVENT_CLASSES, Signals
@@ -184,26 +184,44 @@ def _deciding_consents(
     table = spec.table
     if len(set(times)) > _DISTINCT_TIMES:
         return _read_in(connection, spec, "subject", subjects, where)
-    rank = func.row_number().over(
-        partition_by=(table.c.subject, table.c.purpose, func.coalesce(table.c.meeting, ""), table.c.kinds),
-        order_by=(table.c.at.desc(), table.c.seq.desc()),
-    )
     found: dict[int, BaseModel] = {}
     if not subjects:
         return []
     conditions = () if where is None else (where,)
+    group = (table.c.subject, table.c.purpose, table.c.meeting, table.c.kinds)
+    fields = [field for field, _ in spec.fields]
+    positions = [1 + fields.index(column.name) for column in group]  # in a row led by seq
     for moment in sorted(set(times)):
-        ranked = (
-            select(table.c.seq, *_columns(spec), rank.label("rank"))
+        # The latest time per group comes from the index alone; the rows at that time are
+        # then looked up, and among several at one time the later line wins.
+        latest = (
+            select(*group, func.max(table.c.at).label("at"))
             .where(is_in(connection, table.c.subject, subjects), table.c.at <= moment, *conditions)
+            .group_by(*group)
             .subquery()
         )
-        statement = select(
-            ranked.c.seq, *[ranked.c[field] for field, _ in spec.fields], ranked.c.extra
-        ).where(ranked.c.rank == 1)
+        statement = (
+            select(table.c.seq, *_columns(spec))
+            .join(
+                latest,
+                and_(
+                    table.c.subject == latest.c.subject,
+                    table.c.purpose == latest.c.purpose,
+                    table.c.meeting.is_not_distinct_from(latest.c.meeting),
+                    table.c.kinds == latest.c.kinds,
+                    table.c.at == latest.c.at,
+                ),
+            )
+            .where(*conditions)
+        )
+        winners: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         for row in connection.execute(statement):
-            if row[0] not in found:
-                found[row[0]] = _to_event(spec, tuple(row[1:]))
+            key = tuple(row[position] for position in positions)
+            if key not in winners or row[0] > winners[key][0]:
+                winners[key] = tuple(row)
+        for winner in winners.values():
+            if winner[0] not in found:
+                found[winner[0]] = _to_event(spec, winner[1:])
     return list(found.items())
 
 
@@ -222,7 +240,8 @@ def iter_events_for_items(
     picked: dict[int, BaseModel] = {}
 
     def logged(spec: RecordSpec) -> Any:
-        return None if upto is None else spec.table.c.seq <= upto
+        # "+ 0": a filter only, never the index to search by (the ids and subjects are).
+        return None if upto is None else spec.table.c.seq + 0 <= upto
 
     def read_in(type_: str, field: str, values: Iterable[str], where: Any = None) -> list[tuple[int, BaseModel]]:
         spec = EVENT_SPECS[type_]

@@ -118,7 +118,8 @@ EVENT_SPECS: dict[str, RecordSpec] = {
                 ("by", S), ("method", S), ("notice", S), ("at", T), ("expires_at", T),
             ),
             "id", frozenset({"id", "subject", "purpose", "status", "kinds", "at"}),
-            (("subject", "purpose", "at"),),
+            # The latest consent per subject, purpose, meeting and kinds at T, from the index alone.
+            (("subject", "purpose", "meeting", "kinds", "at", "seq"),),
         ),
         _record_table(
             "meeting", "meetings", (("id", S), ("account", S), ("host", S), ("started_at", T)), "id",
