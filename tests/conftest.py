@@ -16,6 +16,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,13 @@ def _pg_database(server: tuple[str, int]) -> Iterator[str]:
     finally:
         with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_databases(pg_server: tuple[str, int]) -> Any:
+    """Makes fresh PostgreSQL databases on the session's server: ``with pg_databases() as url``
+    (dropped when the block ends), for tests that need a new one per example."""
+    return lambda: contextmanager(_pg_database)(pg_server)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import itertools
 import sys
-import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -25,54 +25,34 @@ from test_decide_properties import histories, policies, questions, reference, wh
 _counter = itertools.count()
 
 
-def _sqlite_file(folder: Path):
-    yield f"sqlite:///{folder / f'p{next(_counter)}.db'}"
-
-
-def _pg_database(server: tuple[str, int]):
-    """A fresh database per example on the session's server; dropped after it."""
-    import psycopg
-
-    host, port = server
-    name = f"cgprop_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@{host}:{port}/{name}"
-    finally:
-        with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _lines(events) -> bytes:
     return b"".join(event.model_dump_json(exclude_none=True).encode() + b"\n" for event in events)
 
 
 @pytest.mark.parametrize("backend, examples", [("sqlite", 40), ("postgresql", 15)])
 def test_decisions_from_the_store_equal_the_reference_model(backend, examples, request, tmp_path):
-    server = request.getfixturevalue("pg_server") if backend == "postgresql" else None
+    pg_databases = request.getfixturevalue("pg_databases") if backend == "postgresql" else None
     decided = []
 
     @settings(max_examples=examples, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     @given(histories(), questions, policies)
     def check(events, asked, policy):
-        databases = _sqlite_file(tmp_path) if server is None else _pg_database(server)
-        url = next(databases)
-        store = Store(url)
-        try:
-            init_store(store)
+        database = nullcontext(f"sqlite:///{tmp_path / f'p{next(_counter)}.db'}") if pg_databases is None \
+            else pg_databases()
+        with database as url:
+            store = Store(url)
             try:
-                load_events(store, io.BytesIO(_lines(events)), "history")
-            except InvalidInput:
-                assume(False)  # an id reused with other fields: a history no store accepts
-            for (item, purpose, at), decision in zip(asked, decide_questions(store, asked, policy)):
-                assert (decision.allowed, why(decision)) == reference(events, item, purpose, at, policy)
-                decided.append(decision.allowed)
-        finally:
-            store.dispose()
-            next(databases, None)
+                init_store(store)
+                try:
+                    load_events(store, io.BytesIO(_lines(events)), "history")
+                except InvalidInput:
+                    assume(False)  # an id reused with other fields: a history no store accepts
+                for (item, purpose, at), decision in zip(asked, decide_questions(store, asked, policy)):
+                    assert (decision.allowed, why(decision)) == reference(events, item, purpose, at, policy)
+                    decided.append(decision.allowed)
+            finally:
+                store.dispose()
 
     check()
     # Most histories load, and they give both answers: the check above was not vacuous.
