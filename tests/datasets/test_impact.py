@@ -171,3 +171,21 @@ def test_impact_leaves_the_collector_as_it_found_it(trained, store_url, collecti
     finally:
         gc.enable()
         store.dispose()
+
+
+def test_datasets_of_several_purposes_and_kinds_each_list_their_own_items(cli, examples, tmp_path):
+    cli("load", str(examples / "seed-story.jsonl"), check=True)
+    builds = {"train": ["--purpose", "ai.training"], "serve": ["--purpose", "service.provision"],
+              "chats": ["--purpose", "ai.training", "--kinds", "chat"]}
+    for name, options in builds.items():
+        cli("dataset", "build", name, *options, "--at", "2023-09-02T00:00:00Z", "--out", str(tmp_path / name),
+            check=True)
+    erasure = {"type": "delete", "item": "ben-chat-1", "at": "2023-09-05T00:00:00Z"}
+    cli("load", "-", input=json.dumps(erasure) + "\n" + json.dumps(WITHDRAWAL) + "\n", check=True)
+    result = json.loads(cli("impact", "--subject", "ben", "--at", AFTER, "--json", check=True).stdout)
+    found = {dataset["name"]: dataset["items"] for dataset in result["datasets"]}
+    held = {name: set(pq.read_table(tmp_path / name / "manifest.parquet")["item_id"].to_pylist()) for name in builds}
+    lost_for_training = {"ben-chat-1", "m-100-audio", "m-100-chat", "m-100-summary", "m-100-transcript"}
+    assert found == {"train": sorted(held["train"] & lost_for_training), "serve": ["ben-chat-1"],
+                     "chats": sorted(held["chats"] & lost_for_training)}
+    assert found["chats"] == ["ben-chat-1", "m-100-chat"]

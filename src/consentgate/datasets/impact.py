@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import select
 
-from ..core import Policy
+from ..core import Decision, Policy
 from ..errors import InvalidInput
 from ..model.times import format_time
 from ..store import Store
@@ -62,35 +62,56 @@ def _candidates(folder: str, subject: str | None, meetings: list[str], item: str
     return table
 
 
-def _denied(
+def _denied_in_catalog(
+    store: Store, record: registry.DatasetRecord, items: list[str], at: datetime, policy: Policy
+) -> set[str]:
+    # Items of an outside catalog are not in the store: judge them with the compiled
+    # rules over the same catalog, as the build did.
+    from ..bulk import select as bulk_select
+    from .build import read_state
+
+    with store.read() as connection:
+        tables = read_state(connection, record.doc["catalog"])
+    selection = bulk_select(tables, record.purpose, at, policy, record.doc.get("kinds"))
+    allowed = set(selection.filter(selection["allowed"])["item_id"].to_pylist())
+    return {item for item in items if item not in allowed}
+
+
+Group = tuple[str, str | None, str | None]
+
+
+def _judge(
     store: Store,
-    record: registry.DatasetRecord,
-    items: list[str],
+    asked: dict[Group, tuple[registry.DatasetRecord, list[str]]],
     at: datetime,
     policy: Policy,
     decider: Decider | None,
-) -> set[str]:
-    if not items:
-        return set()
-    if record.doc.get("catalog"):
-        # Items of an outside catalog are not in the store: judge them with the compiled
-        # rules over the same catalog, as the build did.
-        from ..bulk import select as bulk_select
-        from .build import read_state
-
-        with store.read() as connection:
-            tables = read_state(connection, record.doc["catalog"])
-        selection = bulk_select(tables, record.purpose, at, policy, record.doc.get("kinds"))
-        allowed = set(selection.filter(selection["allowed"])["item_id"].to_pylist())
-        return {item for item in items if item not in allowed}
-    questions = [(item, record.purpose, at) for item in items]
-    if decider is not None:
+) -> dict[Group, set[str]]:
+    """The items of each group (a dataset record and its candidates) denied as of ``at``."""
+    denied: dict[Group, set[str]] = {}
+    questions: list[tuple[str, str, datetime]] = []
+    for group, (record, items) in asked.items():
+        if record.doc.get("catalog"):
+            denied[group] = _denied_in_catalog(store, record, items, at, policy) if items else set()
+        else:
+            questions += [(item, record.purpose, at) for item in items]
+    # The store's items are decided in one call, whatever their purposes, so what they
+    # depend on is read once.
+    decisions: list[Decision] = []
+    if questions and decider is not None:
         decisions = decider.decide_many(questions)
-    else:
+    elif questions:
         from .. import service
 
         decisions = service.decide_questions(store, questions, policy)
-    return {decision.item for decision in decisions if not decision.allowed}
+    lost: dict[str, set[str]] = {}
+    for decision in decisions:
+        if not decision.allowed:
+            lost.setdefault(decision.purpose, set()).add(decision.item)
+    for group, (record, _) in asked.items():
+        if not record.doc.get("catalog"):
+            denied[group] = lost.get(record.purpose, set())
+    return denied
 
 
 def impact(
@@ -130,25 +151,30 @@ def impact(
             unreadable.append(dataset_id)
             continue
         candidates[dataset_id] = _candidates(record.manifest, subject, meetings, item)["item_id"]
-    # Datasets that share a purpose, kinds and catalog share their answers: decide each
-    # item once per such group, however many datasets and versions hold it.
-    groups: dict[tuple[str, str | None, str | None], list[str]] = {}
+    # Datasets that share a purpose and a source share their answers: decide each item
+    # once per such group, however many datasets and versions hold it. The kinds a build
+    # kept matter only to the compiled rules over a catalog.
+    groups: dict[Group, list[str]] = {}
     for dataset_id in candidates:
         record = wanted[dataset_id]
-        key = (record.purpose, str(record.doc.get("kinds")), record.doc.get("catalog"))
+        catalog = record.doc.get("catalog")
+        key = (record.purpose, str(record.doc.get("kinds")) if catalog else None, catalog)
         groups.setdefault(key, []).append(dataset_id)
     denied: dict[str, list[str]] = {}
     from ..service import collector_paused
 
-    # The views and decisions made here are freed as soon as each group is judged: with
+    # The views and decisions made here are freed as soon as the groups are judged: with
     # the collector paused they are never walked by a collection at all.
     with collector_paused():
-        for members in groups.values():
+        asked = {}
+        for key, members in groups.items():
             chunks = [chunk for dataset_id in members for chunk in candidates[dataset_id].chunks]
             union = sorted(pc.unique(pa.chunked_array(chunks, pa.string())).to_pylist())
-            lost = sorted(_denied(store, wanted[members[0]], union, when, policy, decider))
+            asked[key] = (wanted[members[0]], union)
+        for key, lost_items in _judge(store, asked, when, policy, decider).items():
+            lost = sorted(lost_items)
             lost_array = _strings(lost)
-            for dataset_id in members:
+            for dataset_id in groups[key]:
                 denied[dataset_id] = _members(candidates[dataset_id], lost, lost_array) if lost else []
     shards: dict[tuple[str, int], list[int]] = {}
     for model in models:
