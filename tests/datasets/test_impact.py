@@ -189,3 +189,9 @@ def test_datasets_of_several_purposes_and_kinds_each_list_their_own_items(cli, e
     assert found == {"train": sorted(held["train"] & lost_for_training), "serve": ["ben-chat-1"],
                      "chats": sorted(held["chats"] & lost_for_training)}
     assert found["chats"] == ["ben-chat-1", "m-100-chat"]
+
+
+@pytest.mark.parametrize(("subject", "expected"), [("guest-zoe", ["m-100-chat"]), ("gus", [])])
+def test_impact_of_one_item_of_one_subject(trained, subject, expected):
+    result = _impact(trained, "--subject", subject, "--item", "m-100-chat")
+    assert [item for dataset in result["datasets"] for item in dataset["items"]] == expected

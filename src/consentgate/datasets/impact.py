@@ -50,16 +50,26 @@ def _strings(values: Iterable[str]) -> pa.StringArray:
     return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)))
 
 
-def _candidates(folder: str, subject: str | None, meetings: list[str], item: str | None) -> pa.Table:
-    table = manifest.read_manifest(folder, ["item_id", "owner", "meeting"])
-    if item is not None:
-        table = table.filter(pc.is_in(table["item_id"], value_set=_strings([item])))
-    if subject is not None:
-        mask = pc.is_in(table["owner"], value_set=_strings([subject]))
-        if meetings:
-            mask = pc.or_(mask, pc.is_in(table["meeting"], value_set=_strings(meetings)))
-        table = table.filter(mask)  # is_in is never null: a missing owner or meeting is no match
-    return table
+def _candidates(folder: str, subject: str | None, meetings: list[str], item: str | None) -> pa.ChunkedArray:
+    """The ids of a manifest's items, narrowed to ``item`` and to those owned by ``subject``
+    or from its ``meetings``: the columns that narrow them are read first, the ids only
+    when some row matches."""
+    with manifest.open_manifest(folder) as parquet:
+        if item is None and subject is None:
+            return parquet.read(columns=["item_id"])["item_id"]
+        if subject is None:
+            ids = parquet.read(columns=["item_id"])["item_id"]
+            return ids.filter(pc.is_in(ids, value_set=_strings([item])))
+        whose = parquet.read(columns=["owner", "meeting"] if meetings else ["owner"])
+        mask = pc.is_in(whose["owner"], value_set=_strings([subject]))
+        if meetings:  # is_in is never null: a missing owner or meeting is no match
+            mask = pc.or_(mask, pc.is_in(whose["meeting"], value_set=_strings(meetings)))
+        if not pc.any(mask).as_py():
+            return pa.chunked_array([], pa.string())
+        ids = parquet.read(columns=["item_id"])["item_id"]
+        if item is not None:
+            mask = pc.and_(mask, pc.is_in(ids, value_set=_strings([item])))
+        return ids.filter(mask)
 
 
 def _denied_in_catalog(
@@ -150,7 +160,7 @@ def impact(
         if not record.manifest or not (Path(record.manifest) / manifest.MANIFEST).exists():
             unreadable.append(dataset_id)
             continue
-        candidates[dataset_id] = _candidates(record.manifest, subject, meetings, item)["item_id"]
+        candidates[dataset_id] = _candidates(record.manifest, subject, meetings, item)
     # Datasets that share a purpose and a source share their answers: decide each item
     # once per such group, however many datasets and versions hold it. The kinds a build
     # kept matter only to the compiled rules over a catalog.

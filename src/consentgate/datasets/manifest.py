@@ -90,12 +90,23 @@ def write_description(stage: Path, description: dict[str, Any]) -> None:
     (stage / DESCRIPTION).write_text(json.dumps(description, indent=2, sort_keys=True) + "\n")
 
 
-def read_manifest(folder: str | Path, columns: list[str] | None = None) -> pa.Table:
-    """A dataset's manifest as an Arrow table."""
+@contextmanager
+def open_manifest(folder: str | Path) -> Iterator[pq.ParquetFile]:
+    """A dataset's manifest, open for reading some of its columns at a time.
+
+    Raises:
+        InvalidInput: the folder holds no manifest.
+    """
     path = Path(folder) / MANIFEST
     if not path.exists():
         raise InvalidInput(f"{folder}: no {MANIFEST} here")
     # One file, read as one: ``pq.read_table`` would go through ``pyarrow.dataset``,
     # whose import alone (it pulls in pandas) outweighs reading a manifest.
     with pq.ParquetFile(path) as parquet:
+        yield parquet
+
+
+def read_manifest(folder: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """A dataset's manifest (or some of its columns) as an Arrow table."""
+    with open_manifest(folder) as parquet:
         return parquet.read(columns=columns)
