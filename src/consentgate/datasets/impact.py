@@ -55,11 +55,9 @@ def _candidates(folder: str, subject: str | None, meetings: list[str], item: str
     or from its ``meetings``: the columns that narrow them are read first, the ids only
     when some row matches."""
     with manifest.open_manifest(folder) as parquet:
-        if item is None and subject is None:
-            return parquet.read(columns=["item_id"])["item_id"]
         if subject is None:
             ids = parquet.read(columns=["item_id"])["item_id"]
-            return ids.filter(pc.is_in(ids, value_set=_strings([item])))
+            return ids if item is None else ids.filter(pc.is_in(ids, value_set=_strings([item])))
         whose = parquet.read(columns=["owner", "meeting"] if meetings else ["owner"])
         mask = pc.is_in(whose["owner"], value_set=_strings([subject]))
         if meetings:  # is_in is never null: a missing owner or meeting is no match

@@ -143,7 +143,7 @@ def iter_events(connection: Connection, after_seq: int = 0) -> Iterator[BaseMode
         yield event
 
 
-def is_in(connection: Connection, column: Any, values: Iterable[str]) -> ColumnElement[bool]:
+def is_in(connection: Connection, column: ColumnElement[Any], values: Iterable[str]) -> ColumnElement[bool]:
     """``column IN values`` with the values bound as one parameter, however many there are.
 
     An expanded ``IN (?, ?, …)`` costs SQLAlchemy a bound name per value on every
