@@ -2,7 +2,9 @@
 
 Candidates come from the manifests (every dataset's newest version, and every version a
 model was trained on), narrowed to a subject's or an item's; each is decided again for
-its dataset's purpose as of T, and those now denied are the impact.
+its dataset's purpose as of T, and those now denied are the impact. An item is decided
+once per purpose however many datasets hold it, and the store's items of every purpose
+from one read of what they depend on (or from a warm :class:`~consentgate.Decider`).
 """
 
 from __future__ import annotations
@@ -168,13 +170,13 @@ def impact(
         catalog = record.doc.get("catalog")
         key = (record.purpose, str(record.doc.get("kinds")) if catalog else None, catalog)
         groups.setdefault(key, []).append(dataset_id)
-    denied: dict[str, list[str]] = {}
     from ..service import collector_paused
 
+    denied: dict[str, list[str]] = {}
     # The views and decisions made here are freed as soon as the groups are judged: with
     # the collector paused they are never walked by a collection at all.
     with collector_paused():
-        asked = {}
+        asked: dict[Group, tuple[registry.DatasetRecord, list[str]]] = {}
         for key, members in groups.items():
             chunks = [chunk for dataset_id in members for chunk in candidates[dataset_id].chunks]
             union = sorted(pc.unique(pa.chunked_array(chunks, pa.string())).to_pylist())
