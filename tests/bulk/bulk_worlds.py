@@ -139,10 +139,11 @@ def expected_row(world: World, item: str, purpose: str, at: datetime, policy: Po
 
 
 def assert_select_equals_decide(world: World, tables: Any, purpose: str, at: datetime, policy: Policy,
-                                kinds: list[str] | None = None, engine: str = "duckdb", packed_lines: int = 4) -> int:
+                                kinds: list[str] | None = None, engine: str = "duckdb", packed_lines: int = 4,
+                                chunk_rows: int = 1 << 21) -> int:
     """``select`` lists exactly the items that exist at ``at`` (of ``kinds``), each as
     ``decide`` judges it. Returns how many rows were compared."""
-    result = judge_all(tables, purpose, at, policy, kinds, engine, packed_lines)
+    result = judge_all(tables, purpose, at, policy, kinds, engine, packed_lines, chunk_rows)
     got = [{key: row[key] for key in ("item_id", "allowed", "reasons", "terms_version", "section", "consent_ids")}
            for row in result.to_pylist()]
     t = to_micros(at)

@@ -38,3 +38,14 @@ def test_big_meetings_rank_their_later_participants_the_same_way(events, asked, 
     tables = state_tables_from_world(world)
     for purpose, at in asked:
         assert_select_equals_decide(world, tables, purpose, at, policy, packed_lines=packed_lines)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), questions, policies, st.integers(1, 4))
+def test_items_judged_a_share_at_a_time_are_judged_the_same_way(events, asked, policy, chunk_rows):
+    # Each share of the items takes its account's, owner's and meeting's columns by
+    # position on its own; shares of a few rows cut every world into many.
+    world = world_of(events)
+    tables = state_tables_from_world(world)
+    for purpose, at in asked:
+        assert_select_equals_decide(world, tables, purpose, at, policy, chunk_rows=chunk_rows)

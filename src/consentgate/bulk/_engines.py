@@ -21,6 +21,10 @@ ENGINES = ("duckdb", "spark")
 class Executor(Protocol):
     """What the selection needs from an engine."""
 
+    # Whether the tables live in this process, where looking rows up by position in
+    # Arrow is cheaper than a join in the engine.
+    in_process: bool
+
     def load(self, name: str, table: pa.Table) -> None:
         """Make ``table`` readable as ``name``."""
 
@@ -46,6 +50,8 @@ class DuckDBExecutor:
     Intermediate results are kept as Arrow tables too: DuckDB scans them without a copy,
     which is faster than writing them into its own (compressed) table storage.
     """
+
+    in_process = True
 
     def __init__(self) -> None:
         import duckdb
@@ -150,6 +156,8 @@ def _decoded(table: pa.Table) -> pa.Table:
 class SparkExecutor:
     """Temporary views in the shared SparkSession; one selection at a time per process,
     because views are named the same in every selection."""
+
+    in_process = False
 
     def __init__(self, rows: int = 0) -> None:
         self._spark = spark_session()

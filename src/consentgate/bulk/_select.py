@@ -15,6 +15,7 @@ from ..model.times import to_micros
 from . import _sql, _sql_item, _sql_out
 from ._answer import assemble, in_item_order
 from ._engines import Executor, executor
+from ._gather import indexes, widen
 from ._plan import Plan, compile_plan
 from ._tables import SCHEMAS, StateTables
 
@@ -64,9 +65,12 @@ def judge_all(
     kinds: Sequence[str] | None = None,
     engine: str = "duckdb",
     packed_lines: int = 4,
+    chunk_rows: int = 1 << 21,
 ) -> pa.Table:
     """:func:`select`, with the number of participant lines per meeting that travel as
-    columns (``packed_lines``; the tests lower it to exercise the path for big meetings)."""
+    columns (``packed_lines``; the tests lower it to exercise the path for big meetings)
+    and the number of items judged at a time where lookups go by position
+    (``chunk_rows``: their looked-up columns exist for one share of the items at a time)."""
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("the time of a selection must carry a time zone")
     unknown = sorted(set(kinds or ()) - set(DATA_KINDS))
@@ -78,8 +82,8 @@ def judge_all(
     plan.packed_lines = packed_lines
     run = executor(engine, tables.items.num_rows)
     try:
-        consent_ids = _load(run, tables, plan.tables)
-        base = _judge(run, plan, t)
+        consent_ids, items = _load(run, tables, plan.tables)
+        base = _judge(run, plan, t, items, chunk_rows)
         fixed = _fixed_point(run, tables.sources.num_rows > 0)
         usable = run.fetch(f"SELECT rid FROM {fixed}").column("rid")
         unusable = run.fetch(_sql_out.unusable_sql(fixed)).column("rid") if tables.sources.num_rows else []
@@ -104,8 +108,9 @@ def _consents_in_order(consents: pa.Table) -> pa.Table:
                                pa.array(np.arange(consents.num_rows, dtype=np.int64)))
 
 
-def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) -> pa.Array:
-    """Register the state and the plan with the engine; the consent ids, by ``seq``."""
+def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) -> tuple[pa.Array, pa.Table]:
+    """Register the state and the plan with the engine; the consent ids, by ``seq``, and
+    the items as the engine reads them."""
     items = tables.items
     # The engine reads only what the rules need; the manifest columns are attached to
     # the result afterwards, without a round trip through the engine.
@@ -125,10 +130,10 @@ def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) 
         run.load(f"t_{name}", table)
     for name, table in plan_tables.items():
         run.load(name, table)
-    return consent_ids.combine_chunks()
+    return consent_ids.combine_chunks(), items
 
 
-def _judge(run: Executor, plan: Plan, t: int) -> pa.Table:
+def _judge(run: Executor, plan: Plan, t: int, items: pa.Table, chunk_rows: int) -> pa.Table:
     """Everything up to each item's own verdict (``s_base``), step by step."""
     consent, settings, notices = plan.of_kind("consent"), plan.of_kind("setting"), plan.of_kind("notice")
     if consent:
@@ -144,7 +149,18 @@ def _judge(run: Executor, plan: Plan, t: int) -> pa.Table:
         # path when there are none.
         big = run.fetch("SELECT count(*) AS n FROM s_lines WHERE over").column("n")[0].as_py()
         run.materialize("s_over", _sql.overflow(plan, t) + ("" if big else " WHERE FALSE"))
-    return run.collect("s_base", _sql_item.base(plan, t))
+    if not run.in_process:
+        return run.collect("s_base", _sql_item.base(plan, t))
+    made = {"s_acc", *(("s_owner",) if consent or settings else ()), *(("s_lines",) if consent or notices else ())}
+    looked_up = indexes({name: run.fetch(f"SELECT * FROM {name}") for name in made})
+    sql = _sql_item.base(plan, t, gathered="t_wide")
+    parts = []
+    for start in range(0, max(items.num_rows, 1), chunk_rows):
+        run.load("t_wide", widen(items.slice(start, chunk_rows), looked_up))
+        parts.append(run.fetch(sql))
+    base = pa.concat_tables(parts)
+    run.load("s_base", base)
+    return base
 
 
 def _fixed_point(run: Executor, any_sources: bool) -> str:

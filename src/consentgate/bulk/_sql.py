@@ -35,9 +35,13 @@ def _state(enc: str) -> str:
 
 
 def consent_states(plan: Plan, t: int) -> dict[str, str]:
-    """``s_cg``: per subject, the latest consent not limited to a meeting, per kind (``e{i}``);
+    """``s_rel``: the consents covering the purpose made by T, each with its ``enc``;
+    ``s_cg``: per subject, the latest consent not limited to a meeting, per kind (``e{i}``);
     ``s_cm``: the same per subject and meeting for consents limited to one;
-    ``s_pgm``: per subject and meeting in ``s_cm``, the packed states counting both."""
+    ``s_pgm``: per subject and meeting in ``s_cm``, the packed states counting both.
+
+    ``s_rel`` is its own step because an engine inlines a subquery's columns into each
+    expression that reads them: the per-kind maxima would each recompute ``enc``."""
     per_kind = ", ".join(f"max(CASE WHEN kinds & {bit} <> 0 THEN enc END) AS e{i}"
                          for i, bit in enumerate(plan.consent_kinds))
     relevant = f"""
@@ -49,8 +53,9 @@ def consent_states(plan: Plan, t: int) -> dict[str, str]:
         WHERE c."at" <= {t}"""
     both = _packed(plan, _state("greatest(g.e{i}, m.e{i})"))
     return {
-        "s_cg": f"SELECT subject, {per_kind} FROM ({relevant}) r WHERE meeting IS NULL GROUP BY subject",
-        "s_cm": f"SELECT subject, meeting, {per_kind} FROM ({relevant}) r WHERE meeting IS NOT NULL "
+        "s_rel": relevant,
+        "s_cg": f"SELECT subject, {per_kind} FROM s_rel WHERE meeting IS NULL GROUP BY subject",
+        "s_cm": f"SELECT subject, meeting, {per_kind} FROM s_rel WHERE meeting IS NOT NULL "
                 "GROUP BY subject, meeting",
         "s_pgm": f"SELECT m.subject, m.meeting, {both} AS packed "
                  "FROM s_cm m LEFT JOIN s_cg g ON g.subject = m.subject",

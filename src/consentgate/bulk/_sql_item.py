@@ -21,12 +21,12 @@ from ._plan import KIND_SLOTS, UNKNOWN_KIND, Plan
 from ._sql import STATE_CODES, missing_all
 
 
-def _codes(plan: Plan) -> list[str]:
+def _codes(plan: Plan, o: str, m: str) -> list[str]:
     """Consent state codes for the item's kind: the owner's (``co``) and those of the
     meeting's first lines (``c{j}``, 0 where the meeting has no such line)."""
     owner = (f"CASE WHEN x.owner_ref IS NULL THEN 1 "
-             f"ELSE (COALESCE(om.packed, o.pg, {missing_all(plan)}) >> vk.kshift) & 7 END AS co")
-    lines = [f"CASE WHEN m.pk{j} IS NULL THEN 0 ELSE (m.pk{j} >> vk.kshift) & 7 END AS c{j}"
+             f"ELSE (COALESCE(om.packed, {o}pg, {missing_all(plan)}) >> vk.kshift) & 7 END AS co")
+    lines = [f"CASE WHEN {m}pk{j} IS NULL THEN 0 ELSE ({m}pk{j} >> vk.kshift) & 7 END AS c{j}"
              for j in range(plan.packed_lines)]
     return [owner, *lines, *(f"ov.p{code}" for code in STATE_CODES)]
 
@@ -52,30 +52,35 @@ def _consent_digits(plan: Plan) -> str:
     return " + ".join(digits)
 
 
-def base(plan: Plan, t: int) -> str:
-    """``s_base``: one row per item that exists at T (see the module docstring)."""
+def base(plan: Plan, t: int, gathered: str | None = None) -> str:
+    """``s_base``: one row per item that exists at T (see the module docstring).
+
+    With ``gathered``, the items come from that table, which already holds their
+    account's, owner's and meeting's columns (``_gather.widen``) instead of joining them."""
     settings, notices, consent = plan.of_kind("setting"), plan.of_kind("notice"), plan.of_kind("consent")
+    # Where the account's (a), owner's (o) and meeting's (m) columns are read.
+    a, o, m = ("x.a_", "x.o_", "x.m_") if gathered else ("a.", "o.", "m.")
     joins: list[str] = []
     columns: list[str] = []  # computed per item in ``judged``
     bits: list[str] = []  # one per condition: its bit in the failing mask
-    if consent or settings:
+    if (consent or settings) and not gathered:
         joins.append("LEFT JOIN s_owner o ON o.subject = x.owner_ref")
     if consent:
         joins += ["LEFT JOIN s_pgm om ON om.subject = x.owner_ref AND om.meeting = x.meeting_ref",
                   "LEFT JOIN s_over ov ON ov.rid = x.rid"]
-    if consent or notices:
+    if (consent or notices) and not gathered:
         joins.append("LEFT JOIN s_lines m ON m.meeting = x.meeting_ref")
     for c in settings:
-        value = (f"CASE WHEN a.l{c.index} THEN a.v{c.index} "
-                 f"ELSE COALESCE(o.v{c.index}, a.v{c.index}, {str(c.default).upper()}) END")
+        value = (f"CASE WHEN {a}l{c.index} THEN {a}v{c.index} "
+                 f"ELSE COALESCE({o}v{c.index}, {a}v{c.index}, {str(c.default).upper()}) END")
         columns.append(f"NOT ({value}) AS f{c.index}")
         bits.append(f"CASE WHEN f{c.index} THEN {1 << c.index} ELSE 0 END")
     for c in notices:
-        columns.append(f"COALESCE(m.n{c.index}, FALSE) AS f{c.index}")
+        columns.append(f"COALESCE({m}n{c.index}, FALSE) AS f{c.index}")
         bits.append(f"CASE WHEN f{c.index} THEN {1 << c.index} ELSE 0 END")
     failing, order = ["0 AS nothing"], "0"
     if consent:
-        columns += _codes(plan)
+        columns += _codes(plan, o, m)
         failing = [f"{_failing(name)} AS q{name[1:]}" for name in ("co", *(f"c{j}" for j in range(plan.packed_lines)))]
         order = "corder"
         bits.append(f"CASE WHEN corder > 0 THEN {1 << consent[0].index} ELSE 0 END")
@@ -84,12 +89,12 @@ def base(plan: Plan, t: int) -> str:
     reserved = "TRUE" if plan.reserves else "FALSE"
     return f"""
     WITH judged AS (
-        SELECT x.rid, x.derived, vk.candidate, a.vidx, vk.vk, vk.used, vk.kshift,
+        SELECT x.rid, x.derived, vk.candidate, {a}vidx AS vidx, vk.vk, vk.used, vk.kshift,
                COALESCE(x.erased <= {t}, FALSE) AS erased, x.train_reserved AND {reserved} AS sig,
-               COALESCE(a.self_only, FALSE) AS self_only, {", ".join(columns) or "0 AS nothing"}
-        FROM t_items x
-        LEFT JOIN s_acc a ON a.account = x.account_ref
-        LEFT JOIN p_vk vk ON vk.vkk = COALESCE(a.vidx, -1) * {KIND_SLOTS} + COALESCE(x.kind_code, {UNKNOWN_KIND})
+               COALESCE({a}self_only, FALSE) AS self_only, {", ".join(columns) or "0 AS nothing"}
+        FROM {gathered or "t_items"} x
+        {"" if gathered else "LEFT JOIN s_acc a ON a.account = x.account_ref"}
+        LEFT JOIN p_vk vk ON vk.vkk = COALESCE({a}vidx, -1) * {KIND_SLOTS} + COALESCE(x.kind_code, {UNKNOWN_KIND})
         {" ".join(joins)}
         WHERE x.created <= {t}),
     failing AS (SELECT j.*, {", ".join(failing)} FROM judged j),
