@@ -24,6 +24,7 @@ SCRIPTS = (
                              "--meetings", "20000", "--questions", "10000"]),
     ("bench_select.py", [], ["--items", "1000000"]),
     ("bench_impact.py", [], ["--items", "1000", "--datasets", "5"]),
+    ("bench_build.py", [], ["--items", "1000000"]),
 )
 
 METHOD = """# Benchmarks
@@ -47,6 +48,11 @@ assert timings.
 - `benchmarks/bench_impact.py` — one subject's 10,000 items across 20 datasets, after a
   withdrawal: `impact --subject` in process and as a command; floor: reading the
   candidates out of the manifests alone.
+- `benchmarks/bench_build.py` — a whole `dataset build --catalog` over 10,000,000 items
+  in a Parquet catalog, with 1,000,000 subjects, 2,000,000 meetings of 3 and 2,000,000
+  consents loaded into a SQLite store with `load` (kept in `bench-out/` between runs):
+  the state read as columns through ADBC beside the same read row by row, `select`,
+  writing the manifest, the whole build in process and as a command with its peak RSS.
 """
 
 
