@@ -110,7 +110,9 @@ def _state_tables(read: Reader, catalog: str | Path | None) -> StateTables:
         "item_id": s["id"], "kind": s["kind"], "account": s["account"], "owner": s["user"], "created": s["at"],
         "seq": s["seq"],
     })
-    if catalog is not None and pc.any(pc.is_in(service["item_id"], value_set=content["item_id"])).as_py():
+    # Both checks below hash every content id: skipped when there is no service data.
+    if catalog is not None and service.num_rows and pc.any(
+            pc.is_in(service["item_id"], value_set=content["item_id"])).as_py():
         raise ValueError(f"the catalog {catalog} reuses the id of a service-data item in the store")
     items, sources = _merge_items(content, service)
     users = read("user")
@@ -161,10 +163,10 @@ def _merge_items(content: pa.Table, service: pa.Table) -> tuple[pa.Table, pa.Tab
                     keep_service[index] = False
                 else:
                     keep_content[row] = False
-    kept = content.filter(pa.array(keep_content))
+    kept = content.filter(pa.array(keep_content)) if not keep_content.all() else content
     service = service.filter(pa.array(keep_service))
     nulls = pa.nulls(service.num_rows, pa.string())
-    items = pa.concat_tables([
+    items = kept.select(raw_schema("items").names) if not service.num_rows else pa.concat_tables([
         kept.select(raw_schema("items").names),
         pa.table({
             "item_id": service["item_id"], "kind": service["kind"], "account": service["account"],
@@ -272,7 +274,7 @@ def _participants(rows: pa.Table) -> pa.Table:
 
 
 def _erasures(rows: pa.Table, items: pa.Table) -> pa.Table:
-    return build("erasures", {
-        "item_id": rows["item"], "item_row": pc.cast(pc.index_in(rows["item"], value_set=items["item_id"]), pa.int64()),
-        "at": rows["at"],
-    })
+    # Looking items up hashes every item id: not worth it for no erasures at all.
+    found = (pc.index_in(rows["item"], value_set=items["item_id"]) if rows.num_rows
+             else pa.nulls(0, pa.int32()))
+    return build("erasures", {"item_id": rows["item"], "item_row": pc.cast(found, pa.int64()), "at": rows["at"]})
