@@ -110,7 +110,7 @@ def _state_tables(read: Reader, catalog: str | Path | None) -> StateTables:
         "item_id": s["id"], "kind": s["kind"], "account": s["account"], "owner": s["user"], "created": s["at"],
         "seq": s["seq"],
     })
-    # Both checks below hash every content id: skipped when there is no service data.
+    # The check hashes every content id: skipped when there is no service data to clash.
     if catalog is not None and service.num_rows and pc.any(
             pc.is_in(service["item_id"], value_set=content["item_id"])).as_py():
         raise ValueError(f"the catalog {catalog} reuses the id of a service-data item in the store")
