@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -287,12 +286,16 @@ def main() -> None:
                  f"{peak:,.0f} MiB", f"best of {args.repeat}; +{peak - base_rss:,.0f} MiB over {base_rss:,.0f}; "
                  f"{builds[-1][2]['count']:,} in the dataset; goal ≤ 10 s, ≤ 3 GiB"))
     out = OUT / fresh_name("build")
-    seconds, _ = timed(lambda: subprocess.run(
-        [sys.executable, "-m", "consentgate", "--db", str(store.engine.url), "dataset", "build", "bench",
-         "--purpose", PURPOSE, "--at", format_time(AT), "--catalog", str(path), "--out", str(out)],
-        check=True, stdout=subprocess.DEVNULL))
+    command = [sys.executable, "-m", "consentgate", "--db", str(store.engine.url), "dataset", "build", "bench",
+               "--purpose", PURPOSE, "--at", format_time(AT), "--catalog", str(path), "--out", str(out)]
+    # Started from a small process: a child forked from this one would report this
+    # process's peak as its own.
+    measure = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
+               " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    seconds, done = timed(lambda: subprocess.run([sys.executable, "-c", measure, *command], check=True,
+                                                 capture_output=True, text=True))
     shutil.rmtree(out, ignore_errors=True)
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak_kib = int(done.stdout.split()[-1])
     rows.append(("`consentgate dataset build --catalog`, end to end", f"{n:,} items", f"{seconds:.2f} s", "",
                  f"{peak_kib / 1024:,.0f} MiB", "a new process: peak RSS of the whole command"))
     store.dispose()
