@@ -41,13 +41,15 @@ assert timings.
 - `benchmarks/bench_decide.py` — 100,000 subjects, 1,000,000 items, 2,000,000 consents:
   single decisions (a fresh evaluator per call, so nothing is remembered between them),
   a batch, and `consentgate decide --batch` end to end on SQLite; reference: Cedar
-  (`cedarpy`) on an equivalent simpler policy, with parsed policies and entities reused.
+  (`cedarpy`) on an equivalent simpler policy, given the entities each request needs (as
+  Cedar applications supply them) and, its fastest from Python, one entity store parsed
+  once and shared by every call.
 - `benchmarks/bench_select.py` — dataset selection over 10,000,000 items, 1,000,000
   subjects and 2,000,000 meetings of 3; floor: a plain DuckDB anti-join over the same
   Arrow tables; also Spark in local mode and the per-item path, extrapolated.
 - `benchmarks/bench_impact.py` — one subject's 10,000 items across 20 datasets, after a
-  withdrawal: `impact --subject` in process and as a command; floor: reading the
-  candidates out of the manifests alone.
+  withdrawal: `impact --subject` in process (cold, and with a warm `Decider` as an API
+  worker has) and as a command; floor: reading the candidates out of the manifests alone.
 - `benchmarks/bench_build.py` — a whole `dataset build --catalog` over 10,000,000 items
   in a Parquet catalog, with 1,000,000 subjects, 2,000,000 meetings of 3 and 2,000,000
   consents loaded into a SQLite store with `load` (kept in `bench-out/` between runs):
