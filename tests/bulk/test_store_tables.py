@@ -88,7 +88,11 @@ def write_catalog(world: World, path: Path, **changes: Any) -> None:
 def test_a_catalog_of_the_same_content_selects_the_same(sqlite_store, examples, tmp_path):
     load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
     write_catalog(seed_world(examples), tmp_path / "catalog.parquet")
-    assert rows(state_of(sqlite_store, tmp_path / "catalog.parquet")) == rows(state_of(sqlite_store))
+    # A catalog's uri and sha256 are read for the kept items alone, as the manifest is written.
+    def ruled(tables: Any) -> list[dict[str, Any]]:
+        return [{k: v for k, v in row.items() if k not in ("uri", "sha256")} for row in rows(tables)]
+
+    assert ruled(state_of(sqlite_store, tmp_path / "catalog.parquet")) == ruled(state_of(sqlite_store))
 
 
 def test_a_catalog_folder_replaces_the_stores_content(sqlite_store, examples, tmp_path):

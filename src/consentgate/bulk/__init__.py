@@ -19,6 +19,7 @@ Where each rule lives:
 """
 
 from ._answer import RESULT_SCHEMA
+from ._catalog import catalog_files
 from ._engines import ENGINES, spark_session
 from ._from_world import state_tables_from_world
 from ._select import select
@@ -31,6 +32,7 @@ __all__ = [
     "RESULT_SCHEMA",
     "SCHEMAS",
     "StateTables",
+    "catalog_files",
     "select",
     "spark_session",
     "state_tables_from_store",

@@ -37,6 +37,9 @@ from ._tables import raw_schema
 _STRS = pa.list_(pa.string())
 REQUIRED = ("id", "kind", "account", "owner", "created_at")
 OPTIONAL = ("meeting", "uri", "sha256", "derived_from", "signals")
+# What the rules read; the rest is read only for the items a selection keeps.
+RULE_COLUMNS = ("id", "kind", "account", "owner", "meeting", "created_at", "derived_from", "signals")
+FILE_COLUMNS = ("uri", "sha256")
 
 
 def _reserved(item_ids: Any, signals: pa.Array) -> np.ndarray:
@@ -66,9 +69,14 @@ def _unique_lists(lists: pa.Array) -> pa.ListArray:
     flat = pc.list_flatten(filled)
     if len(flat) == 0:
         return filled
-    parents = pc.list_parent_indices(filled)
-    pairs = pa.table({"p": parents, "s": flat}).group_by(["p", "s"]).aggregate([])
-    if pairs.num_rows == len(flat):
+    # Only lists of two or more can repeat a source: the rest need not be hashed.
+    lengths = pc.list_value_length(filled).to_numpy(zero_copy_only=False)
+    several = np.repeat(lengths >= 2, lengths)
+    if not several.any():
+        return filled
+    parents = pc.list_parent_indices(filled).filter(pa.array(several))
+    pairs = pa.table({"p": parents, "s": flat.filter(pa.array(several))}).group_by(["p", "s"]).aggregate([])
+    if pairs.num_rows == len(parents):
         return filled
     values = filled.to_pylist()
     return pa.array([list(dict.fromkeys(v)) for v in values], _STRS)
@@ -101,37 +109,67 @@ def _table(*columns: Any) -> pa.Table:
 def read_catalog(path: str | Path) -> pa.Table:
     """Read a content catalog (see the module docstring) as content items.
 
+    Only the columns the rules read are read: ``uri`` and ``sha256`` are left null here
+    and read for the selected items alone (:func:`catalog_files`). Columns stay in the
+    chunks Parquet gives, so no column is copied whole. That ids do not repeat is
+    checked where they are first hashed, when items are merged (``_store``).
+
     Raises:
         ValueError: the path holds no Parquet data, a required column is missing, a
-            column has the wrong type, an id repeats or a signals value is not valid.
+            column has the wrong type or a signals value is not valid.
     """
     try:
-        table = ds.dataset(str(path), format="parquet").to_table()
+        dataset = ds.dataset(str(path), format="parquet")
+        present = set(dataset.schema.names)
+        missing = [name for name in REQUIRED if name not in present]
+        if missing:
+            raise ValueError(f"the catalog {path} lacks column(s) {', '.join(missing)}")
+        table = dataset.to_table(columns=[name for name in RULE_COLUMNS if name in present])
     except (OSError, pa.ArrowInvalid) as exc:
         raise ValueError(f"cannot read the catalog {path}: {exc}") from None
-    missing = [name for name in REQUIRED if name not in table.column_names]
-    if missing:
-        raise ValueError(f"the catalog {path} lacks column(s) {', '.join(missing)}")
     n = table.num_rows
 
     def column(name: str, kind: pa.DataType) -> Any:
         if name not in table.column_names:
-            return pa.nulls(n, kind)
+            return pa.chunked_array([pa.nulls(n, kind)], kind)
+        values = table[name]
+        if values.type == kind:
+            return values
         try:
-            return table[name].combine_chunks().cast(kind)
+            return values.cast(kind)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise ValueError(f"catalog column {name} must be {kind}, not {table.schema.field(name).type}") from None
 
     created = table["created_at"].type
     if not pa.types.is_timestamp(created) or created.tz is None:
         raise ValueError(f"catalog column created_at must be a timestamp with a time zone, not {created}")
-    ids = column("id", pa.string())
-    if pc.count_distinct(ids).as_py() != n or ids.null_count:
-        raise ValueError(f"the catalog {path} repeats an id (or has an empty one)")
     # Python datetimes (and so decide) stop at microseconds: finer parts are dropped.
-    micros = pc.cast(table["created_at"].combine_chunks(), pa.timestamp("us", tz="UTC"), safe=False).cast(pa.int64())
+    micros = pc.cast(table["created_at"], pa.timestamp("us", tz="UTC"), safe=False).cast(pa.int64())
+    nulls = pa.chunked_array([pa.nulls(n, pa.string())], pa.string())
     return _table(
-        ids, column("kind", pa.string()), column("account", pa.string()), column("owner", pa.string()),
-        column("meeting", pa.string()), micros, column("uri", pa.string()), column("sha256", pa.string()),
-        column("derived_from", _STRS), column("signals", pa.string()), pa.array(np.arange(n, dtype=np.int64)),
+        column("id", pa.string()), column("kind", pa.string()), column("account", pa.string()),
+        column("owner", pa.string()), column("meeting", pa.string()), micros, nulls, nulls,
+        column("derived_from", _STRS).combine_chunks(), column("signals", pa.string()).combine_chunks(),
+        pa.array(np.arange(n, dtype=np.int64)),
     )
+
+
+def catalog_files(path: str | Path, rows: np.ndarray) -> pa.Table:
+    """``uri`` and ``sha256`` of the catalog's rows ``rows`` (ascending), in that order.
+
+    Read a batch at a time, so only the rows asked for are ever held.
+    """
+    dataset = ds.dataset(str(path), format="parquet")
+    names = [name for name in FILE_COLUMNS if name in dataset.schema.names]
+    parts: list[pa.Table] = []
+    start = 0
+    for batch in dataset.to_batches(columns=names):
+        end = start + batch.num_rows
+        low, high = np.searchsorted(rows, [start, end])
+        if high > low:
+            parts.append(pa.Table.from_batches([batch.take(pa.array(rows[low:high] - start))]))
+        start = end
+    found = (pa.concat_tables(parts) if parts
+             else pa.table({name: pa.array([], pa.string()) for name in names}))
+    return pa.table({name: found[name].cast(pa.string()) if name in names else pa.nulls(len(rows), pa.string())
+                     for name in FILE_COLUMNS})

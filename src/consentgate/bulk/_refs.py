@@ -6,6 +6,13 @@ on integers is two to three times faster than on id strings, so the tables carry
 reference as the row number of the thing referred to. ``people``, ``accounts``,
 ``meetings`` and ``groups`` list every id the state names (with nulls for what no event
 describes), so a reference is null exactly when its id is.
+
+Items are the one table of millions of rows: each of their id columns is hashed once
+(dictionary-encoded), and everything else — the distinct ids, the references — is
+worked out on the small dictionaries. Asked to, the items keep the compact form
+``_tables`` allows: ``account``, ``owner`` and ``meeting`` are dictionaries over the
+referenced table's ids whose indices are the int32 ``*_ref`` columns, ``kind`` a
+dictionary too; otherwise they have the schema's plain types.
 """
 
 from __future__ import annotations
@@ -40,6 +47,51 @@ def _with(table: pa.Table, name: str, columns: dict[str, Any]) -> pa.Table:
     return table.select(SCHEMAS[name].names).cast(SCHEMAS[name])
 
 
+def _encoded(column: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    """A string column as one dictionary array (hashed once; already one: as it is)."""
+    if pa.types.is_dictionary(column.type):
+        return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    encoded = pc.dictionary_encode(column)
+    if isinstance(encoded, pa.DictionaryArray):
+        return encoded
+    # The chunks of one encoding share its dictionary.
+    dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary if encoded.num_chunks else pa.array([], pa.string())
+    indices = pa.concat_arrays([chunk.indices for chunk in encoded.chunks]) if encoded.num_chunks else \
+        pa.array([], pa.int32())
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+
+def _coded_refs(encoded: pa.DictionaryArray, keys: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    """An encoded id column as rows of ``keys`` (int32 indices) over ``keys`` itself."""
+    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    rows = pc.index_in(encoded.dictionary, value_set=keys).take(encoded.indices)
+    return pa.DictionaryArray.from_arrays(rows, keys)
+
+
+def _narrow(encoded: pa.DictionaryArray) -> pa.DictionaryArray:
+    """A dictionary of a few words with int8 indices."""
+    if len(encoded.dictionary) > 127:
+        return encoded
+    return pa.DictionaryArray.from_arrays(encoded.indices.cast(pa.int8()), encoded.dictionary)
+
+
+def _items(items: pa.Table, keys: dict[str, pa.Array], encoded: dict[str, pa.DictionaryArray],
+           erasures: pa.Table) -> pa.Table:
+    """The items with their references, in the compact form (see the module docstring)."""
+    kind = _narrow(encoded["kind"])
+    kind_codes = pc.index_in(kind.dictionary, value_set=pa.array(DATA_KINDS)).cast(pa.int32())
+    account = _coded_refs(encoded["account"], keys["accounts"])
+    owner = _coded_refs(encoded["owner"], keys["people"])
+    meeting = _coded_refs(encoded["meeting"], keys["meetings"])
+    columns = {
+        "item_id": items["item_id"], "kind": kind, "account": account, "owner": owner, "meeting": meeting,
+        **{name: items[name] for name in ("created", "uri", "sha256", "derived", "train_reserved")},
+        "kind_code": kind_codes.take(kind.indices), "account_ref": account.indices, "owner_ref": owner.indices,
+        "meeting_ref": meeting.indices, "erased": _first_erasures(items, erasures),
+    }
+    return pa.table(columns)
+
+
 def _first_erasures(items: pa.Table, erasures: pa.Table) -> pa.Array:
     """Each item's first erasure time (null when never erased), from ``erasures``."""
     known = erasures.filter(pc.is_valid(erasures["item_row"]))
@@ -51,32 +103,35 @@ def _first_erasures(items: pa.Table, erasures: pa.Table) -> pa.Array:
     return pa.array(erased, mask=never)
 
 
-def with_references(raw: dict[str, pa.Table]) -> StateTables:
-    """State tables from tables without their reference columns (see ``SCHEMAS``)."""
+def with_references(raw: dict[str, pa.Table], compact: bool = False) -> StateTables:
+    """State tables from tables without their reference columns (see ``SCHEMAS``);
+    ``compact`` keeps the items in the compact form (see the module docstring)."""
     items, settings, users = raw["items"], raw["settings"], raw["users"]
     consents, participants, user_groups = raw["consents"], raw["participants"], raw["user_groups"]
-    people = pa.table({"id": distinct(users["id"], user_groups["user_id"], items["owner"], consents["subject"],
-                                      participants["subject"], _by_scope(settings, "user"))},
+    encoded = {name: _encoded(items[name]) for name in ("kind", "account", "owner", "meeting")}
+    # Every value of an encoding's dictionary occurs, in order of first appearance.
+    owners, item_meetings, item_accounts = (encoded[name].dictionary for name in ("owner", "meeting", "account"))
+    coded = {(name, column): _encoded(raw[name][column])
+             for name, column in (("participants", "meeting"), ("participants", "subject"),
+                                  ("consents", "subject"), ("consents", "meeting"))}
+    people = pa.table({"id": distinct(users["id"], user_groups["user_id"], owners,
+                                      coded["consents", "subject"].dictionary,
+                                      coded["participants", "subject"].dictionary, _by_scope(settings, "user"))},
                       schema=SCHEMAS["people"])
-    meetings = _extend(raw["meetings"], "meetings",
-                       distinct(participants["meeting"], consents["meeting"], items["meeting"]))
+    meetings = _extend(raw["meetings"], "meetings", distinct(
+        coded["participants", "meeting"].dictionary, coded["consents", "meeting"].dictionary, item_meetings))
     accounts = _extend(raw["accounts"], "accounts", distinct(
-        items["account"], raw["acceptances"]["account"], _by_scope(settings, "account"), raw["groups"]["account"],
+        item_accounts, raw["acceptances"]["account"], _by_scope(settings, "account"), raw["groups"]["account"],
         users["account"], raw["meetings"]["account"]))
     groups = _extend(raw["groups"], "groups", distinct(user_groups["group_id"], _by_scope(settings, "group")))
     keys = {"people": people["id"], "meetings": meetings["id"], "accounts": accounts["id"], "groups": groups["id"]}
+    compact_items = _items(items, keys, encoded, raw["erasures"])
     target_ref = pc.if_else(
         pc.equal(settings["scope"], "account"), refs(settings["target"], keys["accounts"]),
         pc.if_else(pc.equal(settings["scope"], "group"), refs(settings["target"], keys["groups"]),
                    refs(settings["target"], keys["people"])))
     return StateTables(
-        items=_with(items, "items", {
-            "kind_code": pc.cast(pc.index_in(items["kind"], value_set=pa.array(DATA_KINDS)), pa.int32()),
-            "account_ref": refs(items["account"], keys["accounts"]),
-            "owner_ref": refs(items["owner"], keys["people"]),
-            "meeting_ref": refs(items["meeting"], keys["meetings"]),
-            "erased": _first_erasures(items, raw["erasures"]),
-        }),
+        items=compact_items if compact else compact_items.cast(SCHEMAS["items"]),
         people=people,
         accounts=accounts,
         groups=groups,
@@ -91,14 +146,14 @@ def with_references(raw: dict[str, pa.Table]) -> StateTables:
             "account_ref": refs(raw["acceptances"]["account"], keys["accounts"]),
         }),
         consents=_with(consents, "consents", {
-            "subject_ref": refs(consents["subject"], keys["people"]),
-            "meeting_ref": refs(consents["meeting"], keys["meetings"]),
+            "subject_ref": _coded_refs(coded["consents", "subject"], keys["people"]).indices,
+            "meeting_ref": _coded_refs(coded["consents", "meeting"], keys["meetings"]).indices,
         }),
         consent_kinds=kind_table(),
         meetings=meetings,
         participants=_with(participants, "participants", {
-            "meeting_ref": refs(participants["meeting"], keys["meetings"]),
-            "subject_ref": refs(participants["subject"], keys["people"]),
+            "meeting_ref": _coded_refs(coded["participants", "meeting"], keys["meetings"]).indices,
+            "subject_ref": _coded_refs(coded["participants", "subject"], keys["people"]).indices,
         }),
         erasures=raw["erasures"],
         sources=raw["sources"],

@@ -110,11 +110,8 @@ def _state_tables(read: Reader, catalog: str | Path | None) -> StateTables:
         "item_id": s["id"], "kind": s["kind"], "account": s["account"], "owner": s["user"], "created": s["at"],
         "seq": s["seq"],
     })
-    # The check hashes every content id: skipped when there is no service data to clash.
-    if catalog is not None and service.num_rows and pc.any(
-            pc.is_in(service["item_id"], value_set=content["item_id"])).as_py():
-        raise ValueError(f"the catalog {catalog} reuses the id of a service-data item in the store")
-    items, sources = _merge_items(content, service)
+    deletes = read("delete")
+    items, sources, erased_rows = _merge_items(content, service, deletes["item"], catalog)
     users = read("user")
     groups = _json_lists(users["groups"], unique=True)
     terms = read("terms")
@@ -134,37 +131,68 @@ def _state_tables(read: Reader, catalog: str | Path | None) -> StateTables:
         consents=_consents(read("consent")),
         meetings=_columns("meetings", read("meeting"), {"id": "id", "account": "account"}),
         participants=_participants(read("participant")),
-        erasures=_erasures(read("delete"), items),
-    ))
+        erasures=build("erasures", {"item_id": deletes["item"], "item_row": erased_rows, "at": deletes["at"]}),
+    ), compact=True)
 
 
 def _columns(name: str, rows: pa.Table, mapping: dict[str, str]) -> pa.Table:
     return build(name, {column: rows[field] for column, field in mapping.items()})
 
 
-def _merge_items(content: pa.Table, service: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """Content and service data as one ``items`` table, plus ``sources``.
+def _item_codes(content: pa.Table, service: pa.Table, links: pa.Array,
+                erased: pa.ChunkedArray) -> tuple[np.ndarray, ...]:
+    """Every item id the state names, hashed once: each content row's, service row's,
+    source's and erased item's number among the distinct ids (-1 for a null id).
 
-    An id used by both types is one item to the in-memory view: the later event's. Content
-    rows carry their exploded ``derived_from`` as ``source_list`` (see ``_catalog``).
+    The content ids come first, so where they do not repeat a content row's number is
+    its row.
+    """
+    columns = [content["item_id"], service["item_id"], pc.list_flatten(links), erased]
+    chunks = [chunk.cast(pa.string()) for column in columns
+              for chunk in (column.chunks if isinstance(column, pa.ChunkedArray) else [column])]
+    if not chunks or not sum(len(chunk) for chunk in chunks):
+        return tuple(np.zeros(0, dtype=np.int64) for _ in columns)
+    encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.string()))
+    codes = np.concatenate([pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False)
+                            for chunk in encoded.chunks]).astype(np.int64, copy=False)
+    bounds = np.cumsum([len(column) for column in columns])[:-1]
+    return tuple(np.split(codes, bounds))
+
+
+def _merge_items(
+    content: pa.Table, service: pa.Table, erased: pa.ChunkedArray, catalog: str | Path | None = None,
+) -> tuple[pa.Table, pa.Table, pa.Array]:
+    """Content and service data as one ``items`` table, plus ``sources`` and each
+    erasure's item row.
+
+    An id used by both types is one item to the in-memory view: the later event's (a
+    catalog may not share an id with the store's service data). Content rows carry their
+    exploded ``derived_from`` as ``source_list`` (see ``_catalog``).
+
+    Raises:
+        ValueError: the catalog repeats an id, or reuses a service-data item's.
     """
     n_content = content.num_rows
+    links = content["source_list"].combine_chunks()
+    content_codes, service_codes, source_codes, erased_codes = _item_codes(content, service, links, erased)
+    if catalog is not None and not np.array_equal(content_codes, np.arange(n_content)):
+        raise ValueError(f"the catalog {catalog} repeats an id (or has an empty one)")
     keep_content = np.ones(n_content, dtype=bool)
     keep_service = np.ones(service.num_rows, dtype=bool)
-    if service.num_rows and n_content:
-        clash = pc.is_in(service["item_id"], value_set=content["item_id"]).to_numpy(zero_copy_only=False)
-        if clash.any():
-            at = pc.index_in(service["item_id"], value_set=content["item_id"]).to_numpy(zero_copy_only=False)
-            content_seq = content["seq"].to_numpy()
-            service_seq = service["seq"].to_numpy()
-            for index in np.flatnonzero(clash):
-                row = int(at[index])
-                if content_seq[row] > service_seq[index]:
-                    keep_service[index] = False
-                else:
-                    keep_content[row] = False
+    clash = (service_codes < n_content) & (service_codes >= 0)
+    if clash.any():
+        if catalog is not None:
+            raise ValueError(f"the catalog {catalog} reuses the id of a service-data item in the store")
+        content_seq = content["seq"].to_numpy()
+        service_seq = service["seq"].to_numpy()
+        for index in np.flatnonzero(clash):
+            row = int(service_codes[index])
+            if content_seq[row] > service_seq[index]:
+                keep_service[index] = False
+            else:
+                keep_content[row] = False
     kept = content.filter(pa.array(keep_content)) if not keep_content.all() else content
-    service = service.filter(pa.array(keep_service))
+    service = service.filter(pa.array(keep_service)) if not keep_service.all() else service
     nulls = pa.nulls(service.num_rows, pa.string())
     items = kept.select(raw_schema("items").names) if not service.num_rows else pa.concat_tables([
         kept.select(raw_schema("items").names),
@@ -174,23 +202,29 @@ def _merge_items(content: pa.Table, service: pa.Table) -> tuple[pa.Table, pa.Tab
             "sha256": nulls, "derived": pa.array(np.zeros(service.num_rows, dtype=bool)),
             "train_reserved": pa.array(np.zeros(service.num_rows, dtype=bool)),
         }, schema=raw_schema("items")),
-    ]).combine_chunks()
-    # Sources: rows of the kept content, renumbered, then each source looked up by id.
+    ])
+    # Each distinct id's row among the items (-1: none), from the numbers above.
+    n_codes = 1 + max((int(codes.max()) for codes in (content_codes, service_codes, source_codes, erased_codes)
+                       if len(codes)), default=-1)
+    row_of = np.full(n_codes + 1, -1, dtype=np.int64)  # the extra last slot answers -1 (a null id)
     old_rows = np.flatnonzero(keep_content)
+    row_of[content_codes[old_rows]] = np.arange(len(old_rows), dtype=np.int64)
+    row_of[service_codes[keep_service]] = len(old_rows) + np.arange(service.num_rows, dtype=np.int64)
+    # Sources: rows of the kept content, renumbered, then each source's row.
     new_row = np.full(n_content, -1, dtype=np.int64)
     new_row[old_rows] = np.arange(len(old_rows), dtype=np.int64)
-    links = content["source_list"].combine_chunks()
     parents = pc.list_parent_indices(links).to_numpy(zero_copy_only=False)
     positions = _list_positions(links)
     mine = new_row[parents] >= 0
-    source_ids = pc.list_flatten(links).filter(pa.array(mine))
+    source_rows = row_of[source_codes[mine]]
     sources = pa.table({
         "item_row": pa.array(new_row[parents][mine]),
-        "source": source_ids,
-        "source_row": pc.cast(pc.index_in(source_ids, value_set=items["item_id"]), pa.int64()),
+        "source": pc.list_flatten(links).filter(pa.array(mine)),
+        "source_row": pa.array(source_rows, mask=source_rows < 0),
         "pos": pa.array(positions[mine], pa.int32()),
     }, schema=raw_schema("sources"))
-    return items, sources
+    erased_rows = row_of[erased_codes]
+    return items, sources, pa.array(erased_rows, pa.int64(), mask=erased_rows < 0)
 
 
 def _list_positions(links: pa.ListArray) -> np.ndarray:
@@ -271,10 +305,3 @@ def _participants(rows: pa.Table) -> pa.Table:
         "meeting": meetings, "subject": rows["subject"], "pos": places, "notified": _json_lists(rows["notified"]),
         "first": first,
     })
-
-
-def _erasures(rows: pa.Table, items: pa.Table) -> pa.Table:
-    # Looking items up hashes every item id: not worth it for no erasures at all.
-    found = (pc.index_in(rows["item"], value_set=items["item_id"]) if rows.num_rows
-             else pa.nulls(0, pa.int32()))
-    return build("erasures", {"item_id": rows["item"], "item_row": pc.cast(found, pa.int64()), "at": rows["at"]})

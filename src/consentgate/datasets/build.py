@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from ..core import Policy
 from ..errors import InvalidInput
@@ -37,6 +39,36 @@ def read_state(connection: Any, catalog: str | Path | None, head: int | None = N
         if catalog is None:
             raise
         raise InvalidInput(f"--catalog {catalog}: {str(exc).splitlines()[0]}") from None
+
+
+def allowed_rows(selection: pa.Table, items: pa.Table, catalog: str | Path | None) -> pa.Table:
+    """A selection's allowed rows, with ``uri`` and ``sha256`` read from the catalog.
+
+    The state read from a catalog leaves those two columns null (see ``read_catalog``):
+    they are read here for the allowed items alone. Catalog items are the first rows of
+    ``items``, and a selection lists items in ``items`` order.
+    """
+    allowed = selection["allowed"]
+    rows = selection.filter(allowed)
+    if catalog is None or not rows.num_rows:
+        return rows
+    if selection.num_rows == items.num_rows:
+        # Every item is listed, so a selection's row is its item's row.
+        positions = np.flatnonzero(allowed.to_numpy(zero_copy_only=False))
+    else:
+        positions = pc.index_in(rows["item_id"], value_set=items["item_id"]).to_numpy(zero_copy_only=False)
+    from_catalog = positions < ds.dataset(str(catalog), format="parquet").count_rows()
+    from ..bulk import catalog_files
+
+    files = catalog_files(catalog, positions[from_catalog])
+    if not from_catalog.all():  # service data: no files
+        found = np.cumsum(from_catalog) - 1
+        where = pa.array(np.where(from_catalog, found, files.num_rows))
+        files = pa.table({name: pa.concat_arrays([files[name].combine_chunks(), pa.nulls(1, pa.string())]).take(where)
+                          for name in files.column_names})
+    for name in files.column_names:
+        rows = rows.set_column(rows.schema.get_field_index(name), name, files[name])
+    return rows
 
 
 def check_request(name: str, purpose: str, kinds: list[str] | None) -> None:
@@ -128,7 +160,7 @@ def build_dataset(
         seq, head = read_head(connection)
         tables = read_state(connection, catalog, seq)
     selection = select(tables, purpose, when, policy, kinds, engine)
-    rows = selection.filter(selection["allowed"])
+    rows = allowed_rows(selection, tables.items, catalog)
     description = {
         "name": name, "purpose": purpose, "at": format_time(when), "kinds": kinds, "engine": engine,
         "catalog": str(catalog) if catalog else None, "excluded": excluded_counts(selection),
@@ -168,7 +200,7 @@ def rebuild_dataset(
     kept_before = manifest.read_manifest(previous.manifest, ["item_id"])["item_id"]
     selection = select(tables, previous.purpose, when, policy, previous.doc.get("kinds"), engine)
     selection = selection.filter(pc.is_in(selection["item_id"], value_set=kept_before))
-    rows = selection.filter(selection["allowed"])
+    rows = allowed_rows(selection, tables.items, previous.doc.get("catalog"))
     excluded = excluded_counts(selection)
     missing = len(kept_before) - selection.num_rows  # items that do not exist as of ``at``
     if missing:
