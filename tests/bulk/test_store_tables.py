@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from consentgate import Store, init_store
 from consentgate.bulk import select, state_tables_from_store, state_tables_from_world
 from consentgate.core import Policy, World
+from consentgate.datasets.build import allowed_rows
 from consentgate.model import parse_event
 from consentgate.model.times import parse_time
 from consentgate.store import load_lines
@@ -135,3 +136,22 @@ def test_world_and_store_tables_hold_the_same_items(sqlite_store, examples):
     load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
     from_store, from_world = state_of(sqlite_store), state_tables_from_world(seed_world(examples))
     assert sorted(from_store.items.to_pylist(), key=str) == sorted(from_world.items.to_pylist(), key=str)
+
+
+@pytest.mark.parametrize("at", [AT, parse_time("2023-08-21T00:00:00Z")])  # every item exists; only some do
+def test_allowed_rows_of_a_catalog_carry_its_uri_and_sha256(sqlite_store, examples, tmp_path, at):
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    write_catalog(seed_world(examples), tmp_path / "catalog.parquet")
+    from_catalog, from_store = state_of(sqlite_store, tmp_path / "catalog.parquet"), state_of(sqlite_store)
+    chosen = [allowed_rows(select(tables, "service.provision", at, Policy.default()), tables.items, catalog)
+              for tables, catalog in ((from_catalog, tmp_path / "catalog.parquet"), (from_store, None))]
+    assert chosen[0].num_rows and any(row["uri"] for row in chosen[0].to_pylist())
+    assert chosen[0].to_pylist() == chosen[1].to_pylist()
+
+
+def test_store_items_name_their_references_as_dictionaries(sqlite_store, examples):
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    items = state_of(sqlite_store).items
+    for name in ("account", "owner", "meeting"):
+        assert pa.types.is_dictionary(items[name].type)
+        assert items[name].combine_chunks().indices.equals(items[f"{name}_ref"].combine_chunks())
