@@ -61,11 +61,18 @@ def _encoded(column: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
-def _coded_refs(encoded: pa.DictionaryArray, keys: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
-    """An encoded id column as rows of ``keys`` (int32 indices) over ``keys`` itself."""
-    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-    rows = pc.index_in(encoded.dictionary, value_set=keys).take(encoded.indices)
-    return pa.DictionaryArray.from_arrays(rows, keys)
+def _rows_among(keys: pa.Array | pa.ChunkedArray, *columns: pa.DictionaryArray) -> list[pa.Array]:
+    """Each encoded id column's values as rows of ``keys`` (int32; null: not a key).
+
+    Only the small dictionaries are looked up, all in one call, so ``keys`` is hashed once.
+    """
+    dictionaries = [column.dictionary.cast(pa.string()) for column in columns]
+    found = pc.index_in(pa.concat_arrays(dictionaries), value_set=keys)
+    rows, start = [], 0
+    for column, dictionary in zip(columns, dictionaries, strict=True):
+        rows.append(found.slice(start, len(dictionary)).take(column.indices))
+        start += len(dictionary)
+    return rows
 
 
 def _narrow(encoded: pa.DictionaryArray) -> pa.DictionaryArray:
@@ -75,14 +82,14 @@ def _narrow(encoded: pa.DictionaryArray) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(encoded.indices.cast(pa.int8()), encoded.dictionary)
 
 
-def _items(items: pa.Table, keys: dict[str, pa.Array], encoded: dict[str, pa.DictionaryArray],
+def _items(items: pa.Table, keys: dict[str, pa.Array], rows: dict[str, pa.Array], kind: pa.DictionaryArray,
            erasures: pa.Table) -> pa.Table:
     """The items with their references, in the compact form (see the module docstring)."""
-    kind = _narrow(encoded["kind"])
+    kind = _narrow(kind)
     kind_codes = pc.index_in(kind.dictionary, value_set=pa.array(DATA_KINDS)).cast(pa.int32())
-    account = _coded_refs(encoded["account"], keys["accounts"])
-    owner = _coded_refs(encoded["owner"], keys["people"])
-    meeting = _coded_refs(encoded["meeting"], keys["meetings"])
+    account, owner, meeting = (pa.DictionaryArray.from_arrays(rows[name], keys[table].combine_chunks())
+                               for name, table in (("account", "accounts"), ("owner", "people"),
+                                                   ("meeting", "meetings")))
     columns = {
         "item_id": items["item_id"], "kind": kind, "account": account, "owner": owner, "meeting": meeting,
         **{name: items[name] for name in ("created", "uri", "sha256", "derived", "train_reserved")},
@@ -125,7 +132,13 @@ def with_references(raw: dict[str, pa.Table], compact: bool = False) -> StateTab
         users["account"], raw["meetings"]["account"]))
     groups = _extend(raw["groups"], "groups", distinct(user_groups["group_id"], _by_scope(settings, "group")))
     keys = {"people": people["id"], "meetings": meetings["id"], "accounts": accounts["id"], "groups": groups["id"]}
-    compact_items = _items(items, keys, encoded, raw["erasures"])
+    owner, consent_subject, line_subject = _rows_among(
+        keys["people"], encoded["owner"], coded["consents", "subject"], coded["participants", "subject"])
+    meeting, consent_meeting, line_meeting = _rows_among(
+        keys["meetings"], encoded["meeting"], coded["consents", "meeting"], coded["participants", "meeting"])
+    (account,) = _rows_among(keys["accounts"], encoded["account"])
+    compact_items = _items(items, keys, {"account": account, "owner": owner, "meeting": meeting}, encoded["kind"],
+                           raw["erasures"])
     target_ref = pc.if_else(
         pc.equal(settings["scope"], "account"), refs(settings["target"], keys["accounts"]),
         pc.if_else(pc.equal(settings["scope"], "group"), refs(settings["target"], keys["groups"]),
@@ -146,14 +159,12 @@ def with_references(raw: dict[str, pa.Table], compact: bool = False) -> StateTab
             "account_ref": refs(raw["acceptances"]["account"], keys["accounts"]),
         }),
         consents=_with(consents, "consents", {
-            "subject_ref": _coded_refs(coded["consents", "subject"], keys["people"]).indices,
-            "meeting_ref": _coded_refs(coded["consents", "meeting"], keys["meetings"]).indices,
+            "subject_ref": consent_subject, "meeting_ref": consent_meeting,
         }),
         consent_kinds=kind_table(),
         meetings=meetings,
         participants=_with(participants, "participants", {
-            "meeting_ref": _coded_refs(coded["participants", "meeting"], keys["meetings"]).indices,
-            "subject_ref": _coded_refs(coded["participants", "subject"], keys["people"]).indices,
+            "meeting_ref": line_meeting, "subject_ref": line_subject,
         }),
         erasures=raw["erasures"],
         sources=raw["sources"],

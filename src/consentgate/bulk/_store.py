@@ -287,21 +287,23 @@ def _consents(rows: pa.Table) -> pa.Table:
 
 
 def _participants(rows: pa.Table) -> pa.Table:
-    meetings = rows["meeting"].combine_chunks()
+    """Participant lines; ``meeting`` and ``subject`` stay the dictionaries they are
+    hashed into here, so references to them are found without hashing them again."""
+    meetings = pc.dictionary_encode(rows["meeting"].combine_chunks())
+    subjects = pc.dictionary_encode(rows["subject"].combine_chunks())
     # Rows come in log order; a line's place in its meeting is how many lines of that
     # meeting came before it.
-    codes = pc.dictionary_encode(meetings).indices.to_numpy(zero_copy_only=False)
+    codes = meetings.indices.to_numpy(zero_copy_only=False)
     order = np.argsort(codes, kind="stable")
     starts = np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1]
     run_lengths = np.diff(np.r_[starts, len(order)])
     places = np.empty(len(order), dtype=np.int64)
     places[order] = np.arange(len(order)) - np.repeat(starts, run_lengths)
-    # A subject's first line in a meeting: the first of its (meeting, subject) pairs.
-    pairs = pa.table({"m": meetings, "s": rows["subject"], "i": pa.array(np.arange(len(places)))})
+    # A subject's first line in a meeting: the first of its (meeting, subject) pairs,
+    # grouped on the codes (integers hash far faster than id strings).
+    pairs = pa.table({"m": meetings.indices, "s": subjects.indices, "i": pa.array(np.arange(len(places)))})
     firsts = pairs.group_by(["m", "s"], use_threads=False).aggregate([("i", "min")]).column("i_min")
     first = np.zeros(len(places), dtype=bool)
     first[firsts.to_numpy()] = True
-    return build("participants", {
-        "meeting": meetings, "subject": rows["subject"], "pos": places, "notified": _json_lists(rows["notified"]),
-        "first": first,
-    })
+    table = pa.table({"pos": places, "notified": _json_lists(rows["notified"]), "first": first})
+    return table.add_column(0, "meeting", meetings).add_column(1, "subject", subjects)
