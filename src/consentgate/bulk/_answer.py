@@ -147,7 +147,7 @@ def _consent_ids(n: int, rows: np.ndarray, evidence: pa.Table | None, ids: pa.Ar
     """
     if evidence is None or evidence.num_rows == 0:
         return pa.ListArray.from_arrays(pa.array(np.zeros(len(rows) + 1, dtype=np.int32)), pa.array([], pa.string()))
-    rid = evidence.column("rid").to_numpy()
+    rid = evidence.column("rid").to_numpy().astype(np.int64)  # row numbers may come as int32
     pos = evidence.column("pos").to_numpy() + 1
     # One integer sorts by both: the item above, the place (at least 0) below.
     order = np.argsort(rid * (int(pos.max()) + 1) + pos)

@@ -40,6 +40,10 @@ class Executor(Protocol):
     def fetch(self, sql: str) -> pa.Table:
         """Run ``sql`` and return its rows."""
 
+    def drop(self, *names: str) -> None:
+        """Forget tables made by :meth:`materialize` or :meth:`load` that no later step
+        reads (their memory is freed at once)."""
+
     def close(self) -> None:
         """Drop everything this executor made."""
 
@@ -79,6 +83,11 @@ class DuckDBExecutor:
         # at the same time, which would double the peak for the per-item results.
         reader = self._connection.sql(sql).to_arrow_reader(1 << 20)
         return pa.Table.from_batches(reader, reader.schema)
+
+    def drop(self, *names: str) -> None:
+        for name in names:
+            self._connection.unregister(name)
+            self._results.pop(name, None)
 
     def close(self) -> None:
         self._connection.close()
@@ -163,7 +172,7 @@ class SparkExecutor:
         self._spark = spark_session()
         _SPARK_RUN_LOCK.acquire()
         self._names: list[str] = []
-        self._frames: list[Any] = []
+        self._frames: dict[str, Any] = {}
         self._counts: dict[str, int] = {}
         self._saved: dict[str, str | None] = {}
         if rows < SMALL_INPUT:
@@ -183,7 +192,7 @@ class SparkExecutor:
         frame = self._spark.sql(to_spark_sql(sql)).localCheckpoint()
         frame.createOrReplaceTempView(name)
         self._names.append(name)
-        self._frames.append(frame)
+        self._frames[name] = frame
         self._counts[name] = int(frame.count())
 
     def count(self, name: str) -> int:
@@ -198,11 +207,19 @@ class SparkExecutor:
         result: pa.Table = self._spark.sql(to_spark_sql(sql)).toArrow()
         return result
 
+    def drop(self, *names: str) -> None:
+        for name in names:
+            self._spark.catalog.dropTempView(name)
+            self._names.remove(name)
+            frame = self._frames.pop(name, None)
+            if frame is not None:
+                frame.unpersist()
+
     def close(self) -> None:
         try:
             for name in self._names:
                 self._spark.catalog.dropTempView(name)
-            for frame in self._frames:
+            for frame in self._frames.values():
                 frame.unpersist()
             for key, value in self._saved.items():
                 if value is None:

@@ -60,12 +60,13 @@ class Index:
         self.table = pa.concat_tables([table, nulls]).combine_chunks()
         self.prefix = lookup.prefix
 
-    def take(self, refs: pa.ChunkedArray | pa.Array) -> dict[str, pa.ChunkedArray]:
-        """The table's columns for each of ``refs`` (null where the ref is null or has no row)."""
+    def take(self, refs: pa.ChunkedArray | pa.Array, names: list[str] | None = None) -> dict[str, pa.ChunkedArray]:
+        """The table's columns (or those ``names``) for each of ``refs``, prefixed (null
+        where the ref is null or has no row)."""
         wanted = _numbers(refs)
         outside = len(self.rows) - 1
         rows = pa.array(self.rows[np.where((wanted >= 0) & (wanted < outside), wanted, outside)])
-        return {self.prefix + name: self.table.column(name).take(rows) for name in self.table.column_names}
+        return {self.prefix + name: self.table.column(name).take(rows) for name in names or self.table.column_names}
 
 
 def indexes(tables: dict[str, pa.Table]) -> dict[str, Index]:

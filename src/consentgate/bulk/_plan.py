@@ -167,7 +167,7 @@ def compile_plan(
             "candidate": [kind in wanted for kind in KIND_BITS],
         }),
         "p_versions": pa.table({"version": pa.array(plan.versions, pa.string()),
-                                "vidx": pa.array(range(len(plan.versions)), pa.int64())}),
+                                "vidx": pa.array(range(len(plan.versions)), pa.int32())}),
         "p_regions": pa.table({"region": pa.array(sorted(policy.self_consent_only_regions), pa.string())}),
     }
     return plan

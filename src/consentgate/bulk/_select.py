@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import numpy as np
@@ -15,7 +16,7 @@ from ..model.times import to_micros
 from . import _sql, _sql_item, _sql_out
 from ._answer import assemble, in_item_order
 from ._engines import Executor, executor
-from ._gather import indexes, widen
+from ._gather import Index, indexes, widen
 from ._plan import Plan, compile_plan
 from ._tables import SCHEMAS, StateTables
 
@@ -83,12 +84,26 @@ def judge_all(
     run = executor(engine, tables.items.num_rows)
     try:
         consent_ids, items = _load(run, tables, plan.tables)
-        base = _judge(run, plan, t, items, chunk_rows)
-        fixed = _fixed_point(run, tables.sources.num_rows > 0)
+        base = _judge(run, plan, t, (items, tables.participants), chunk_rows)
+        in_arrow = run.in_process and tables.sources.num_rows > 0
+        links = _links(base, tables.sources, tables.items.num_rows) if in_arrow else None
+        fixed = _fixed_point(run, tables.sources.num_rows > 0, links)
+        del links
         usable = run.fetch(f"SELECT rid FROM {fixed}").column("rid")
         unusable = run.fetch(_sql_out.unusable_sql(fixed)).column("rid") if tables.sources.num_rows else []
+        if tables.sources.num_rows:
+            run.drop("s_links")
         evidence = None
-        if plan.of_kind("consent"):
+        if plan.of_kind("consent") and run.in_process:
+            # The allowed items' owner, meeting and kind, taken from the items by row.
+            rows = run.fetch(_sql_out.allowed_sql(fixed)).column("rid")
+            allowed = items.select(["rid", "owner_ref", "meeting_ref", "kind_code"]).take(rows)
+            run.load("s_allowed", allowed)
+            run.materialize("s_people", _sql_out.people_sql(fixed, "s_allowed"))
+            run.drop("s_allowed")
+            del allowed
+            evidence = run.fetch(_sql_out.evidence_sql(plan))
+        elif plan.of_kind("consent"):
             run.materialize("s_people", _sql_out.people_sql(fixed))
             evidence = run.fetch(_sql_out.evidence_sql(plan))
     finally:
@@ -115,7 +130,9 @@ def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) 
     # The engine reads only what the rules need; the manifest columns are attached to
     # the result afterwards, without a round trip through the engine.
     needed = [name for name in SCHEMAS["items"].names if name not in ("uri", "sha256")]
-    items = items.select(needed).append_column("rid", pa.array(np.arange(items.num_rows, dtype=np.int64)))
+    # Row numbers as narrow as they can be: every per-item result carries them.
+    rid = np.arange(items.num_rows, dtype=np.int32 if items.num_rows < 2**31 else np.int64)
+    items = items.select(needed).append_column("rid", pa.array(rid))
     run.load("t_items", items)
     for name, table in tables.as_dict().items():
         if name == "items":
@@ -133,47 +150,111 @@ def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) 
     return consent_ids.combine_chunks(), items
 
 
-def _judge(run: Executor, plan: Plan, t: int, items: pa.Table, chunk_rows: int) -> pa.Table:
-    """Everything up to each item's own verdict (``s_base``), step by step."""
+def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table], chunk_rows: int) -> pa.Table:
+    """Everything up to each item's own verdict (``s_base``), step by step; ``state`` is
+    the items as the engine reads them and the participant lines."""
+    items, participants = state
     consent, settings, notices = plan.of_kind("consent"), plan.of_kind("setting"), plan.of_kind("notice")
+    looked_up: dict[str, Index] = {}
+    # Tables no step after s_base reads: only the consent states are read again (for the
+    # consents relied on), so the rest is dropped as soon as s_base exists.
+    scratch: list[str] = []
+
+    def step(name: str, sql: str, lookup: bool = False) -> None:
+        run.materialize(name, sql)
+        scratch.append(name)
+        if lookup and run.in_process:
+            looked_up.update(indexes({name: run.fetch(f"SELECT * FROM {name}")}))
+
     if consent:
         for name, sql in _sql.consent_states(plan, t).items():
             run.materialize(name, sql)
+        run.drop("s_rel")
+        scratch.append("s_pgm")
     if consent or settings:
-        run.materialize("s_owner", _sql.people(plan, t))
-    run.materialize("s_acc", _sql.accounts(plan, t))
+        step("s_owner", _sql.people(plan, t), lookup=True)
+    step("s_acc", _sql.accounts(plan, t), lookup=True)
+    lines = None
+    if consent and run.in_process:
+        # Each line's subject's consent states, taken by position like the items' below.
+        lines = "t_lines"
+        run.load(lines, participants.select(["meeting_ref", "subject_ref", "pos", "notified"]).append_column(
+            "o_pg", looked_up["s_owner"].take(participants.column("subject_ref"), ["pg"])["o_pg"]))
+        scratch.append(lines)
     if consent or notices:
-        run.materialize("s_lines", _sql.meetings(plan))
+        step("s_lines", _sql.meetings(plan, lines), lookup=True)
     if consent:
         # Meetings with more lines than travel as columns are rare; skip the per-item
         # path when there are none.
         big = run.fetch("SELECT count(*) AS n FROM s_lines WHERE over").column("n")[0].as_py()
-        run.materialize("s_over", _sql.overflow(plan, t) + ("" if big else " WHERE FALSE"))
+        step("s_over", _sql.overflow(plan, t, lines) + ("" if big else " WHERE FALSE"))
     if not run.in_process:
-        return run.collect("s_base", _sql_item.base(plan, t))
-    made = {"s_acc", *(("s_owner",) if consent or settings else ()), *(("s_lines",) if consent or notices else ())}
-    looked_up = indexes({name: run.fetch(f"SELECT * FROM {name}") for name in made})
+        base = run.collect("s_base", _sql_item.base(plan, t))
+        run.drop(*scratch)
+        return base
     sql = _sql_item.base(plan, t, gathered="t_wide")
     parts = []
-    for start in range(0, max(items.num_rows, 1), chunk_rows):
-        run.load("t_wide", widen(items.slice(start, chunk_rows), looked_up))
-        parts.append(run.fetch(sql))
+    starts = range(0, max(items.num_rows, 1), chunk_rows)
+    # The next share's columns are taken (Arrow, without the GIL) while the engine
+    # judges this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        wide = pool.submit(widen, items.slice(0, chunk_rows), looked_up)
+        for start in starts:
+            run.load("t_wide", wide.result())
+            if start + chunk_rows < items.num_rows:
+                wide = pool.submit(widen, items.slice(start + chunk_rows, chunk_rows), looked_up)
+            parts.append(run.fetch(sql))
+    run.drop("t_wide", *scratch)
     base = pa.concat_tables(parts)
     run.load("s_base", base)
     return base
 
 
-def _fixed_point(run: Executor, any_sources: bool) -> str:
-    """Materialize rounds of usable derived items until one adds nothing; its name."""
+def _links(base: pa.Table, sources: pa.Table, n: int) -> pa.Table:
+    """``s_links`` (see ``_sql_out.LINKS``) from ``s_base`` and the source rows by position:
+    what ``s_base`` says of an item, spread over an array of every row, is read at each
+    link's two ends without a join."""
+    def spread(values: np.ndarray) -> np.ndarray:
+        out = np.zeros(n + 1, dtype=bool)  # the last place stands for a missing source
+        out[rid] = values
+        return out
+
+    def column(name: str) -> np.ndarray:
+        return np.asarray(base.column(name).to_numpy(zero_copy_only=False), dtype=bool)
+
+    rid = base.column("rid").to_numpy()
+    keys = base.column("key").to_numpy()
+    base_ok, derived = spread(column("base_ok")), spread(column("derived"))
+    listed = spread(column("candidate") & (keys >= 0))
+    item_row = np.asarray(sources.column("item_row").to_numpy(), dtype=np.int64)
+    source_row = np.asarray(pc.fill_null(sources.column("source_row"), n).to_numpy(), dtype=np.int64)
+    keep = derived[item_row] & (base_ok[item_row] | listed[item_row])
+    item_row, source_row = item_row[keep], source_row[keep]
+    src_ok = base_ok[source_row]
+    return pa.table({
+        "rid": pa.array(item_row.astype(rid.dtype)),
+        "source_row": pa.array(source_row.astype(rid.dtype), mask=source_row == n),
+        "base_ok": pa.array(base_ok[item_row]), "listed": pa.array(listed[item_row]),
+        "src_ok": pa.array(src_ok), "src_derived": pa.array(src_ok & derived[source_row]),
+    })
+
+
+def _fixed_point(run: Executor, any_sources: bool, links: pa.Table | None = None) -> str:
+    """Materialize rounds of usable derived items until one adds nothing; its name.
+    ``links`` is ``s_links`` when the caller made it already."""
     run.materialize("s_ok0", _sql_out.EMPTY_ROUND)
     if not any_sources:
         return "s_ok0"
-    run.materialize("s_links", _sql_out.LINKS)
+    if links is None:
+        run.materialize("s_links", _sql_out.LINKS)
+    else:
+        run.load("s_links", links)
     previous, size = "s_ok0", 0
     for n in range(1, 1 << 30):
         name = f"s_ok{n}"
         run.materialize(name, _sql_out.round_sql(previous))
         grown = run.count(name)
+        run.drop(previous)
         if grown == size:
             return name
         previous, size = name, grown

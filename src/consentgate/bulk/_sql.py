@@ -26,8 +26,11 @@ def missing_all(plan: Plan) -> int:
 
 
 def _packed(plan: Plan, code: str) -> str:
-    """Σ code(i) * 8**i over the consent kinds; ``code`` formats ``{i}``."""
-    return " + ".join(f"({code.format(i=i)}) * {8**i}" for i in range(len(plan.consent_kinds)))
+    """Σ code(i) * 8**i over the consent kinds; ``code`` formats ``{i}``. Packed states
+    are INTEGER when their digits fit (up to ten kinds), which halves what every
+    participant line and item carries of them."""
+    kind = "INTEGER" if 3 * len(plan.consent_kinds) < 31 else "BIGINT"
+    return f"CAST({' + '.join(f'({code.format(i=i)}) * {8**i}' for i in range(len(plan.consent_kinds)))} AS {kind})"
 
 
 def _state(enc: str) -> str:
@@ -130,24 +133,27 @@ def accounts(plan: Plan, t: int) -> str:
         {account_settings}"""
 
 
-def _line_states(plan: Plan) -> str:
-    """Participant lines with the packed consent states of their subject in that meeting."""
+def _line_states(plan: Plan, lines: str | None) -> str:
+    """Participant lines with the packed consent states of their subject in that meeting
+    (``lines``: a table of the participant lines that holds their subject's ``o_pg``)."""
+    owner = "" if lines else "LEFT JOIN s_owner o ON o.subject = p.subject_ref"
     return f"""
         SELECT p.meeting_ref AS meeting, p.subject_ref AS subject, p.pos, p.notified,
-               COALESCE(pm.packed, o.pg, {missing_all(plan)}) AS packed
-        FROM t_participants p
-        LEFT JOIN s_owner o ON o.subject = p.subject_ref
+               COALESCE(pm.packed, {"p.o_pg" if lines else "o.pg"}, {missing_all(plan)}) AS packed
+        FROM {lines or "t_participants"} p
+        {owner}
         LEFT JOIN s_pgm pm ON pm.subject = p.subject_ref AND pm.meeting = p.meeting_ref"""
 
 
-def meetings(plan: Plan) -> str:
+def meetings(plan: Plan, lines: str | None = None) -> str:
     """``s_lines``: per meeting, the packed states of its first lines (``pk{j}``), whether it
-    has more (``over``), and for each notice condition whether someone was not told."""
+    has more (``over``), and for each notice condition whether someone was not told.
+    ``lines`` as in ``_line_states``."""
     columns, joins = [], []
     if plan.of_kind("consent"):
         columns += [f"max(CASE WHEN p.pos = {j} THEN p.packed END) AS pk{j}" for j in range(plan.packed_lines)]
         columns.append(f"max(p.pos) >= {plan.packed_lines} AS over")
-        source = f"({_line_states(plan)})"
+        source = f"({_line_states(plan, lines)})"
     else:
         source = "(SELECT meeting_ref AS meeting, notified FROM t_participants)"
     for c in plan.of_kind("notice"):
@@ -156,7 +162,7 @@ def meetings(plan: Plan) -> str:
     return f"SELECT p.meeting, {', '.join(columns)} FROM {source} p {' '.join(joins)} GROUP BY p.meeting"
 
 
-def overflow(plan: Plan, t: int) -> str:
+def overflow(plan: Plan, t: int, lines: str | None = None) -> str:
     """``s_over``: for items of meetings with more lines than the fast path carries, the
     order (0 first) in which each consent code first fails among those further lines."""
     firsts = ", ".join(f"min(CASE WHEN code = {code} THEN pos END) AS o{code}" for code in STATE_CODES)
@@ -173,6 +179,6 @@ def overflow(plan: Plan, t: int) -> str:
                     FROM t_items i
                     JOIN p_kinds k ON k.code = i.kind_code AND k.kidx IS NOT NULL
                     JOIN s_lines m ON m.meeting = i.meeting_ref AND m.over
-                    JOIN ({_line_states(plan)}) p ON p.meeting = i.meeting_ref AND p.pos >= {plan.packed_lines}
+                    JOIN ({_line_states(plan, lines)}) p ON p.meeting = i.meeting_ref AND p.pos >= {plan.packed_lines}
                     WHERE i.created <= {t}) x
               GROUP BY rid) z"""

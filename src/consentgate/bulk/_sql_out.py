@@ -45,17 +45,24 @@ def unusable_sql(fixed: str) -> str:
     WHERE x.listed AND NOT {_USABLE}"""
 
 
-def people_sql(fixed: str) -> str:
+def allowed_sql(fixed: str) -> str:
+    """The rows of allowed items whose grant needs consent."""
+    return f"""
+    SELECT b.rid FROM s_base b LEFT JOIN {fixed} o ON o.rid = b.rid
+    WHERE b.needs_ids AND b.candidate AND (NOT b.derived OR o.rid IS NOT NULL)"""
+
+
+def people_sql(fixed: str, allowed: str | None = None) -> str:
     """``s_people``: for allowed items whose grant needs consent, everyone whose consent
-    counted, with their place (the owner -1, others their first participant line)."""
+    counted, with their place (the owner -1, others their first participant line).
+
+    ``allowed`` names a table of those items' ``rid``, ``owner_ref``, ``meeting_ref`` and
+    ``kind_code`` taken from the items already; without it they are joined here."""
+    items = allowed or f"(SELECT i.* FROM ({allowed_sql(fixed)}) b JOIN t_items i ON i.rid = b.rid)"
     return f"""
     WITH allowed AS (
         SELECT i.rid, i.owner_ref AS owner, i.meeting_ref AS meeting, k.kidx
-        FROM s_base b
-        LEFT JOIN {fixed} o ON o.rid = b.rid
-        JOIN t_items i ON i.rid = b.rid
-        JOIN p_kinds k ON k.code = i.kind_code
-        WHERE b.needs_ids AND b.candidate AND (NOT b.derived OR o.rid IS NOT NULL))
+        FROM {items} i JOIN p_kinds k ON k.code = i.kind_code)
     SELECT rid, owner AS subject, -1 AS pos, meeting, kidx FROM allowed
     UNION ALL
     SELECT a.rid, p.subject_ref AS subject, p.pos, a.meeting, a.kidx
