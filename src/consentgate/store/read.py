@@ -164,7 +164,10 @@ def _read_in(
     if not values:
         return []
     condition = is_in(connection, spec.table.c[field], values)
-    return list(_event_stream(connection, spec, condition if where is None else condition & where))
+    statement = select(spec.table.c.seq, *_columns(spec)).where(condition if where is None else condition & where)
+    # Read at once, in no particular order: the callers order what they read by seq, and
+    # fetching every row in one call skips the per-row work of a streamed result.
+    return [(row[0], _to_event(spec, tuple(row[1:]))) for row in connection.execute(statement).fetchall()]
 
 
 _DISTINCT_TIMES = 16  # beyond this many times asked, reading every consent is cheaper
@@ -215,7 +218,7 @@ def _deciding_consents(
             .where(*conditions)
         )
         winners: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        for row in connection.execute(statement):
+        for row in connection.execute(statement).fetchall():
             key = tuple(row[position] for position in positions)
             if key not in winners or row[0] > winners[key][0]:
                 winners[key] = tuple(row)
