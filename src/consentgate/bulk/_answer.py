@@ -106,11 +106,12 @@ def assemble(
     key += bad
     del bad
 
-    rows = np.flatnonzero(listed)
+    # Every item listed (the usual case at "now"): views, not copies, of the columns, and
+    # no array of row numbers.
+    every = bool(listed.all())
+    rows = None if every else np.flatnonzero(listed)
     del listed
-    # Every item listed (the usual case at "now"): views, not copies, of the columns.
-    every = len(rows) == n
-    if not every:
+    if rows is not None:
         key, version, allowed = key[rows], version[rows], allowed[rows]
     keys = pc.dictionary_encode(pa.array(key))
     patterns = pa.array([decode(k, plan) for k in keys.dictionary.to_pylist()], pa.list_(_CODE))
@@ -123,11 +124,11 @@ def assemble(
         pa.array(vid, mask=~allowed),
         pa.array([verdict.section for verdict in plan.verdicts] or [None], pa.string()))
     del vid
-    listed_rows = pa.array(rows)
     # Gathering the string columns is most of the work here, and Arrow does it without
     # the GIL: both cores can take a column each.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        jobs = [] if every else [pool.submit(items.column(name).take, listed_rows) for name in _PASSED_THROUGH]
+        jobs = [] if rows is None else [pool.submit(items.column(name).take, pa.array(rows))
+                                        for name in _PASSED_THROUGH]
         jobs += [pool.submit(patterns.take, keys.indices), pool.submit(_consent_ids, n, rows, evidence, consent_ids)]
         gathered = [job.result() for job in jobs]
     passed = [items.column(name) for name in _PASSED_THROUGH] if every else gathered[:-2]
@@ -139,14 +140,16 @@ def assemble(
     return pa.Table.from_arrays([*passed, pa.array(allowed), reasons, versions, sections, consent_ids], schema=schema)
 
 
-def _consent_ids(n: int, rows: np.ndarray, evidence: pa.Table | None, ids: pa.Array) -> pa.Array:
-    """The ``consent_ids`` column: each listed row's consents in order, empty where none.
+def _consent_ids(n: int, rows: np.ndarray | None, evidence: pa.Table | None, ids: pa.Array) -> pa.Array:
+    """The ``consent_ids`` column: each listed row's consents in order, empty where none
+    (``rows``: the listed rows; None when all ``n`` are).
 
     ``evidence`` has one row per consent relied on, (rid, pos, consent), in any order:
     sorted here by item and, within one, by the person's place (the owner's -1 first).
     """
+    listed = n if rows is None else len(rows)
     if evidence is None or evidence.num_rows == 0:
-        return pa.ListArray.from_arrays(pa.array(np.zeros(len(rows) + 1, dtype=np.int32)), pa.array([], pa.string()))
+        return pa.ListArray.from_arrays(pa.array(np.zeros(listed + 1, dtype=np.int32)), pa.array([], pa.string()))
     rid = evidence.column("rid").to_numpy().astype(np.int64)  # row numbers may come as int32
     pos = evidence.column("pos").to_numpy() + 1
     # One integer sorts by both: the item above, the place (at least 0) below.
@@ -154,7 +157,7 @@ def _consent_ids(n: int, rows: np.ndarray, evidence: pa.Table | None, ids: pa.Ar
     counts = np.bincount(rid, minlength=n)
     del rid, pos
     # Evidence rows belong to listed rows only, so in rid order they follow the listed rows.
-    offsets = np.zeros(len(rows) + 1, dtype=np.int32)
-    np.cumsum(counts if len(rows) == n else counts[rows], out=offsets[1:])
+    offsets = np.zeros(listed + 1, dtype=np.int32)
+    np.cumsum(counts if rows is None else counts[rows], out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), ids.take(evidence.column("consent").combine_chunks().take(
         pa.array(order))))
