@@ -6,12 +6,10 @@ and the web UI only parse input, call one of these and render what comes back.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -121,6 +119,7 @@ def build_world(
     (as of ``times``, when given) read; with ``upto``, as of that log sequence number
     (only with ``items``)."""
     from .core import World
+    from .core.collector import collector_paused
     from .model.times import to_micros
     from .store.read import iter_events, iter_events_for_items
 
@@ -131,22 +130,6 @@ def build_world(
         events = iter_events(connection) if items is None else iter_events_for_items(connection, items, moments, upto)
         world.apply_many(events)
     return world
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many objects that form no cycles.
-
-    Each full pass would walk every object built so far, so reading a large view with
-    the collector running costs about a third more; nothing is freed late.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 _SPLIT_FROM = 20_000  # questions per process at least: below this, a second one costs more than it saves

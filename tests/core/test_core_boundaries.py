@@ -1,11 +1,18 @@
-"""The core's public names, and its promise to import nothing else of the package."""
+"""The core's public names, its promise to import nothing else of the package, and the
+collector it pauses."""
 
 from __future__ import annotations
 
 import ast
+import gc
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 import consentgate.core
+from consentgate.core import Policy, World, decide_many
+from consentgate.core.collector import collector_paused
 
 CORE = Path(consentgate.core.__file__).parent
 
@@ -25,3 +32,17 @@ def test_core_imports_only_itself_the_model_and_the_standard_library():
             elif isinstance(node, ast.ImportFrom | ast.Import):
                 names = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
                 assert not any((name or "").startswith("consentgate") for name in names), path.name
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_batch_leaves_the_collector_as_it_found_it(enabled):
+    (gc.enable if enabled else gc.disable)()
+    try:
+        decide_many(World(), [("nothing", "ai.training", datetime(2024, 1, 1, tzinfo=UTC))], Policy.default())
+        assert gc.isenabled() is enabled
+        with pytest.raises(RuntimeError), collector_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("inside")
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()

@@ -8,13 +8,13 @@ questions sharing them share the work. Both give exactly the same answers.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from ..model.times import format_micros, format_time, to_micros
+from .collector import collector_paused
 from .consent import consent_reason, consent_state
 from .decision import Decision, Reason
 from .policy import Policy
@@ -56,16 +56,9 @@ def decide_many(
         ValueError: a question's ``at`` has no time zone.
     """
     evaluator = Evaluator(world, policy)
-    # A batch keeps every answer and sub-result alive, and each full pass of the cyclic
-    # garbage collector would walk all of them and the whole world again. Deciding makes
-    # no reference cycles, so pausing the collector for the batch frees nothing late.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    # A batch keeps every answer and sub-result alive; the collector would walk them all.
+    with collector_paused():
         return [evaluator.decide(item, purpose, at) for item, purpose, at in questions]
-    finally:
-        if collecting:
-            gc.enable()
 
 
 class Verdict(NamedTuple):

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from sqlalchemy import select
 
 from ..core import Decision, Policy
+from ..core.collector import collector_paused
 from ..errors import InvalidInput
 from ..model.times import format_time
 from ..store import Store
@@ -170,8 +171,6 @@ def impact(
         catalog = record.doc.get("catalog")
         key = (record.purpose, str(record.doc.get("kinds")) if catalog else None, catalog)
         groups.setdefault(key, []).append(dataset_id)
-    from ..service import collector_paused
-
     denied: dict[str, list[str]] = {}
     # The views and decisions made here are freed as soon as the groups are judged: with
     # the collector paused they are never walked by a collection at all.
