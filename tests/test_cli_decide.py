@@ -62,6 +62,20 @@ def test_batch_reads_stdin_and_keeps_order(seeded):
     assert [json.loads(line)["item"] for line in done.stdout.splitlines()] == [q["item"] for q in questions]
 
 
+def test_a_large_batch_answers_as_its_questions_one_by_one(seeded, examples, tmp_path):
+    # 40,000 questions or more are shared with a process started while they are parsed.
+    asked = [json.loads(line) for line in (examples / "seed-story.queries.jsonl").read_text().splitlines()]
+    repeated = (asked * (40_000 // len(asked) + 1))[:40_000]
+    path = tmp_path / "many.jsonl"
+    path.write_text("".join(json.dumps(q) + "\n" for q in repeated))
+    done = seeded("decide", "--batch", str(path), check=True)
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    alone = [json.loads(line) for line in seeded("decide", "--batch", str(examples / "seed-story.queries.jsonl"),
+                                                 check=True).stdout.splitlines()]
+    assert len(answers) == 40_000
+    assert answers == (alone * (40_000 // len(alone) + 1))[:40_000]
+
+
 def test_batch_questions_without_at_share_the_batchs_moment(seeded):
     questions = [{"item": "sd-1", "purpose": "ai.training"}, {"item": "gus-chat-1", "purpose": "service.provision"},
                  {"item": "sd-1", "purpose": "ai.training", "at": "2023-09-02T00:00:00Z"}]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,26 @@ def test_a_batch_shared_between_processes_answers_as_one_process(store):
     lines = list(decide_questions_json(store, questions, load_policy(None), workers=2))
     assert [json.loads(line) for line in lines] == one
     assert all(line.endswith(b"\n") and line.count(b"\n") == 1 for line in lines)
+
+
+def test_workers_started_before_a_batch_share_it(store):
+    from consentgate.service import BatchWorkers, batch_workers, decide_questions_json
+
+    assert batch_workers(100) is None  # too small to share: no process is started
+    buffer = io.BytesIO()
+    write_world(WorldSize(subjects=40, items=300, consents=200, meetings=20, seed=8), buffer)
+    buffer.seek(0)
+    load_events(store, buffer, "world")
+    at = parse_time("2023-11-01T00:00:00Z")
+    # 40,000 questions: enough for a share of 20,000 each.
+    questions = [(f"item-{n % 300}", ("ai.training", "service")[n % 2], at) for n in range(40_000)]
+    one = [json.loads(line) for line in decide_questions_json(store, questions, load_policy(None), workers=1)]
+    with BatchWorkers(1) as workers:
+        shared = [json.loads(line) for line in decide_questions_json(store, questions, load_policy(None), pool=workers)]
+        pids = {future.result() for future in [workers.pool.submit(os.getpid) for _ in range(3)]}
+    assert shared == one
+    assert {answer["allowed"] for answer in one} == {True, False}
+    assert len(pids) == 1 and os.getpid() not in pids
 
 
 def test_a_view_as_of_a_sequence_number_ignores_later_events(sqlite_store, examples):

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from .exiting import no_last_collection
 from .errors import InvalidInput
 from .ledger import VerifyReport, verify_entries
 from .store import LoadResult, Store, load_lines, read_head
@@ -135,25 +136,72 @@ def build_world(
 _SPLIT_FROM = 20_000  # questions per process at least: below this, a second one costs more than it saves
 
 
+class BatchWorkers:
+    """Processes that share the questions of large batches with this one.
+
+    A process takes about half a second to start and import what it needs; started
+    before a batch is read, it does that while the caller reads. Use it as a context
+    manager and pass it to :func:`decide_questions` or :func:`decide_questions_json`.
+    """
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.pool = ProcessPoolExecutor(
+            processes, mp_context=multiprocessing.get_context("spawn"), initializer=no_last_collection
+        )
+        for _ in range(processes):
+            self.pool.submit(_started)
+
+    def __enter__(self) -> BatchWorkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+
+def batch_workers(questions: int) -> BatchWorkers | None:
+    """Workers for a batch of about ``questions`` questions, started now; None when a
+    batch that size is answered faster by this process alone."""
+    workers = _workers_for(questions)
+    return BatchWorkers(workers - 1) if workers > 1 else None
+
+
+def _started() -> None:
+    """A task that only makes a pool start its process (and import this module)."""
+
+
+def _workers_for(questions: int) -> int:
+    return max(1, min(os.cpu_count() or 1, questions // _SPLIT_FROM))
+
+
 def decide_questions(
-    store: Store, questions: Sequence[tuple[str, str, datetime]], policy: Policy, workers: int | None = None
+    store: Store,
+    questions: Sequence[tuple[str, str, datetime]],
+    policy: Policy,
+    workers: int | None = None,
+    pool: BatchWorkers | None = None,
 ) -> list[Decision]:
     """Decide each (item, purpose, time) question, in order, from one consistent view.
 
     A large batch is shared between processes (``workers``; by default one per core,
-    each with at least 20,000 questions). Each reads only what its share depends on,
-    as of the same log sequence number, so every answer sees the same log.
+    each with at least 20,000 questions, or this process and those of ``pool``, from
+    :func:`batch_workers`). Each reads only what its share depends on, as of the same
+    log sequence number, so every answer sees the same log.
     """
-    return [decision for share in _shares(store, questions, policy, workers, False) for decision in share]
+    return [decision for share in _shares(store, questions, policy, workers, pool, False) for decision in share]
 
 
 def decide_questions_json(
-    store: Store, questions: Sequence[tuple[str, str, datetime]], policy: Policy, workers: int | None = None
+    store: Store,
+    questions: Sequence[tuple[str, str, datetime]],
+    policy: Policy,
+    workers: int | None = None,
+    pool: BatchWorkers | None = None,
 ) -> Iterator[bytes]:
     """:func:`decide_questions`, each decision as one line of JSON (CONTRACT.md §2), in
     order; processes sharing a batch send their lines, not decision objects."""
-    for share in _shares(store, questions, policy, workers, True):
-        yield from share
+    for share in _shares(store, questions, policy, workers, pool, True):
+        yield from share.splitlines(keepends=True)
 
 
 def _shares(
@@ -161,10 +209,13 @@ def _shares(
     questions: Sequence[tuple[str, str, datetime]],
     policy: Policy,
     workers: int | None,
+    pool: BatchWorkers | None,
     as_json: bool,
-) -> Iterator[list[Any]]:
-    if workers is None:
-        workers = max(1, min(os.cpu_count() or 1, len(questions) // _SPLIT_FROM))
+) -> Iterator[Any]:
+    if pool is not None:
+        workers = 1 + pool.processes if len(questions) >= 2 * _SPLIT_FROM else 1
+    elif workers is None:
+        workers = _workers_for(len(questions))
     if workers < 2 or len(questions) < 2:
         yield _decide_share(store, questions, policy, None, as_json)
         return
@@ -174,16 +225,20 @@ def _shares(
     size = -(-len(questions) // workers)
     shares = [questions[start : start + size] for start in range(0, len(questions), size)]
     url = store.engine.url.render_as_string(hide_password=False)
-    with ProcessPoolExecutor(len(shares) - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        others = [pool.submit(decide_share, url, share, policy, head, as_json) for share in shares[1:]]
+    helpers = pool or BatchWorkers(len(shares) - 1)
+    try:
+        others = [helpers.pool.submit(decide_share, url, share, policy, head, as_json) for share in shares[1:]]
         yield _decide_share(store, shares[0], policy, head, as_json)
         for future in others:
             yield future.result()
+    finally:
+        if pool is None:
+            helpers.pool.shutdown()
 
 
 def _decide_share(
     store: Store, questions: Sequence[tuple[str, str, datetime]], policy: Policy, upto: int | None, as_json: bool
-) -> list[Any]:
+) -> Any:
     from .core import decide_many
 
     world = build_world(store, {item for item, _, _ in questions}, [at for _, _, at in questions], upto)
@@ -192,13 +247,18 @@ def _decide_share(
         return decisions
     import orjson
 
-    return [orjson.dumps(decision.to_json(), option=orjson.OPT_APPEND_NEWLINE) for decision in decisions]
+    # One text of lines: orjson's own buffers are several times the size of a line, so
+    # each is copied into the text and freed at once; one text also crosses between
+    # processes faster than a list of lines.
+    newline = orjson.OPT_APPEND_NEWLINE
+    return b"".join(orjson.dumps(decision.to_json(), option=newline) for decision in decisions)
 
 
 def decide_share(
     url: str, questions: Sequence[tuple[str, str, datetime]], policy: Policy, upto: int, as_json: bool
-) -> list[Any]:
-    """Decide a share of a batch in a worker process, as of log sequence number ``upto``."""
+) -> Any:
+    """Decide a share of a batch in a worker process, as of log sequence number ``upto``:
+    the decisions, or (``as_json``) their JSON lines as one text."""
     store = Store(url)
     try:
         return _decide_share(store, questions, policy, upto, as_json)

@@ -46,3 +46,44 @@ def test_a_batch_leaves_the_collector_as_it_found_it(enabled):
         assert gc.isenabled() is enabled
     finally:
         gc.enable()
+
+
+def test_leaving_a_pause_does_not_walk_what_it_made():
+    gc.collect()
+    passes: list[int] = []
+    record = lambda phase, info: passes.append(info["generation"]) if phase == "start" else None  # noqa: E731
+    with collector_paused():
+        made = [[index] for index in range(50_000)]
+        gc.callbacks.append(record)
+    try:
+        # Without the hand-over to the oldest generation, the youngest would still count
+        # the 50,000 lists and these few allocations would start a pass over them all.
+        few = [[index] for index in range(100)]
+    finally:
+        gc.callbacks.remove(record)
+    assert passes == []
+    assert gc.get_freeze_count() == 0
+    assert len(made) == 50_000 and len(few) == 100
+
+
+def test_cycles_made_during_a_pause_are_still_freed_by_a_full_collection():
+    class Node:
+        pass
+
+    with collector_paused():
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+        del first, second
+    assert gc.collect() >= 2
+
+
+def test_objects_frozen_by_others_stay_frozen():
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            made = [[index] for index in range(1000)]
+        assert gc.get_freeze_count() == frozen and made
+    finally:
+        gc.unfreeze()
+

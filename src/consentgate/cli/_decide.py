@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,12 +50,15 @@ def render(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _questions(path: str) -> list[tuple[str, str, datetime]]:
-    source = "<stdin>" if path == "-" else path
+def _read(path: str) -> bytes:
     try:
-        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _questions(raw: bytes, path: str) -> list[tuple[str, str, datetime]]:
+    source = "<stdin>" if path == "-" else path
     questions = []
     times: dict[str, datetime] = {}  # a batch usually asks about a few times, many times over
     now = datetime.now(UTC)  # questions without a time are all asked as of the batch's start
@@ -83,7 +87,11 @@ def _questions(path: str) -> list[tuple[str, str, datetime]]:
 def run_batch(store: Any, policy_path: Path | None, path: str) -> None:
     """Decide every question of a JSON Lines file; print one decision per line, in order."""
     policy = service.load_policy(policy_path)
-    questions = _questions(path)
-    out = sys.stdout.buffer
-    for line in service.decide_questions_json(store, questions, policy):
-        out.write(line)
+    raw = _read(path)
+    # Processes to share a large batch start now and get ready while it is parsed.
+    workers = service.batch_workers(raw.count(b"\n"))
+    with workers or nullcontext():
+        questions = _questions(raw, path)
+        out = sys.stdout.buffer
+        for line in service.decide_questions_json(store, questions, policy, pool=workers):
+            out.write(line)

@@ -8,6 +8,7 @@ valid-time order; among equal times, the later arrival is the later line.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from ..model import (
@@ -29,6 +30,12 @@ from ..model.times import to_micros
 from ._timeline import Timeline
 from .records import ConsentRecord, CoveringGrant, ItemRecord, SettingRecord, TermsRecord
 from .signals import training_reservation
+
+
+@lru_cache(maxsize=1024)
+def _kind_set(kinds: tuple[str, ...]) -> frozenset[str]:
+    # Consents name a few combinations of kinds; each set is made once and shared.
+    return frozenset(kinds)
 
 
 class World:
@@ -112,7 +119,7 @@ class World:
             subject=event.subject,
             purpose=event.purpose,
             status=event.status,
-            kinds=frozenset(event.kinds),
+            kinds=_kind_set(tuple(event.kinds)),
             meeting=event.meeting,
             self_given=event.by == event.subject and event.method != "admin_on_behalf",
             at=at,
