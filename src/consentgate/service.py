@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .exiting import no_last_collection
 from .errors import InvalidInput
+from .exiting import no_last_collection
 from .ledger import VerifyReport, verify_entries
 from .store import LoadResult, Store, load_lines, read_head
 
