@@ -32,6 +32,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from consentgate.runtime import return_freed_memory
+
+return_freed_memory()  # as the command does, before Arrow is first loaded
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc

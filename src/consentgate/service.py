@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import InvalidInput
-from .exiting import no_last_collection
 from .ledger import VerifyReport, verify_entries
+from .runtime import no_last_collection
 from .store import LoadResult, Store, load_lines, read_head
 
 _PARALLEL_FROM = 100_000  # below this many entries, starting workers costs more than it saves

@@ -313,8 +313,9 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; errors become one line on stderr and an exit code."""
-    from ..exiting import no_last_collection
+    from ..runtime import no_last_collection, return_freed_memory
 
+    return_freed_memory()
     no_last_collection()
     try:
         app(args=argv)
