@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import gc
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,8 +74,11 @@ def test_cycles_made_during_a_pause_are_still_freed_by_a_full_collection():
     with collector_paused():
         first, second = Node(), Node()
         first.other, second.other = second, first
+        alive = weakref.ref(first)
         del first, second
-    assert gc.collect() >= 2
+    assert alive() is not None  # only the collector frees a cycle
+    gc.collect()
+    assert alive() is None
 
 
 def test_objects_frozen_by_others_stay_frozen():
@@ -83,7 +87,9 @@ def test_objects_frozen_by_others_stay_frozen():
         frozen = gc.get_freeze_count()
         with collector_paused():
             made = [[index] for index in range(1000)]
-        assert gc.get_freeze_count() == frozen and made
+        # Not unfrozen (the count would be 0), nor joined by the 1,000 lists made (it
+        # would grow); frozen objects that died meanwhile may have left it.
+        assert 0 < gc.get_freeze_count() <= frozen and len(made) == 1000
     finally:
         gc.unfreeze()
 
