@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections import Counter
@@ -184,3 +185,25 @@ def test_init_is_idempotent(cli):
     again = cli("init", check=True)
     assert "is ready" in again.stdout
     assert head(cli) == before
+
+
+def test_a_load_leaves_sqlites_write_ahead_log_empty(sqlite_url, tmp_path, examples):
+    # Readers of a store whose write-ahead log still holds an import look up every
+    # page in that log first; the load folds it into the file.
+    from consentgate import Store, init_store, load_events
+
+    store = Store(sqlite_url)
+    try:
+        init_store(store)
+        load_events(store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "story")
+        wal = tmp_path / "store.db-wal"  # kept while the store's pooled connection is open
+        assert wal.exists() and wal.stat().st_size == 0
+    finally:
+        store.dispose()
+
+
+def test_the_command_closes_the_store_so_no_log_is_left(bare_cli, tmp_path):
+    # Closing SQLite's last connection folds the write-ahead log into the file.
+    bare_cli("init", check=True)
+    wal = tmp_path / "store.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0

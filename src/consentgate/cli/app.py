@@ -44,9 +44,15 @@ OPTIONS = Options()
 
 
 def _store() -> Any:
+    import atexit
+
     from ..store import Store
 
-    return Store(OPTIONS.db)
+    store = Store(OPTIONS.db)
+    # Closed before the process ends (and before the collector is frozen, see main):
+    # closing SQLite's last connection folds its write-ahead log into the file.
+    atexit.register(store.dispose)
+    return store
 
 
 @app.callback()

@@ -126,6 +126,23 @@ class Store:
         """Close every pooled connection."""
         self.engine.dispose()
 
+    def checkpoint(self) -> None:
+        """Fold SQLite's write-ahead log into the database file and empty it.
+
+        After a large import the log holds every page it wrote, and until it is emptied
+        each page a reader reads is first looked up in the log's index: reads over a
+        store of millions of events just loaded take about half as long again. With
+        readers still busy the log is left to SQLite's own later checkpoints. A no-op
+        on PostgreSQL.
+        """
+        if not self.is_sqlite:
+            return
+        connection = self.engine.raw_connection()  # in autocommit: no transaction around it
+        try:
+            connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            connection.close()
+
 
 def read_head(connection: Connection) -> tuple[int, str]:
     """The log's head: last sequence number and hash (0 and the genesis hash when empty)."""

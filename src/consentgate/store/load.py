@@ -399,4 +399,6 @@ def load_lines(
             # statistics still describe the tables before it: without this it would
             # choose sequential scans for the per-batch id lookups, quadratic in all.
             connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        return _Loader(connection, source).run(lines, progress)
+        result = _Loader(connection, source).run(lines, progress)
+    store.checkpoint()
+    return result
