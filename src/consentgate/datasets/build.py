@@ -48,15 +48,26 @@ def allowed_rows(selection: pa.Table, items: pa.Table, catalog: str | Path | Non
     they are read here for the allowed items alone. Catalog items are the first rows of
     ``items``, and a selection lists items in ``items`` order.
     """
+    rows, positions = _allowed(selection, items, catalog)
+    return _with_files(rows, positions, catalog)
+
+
+def _allowed(selection: pa.Table, items: pa.Table, catalog: str | Path | None) -> tuple[pa.Table, Any]:
+    """The allowed rows and, for a catalog, their rows among ``items``."""
     allowed = selection["allowed"]
     rows = selection.filter(allowed)
     if catalog is None or not rows.num_rows:
-        return rows
+        return rows, None
     if selection.num_rows == items.num_rows:
         # Every item is listed, so a selection's row is its item's row.
-        positions = np.flatnonzero(allowed.to_numpy(zero_copy_only=False))
-    else:
-        positions = pc.index_in(rows["item_id"], value_set=items["item_id"]).to_numpy(zero_copy_only=False)
+        return rows, np.flatnonzero(allowed.to_numpy(zero_copy_only=False))
+    return rows, pc.index_in(rows["item_id"], value_set=items["item_id"]).to_numpy(zero_copy_only=False)
+
+
+def _with_files(rows: pa.Table, positions: Any, catalog: str | Path | None) -> pa.Table:
+    """``rows`` with the catalog's ``uri`` and ``sha256`` of the items at ``positions``."""
+    if catalog is None or positions is None:
+        return rows
     from_catalog = positions < ds.dataset(str(catalog), format="parquet").count_rows()
     from ..bulk import catalog_files
 
@@ -160,10 +171,15 @@ def build_dataset(
         seq, head = read_head(connection)
         tables = read_state(connection, catalog, seq)
     selection = select(tables, purpose, when, policy, kinds, engine)
-    rows = allowed_rows(selection, tables.items, catalog)
+    excluded = excluded_counts(selection)
+    rows, positions = _allowed(selection, tables.items, catalog)
+    # The state and the whole selection are not read again: freed before the catalog's
+    # files are read for the allowed rows, the build's largest step in memory.
+    del tables, selection
+    rows = _with_files(rows, positions, catalog)
     description = {
         "name": name, "purpose": purpose, "at": format_time(when), "kinds": kinds, "engine": engine,
-        "catalog": str(catalog) if catalog else None, "excluded": excluded_counts(selection),
+        "catalog": str(catalog) if catalog else None, "excluded": excluded,
         "policy": policy.digest, "log_head": {"seq": seq, "hash": head},
         "built_at": format_time(datetime.now(UTC)),
     }
