@@ -215,12 +215,18 @@ def prepare(n: int, fresh: bool) -> tuple[Store, Path, int, float]:
 
 
 def best(repeat: int, function: Any) -> tuple[float, float, Any]:
-    """Best seconds of ``repeat`` runs, the peak RSS (MiB) over them, the last value."""
-    runs = []
+    """Best seconds of ``repeat`` runs, the peak RSS (MiB) over them, the last value.
+
+    Only the last run's value is kept: a run never holds an earlier run's tables.
+    """
+    seconds, peaks, value = [], [], None
     for _ in range(repeat):
+        value = None
         gc.collect()
-        runs.append(peak_while(function))
-    return min(r[0] for r in runs), max(r[1] for r in runs), runs[-1][2]
+        elapsed, peak, value = peak_while(function)
+        seconds.append(elapsed)
+        peaks.append(peak)
+    return min(seconds), max(peaks), value
 
 
 def read_state(store: Store, path: Path, columnar: bool) -> Any:
