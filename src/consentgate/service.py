@@ -152,11 +152,15 @@ class BatchWorkers:
         for _ in range(processes):
             self.pool.submit(_started)
 
+    def close(self) -> None:
+        """Stop the processes (waiting for any task still running)."""
+        self.pool.shutdown(cancel_futures=True)
+
     def __enter__(self) -> BatchWorkers:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.pool.shutdown(cancel_futures=True)
+        self.close()
 
 
 def batch_workers(questions: int) -> BatchWorkers | None:
@@ -213,7 +217,7 @@ def _shares(
     as_json: bool,
 ) -> Iterator[Any]:
     if pool is not None:
-        workers = 1 + pool.processes if len(questions) >= 2 * _SPLIT_FROM else 1
+        workers = min(1 + pool.processes, _workers_for(len(questions)))
     elif workers is None:
         workers = _workers_for(len(questions))
     if workers < 2 or len(questions) < 2:
@@ -233,7 +237,7 @@ def _shares(
             yield future.result()
     finally:
         if pool is None:
-            helpers.pool.shutdown()
+            helpers.close()
 
 
 def _decide_share(

@@ -44,4 +44,3 @@ def _promote_young() -> None:
     if gc.get_freeze_count() == 0:
         gc.freeze()
         gc.unfreeze()
-
