@@ -155,3 +155,41 @@ def test_store_items_name_their_references_as_dictionaries(sqlite_store, example
     for name in ("account", "owner", "meeting"):
         assert pa.types.is_dictionary(items[name].type)
         assert items[name].combine_chunks().indices.equals(items[f"{name}_ref"].combine_chunks())
+
+
+def _partition(codes: Any) -> list[list[int]]:
+    """Which places share a number (and which have none), whatever the numbers are."""
+    import numpy as np
+
+    flat = np.concatenate(codes)
+    groups: dict[int, list[int]] = {}
+    for place, code in enumerate(flat.tolist()):
+        groups.setdefault(code, []).append(place)
+    nulls = groups.pop(-1, [])
+    return sorted(groups.values()) + [[-1, *nulls]]
+
+
+@pytest.mark.parametrize("content_ids", [["a", "b", "c", "d"], ["a", "b", "a", "d"], ["a", None, "c", "d"]])
+def test_item_ids_are_numbered_alike_whether_content_ids_repeat_or_not(content_ids):
+    """Distinct content ids take the joined path, others the one dictionary: both number
+    each id once, content rows first."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from consentgate.bulk._store import _item_codes
+
+    content = pa.table({"item_id": pa.chunked_array([content_ids[:2], content_ids[2:]], pa.string())})
+    service = pa.table({"item_id": pa.array(["s1", "c", None, "s1", "s2"], pa.string())})
+    links = pa.array([["b", "x"], [], None, ["x", "d", "s2"]], pa.list_(pa.string()))
+    erased = pa.chunked_array([pa.array(["d", "y", "s1", None], pa.string())])
+    codes = _item_codes(content, service, links, erased)
+    ids = [*content_ids, *service["item_id"].to_pylist(), *pc.list_flatten(links).to_pylist(), *erased.to_pylist()]
+    by_id: dict[Any, list[int]] = {}
+    for place, item in enumerate(ids):
+        by_id.setdefault(item, []).append(place)
+    expected = sorted(places for item, places in by_id.items() if item is not None)
+    expected.append([-1, *by_id.get(None, [])])
+    assert _partition(codes) == expected
+    assert [len(part) for part in codes] == [4, 5, 5, 4]
+    if len(set(content_ids)) == 4 and None not in content_ids:
+        assert np.array_equal(codes[0], np.arange(4))

@@ -47,16 +47,16 @@ def _with(table: pa.Table, name: str, columns: dict[str, Any]) -> pa.Table:
     return table.select(SCHEMAS[name].names).cast(SCHEMAS[name])
 
 
-def _encoded(column: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+def encoded(column: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
     """A string column as one dictionary array (hashed once; already one: as it is)."""
     if pa.types.is_dictionary(column.type):
         return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    encoded = pc.dictionary_encode(column)
-    if isinstance(encoded, pa.DictionaryArray):
-        return encoded
+    hashed = pc.dictionary_encode(column)
+    if isinstance(hashed, pa.DictionaryArray):
+        return hashed
     # The chunks of one encoding share its dictionary.
-    dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary if encoded.num_chunks else pa.array([], pa.string())
-    indices = pa.concat_arrays([chunk.indices for chunk in encoded.chunks]) if encoded.num_chunks else \
+    dictionary = hashed.chunk(hashed.num_chunks - 1).dictionary if hashed.num_chunks else pa.array([], pa.string())
+    indices = pa.concat_arrays([chunk.indices for chunk in hashed.chunks]) if hashed.num_chunks else \
         pa.array([], pa.int32())
     return pa.DictionaryArray.from_arrays(indices, dictionary)
 
@@ -115,10 +115,10 @@ def with_references(raw: dict[str, pa.Table], compact: bool = False) -> StateTab
     ``compact`` keeps the items in the compact form (see the module docstring)."""
     items, settings, users = raw["items"], raw["settings"], raw["users"]
     consents, participants, user_groups = raw["consents"], raw["participants"], raw["user_groups"]
-    encoded = {name: _encoded(items[name]) for name in ("kind", "account", "owner", "meeting")}
+    item_refs = {name: encoded(items[name]) for name in ("kind", "account", "owner", "meeting")}
     # Every value of an encoding's dictionary occurs, in order of first appearance.
-    owners, item_meetings, item_accounts = (encoded[name].dictionary for name in ("owner", "meeting", "account"))
-    coded = {(name, column): _encoded(raw[name][column])
+    owners, item_meetings, item_accounts = (item_refs[name].dictionary for name in ("owner", "meeting", "account"))
+    coded = {(name, column): encoded(raw[name][column])
              for name, column in (("participants", "meeting"), ("participants", "subject"),
                                   ("consents", "subject"), ("consents", "meeting"))}
     people = pa.table({"id": distinct(users["id"], user_groups["user_id"], owners,
@@ -133,11 +133,11 @@ def with_references(raw: dict[str, pa.Table], compact: bool = False) -> StateTab
     groups = _extend(raw["groups"], "groups", distinct(user_groups["group_id"], _by_scope(settings, "group")))
     keys = {"people": people["id"], "meetings": meetings["id"], "accounts": accounts["id"], "groups": groups["id"]}
     owner, consent_subject, line_subject = _rows_among(
-        keys["people"], encoded["owner"], coded["consents", "subject"], coded["participants", "subject"])
+        keys["people"], item_refs["owner"], coded["consents", "subject"], coded["participants", "subject"])
     meeting, consent_meeting, line_meeting = _rows_among(
-        keys["meetings"], encoded["meeting"], coded["consents", "meeting"], coded["participants", "meeting"])
-    (account,) = _rows_among(keys["accounts"], encoded["account"])
-    compact_items = _items(items, keys, {"account": account, "owner": owner, "meeting": meeting}, encoded["kind"],
+        keys["meetings"], item_refs["meeting"], coded["consents", "meeting"], coded["participants", "meeting"])
+    (account,) = _rows_among(keys["accounts"], item_refs["account"])
+    compact_items = _items(items, keys, {"account": account, "owner": owner, "meeting": meeting}, item_refs["kind"],
                            raw["erasures"])
     target_ref = pc.if_else(
         pc.equal(settings["scope"], "account"), refs(settings["target"], keys["accounts"]),

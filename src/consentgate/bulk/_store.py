@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 
 from ._catalog import content_items, read_catalog
 from ._columnar import Reader, event_reader
-from ._refs import with_references
+from ._refs import encoded, with_references
 from ._tables import StateTables, build, kinds_mask, raw_schema
 
 _STRS = pa.list_(pa.string())
@@ -85,6 +85,7 @@ _READS: dict[str, tuple[str, ...]] = {
     "content": ("id", "kind", "account", "owner", "meeting", "created_at", "uri", "sha256", "derived_from",
                 "signals"),
     "service_data": ("id", "kind", "account", "user", "at"),
+    "delete": ("item", "at"),
     "user": ("id", "account", "groups"),
     "terms": ("version", "effective_at", "sections"),
     "account": ("id", "region"),
@@ -94,7 +95,6 @@ _READS: dict[str, tuple[str, ...]] = {
     "consent": ("id", "subject", "purpose", "status", "kinds", "meeting", "by", "method", "at", "expires_at"),
     "meeting": ("id", "account"),
     "participant": ("meeting", "subject", "notified"),
-    "delete": ("item", "at"),
 }
 
 
@@ -112,6 +112,9 @@ def _state_tables(read: Reader, catalog: str | Path | None) -> StateTables:
     })
     deletes = read("delete")
     items, sources, erased_rows = _merge_items(content, service, deletes["item"], catalog)
+    # Hashed now, while the reader still reads the largest tables, rather than after.
+    for name in ("kind", "account", "owner", "meeting"):
+        items = items.set_column(items.schema.get_field_index(name), name, encoded(items[name]))
     users = read("user")
     groups = _json_lists(users["groups"], unique=True)
     terms = read("terms")
@@ -152,11 +155,56 @@ def _item_codes(content: pa.Table, service: pa.Table, links: pa.Array,
               for chunk in (column.chunks if isinstance(column, pa.ChunkedArray) else [column])]
     if not chunks or not sum(len(chunk) for chunk in chunks):
         return tuple(np.zeros(0, dtype=np.int64) for _ in columns)
+    if _all_distinct(content["item_id"]):
+        return (np.arange(content.num_rows, dtype=np.int64), *_codes_beside(content["item_id"], columns[1:]))
     encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.string()))
     codes = np.concatenate([pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False)
                             for chunk in encoded.chunks]).astype(np.int64, copy=False)
     bounds = np.cumsum([len(column) for column in columns])[:-1]
     return tuple(np.split(codes, bounds))
+
+
+def _all_distinct(ids: pa.ChunkedArray) -> bool:
+    """Whether a column of ids has no null and no repeat.
+
+    Millions of content ids, which repeat only in a faulty catalog: DuckDB groups them on
+    every core, faster than hashing them all into one dictionary.
+    """
+    if ids.null_count:
+        return False
+    import duckdb
+
+    with duckdb.connect(":memory:") as connection:
+        connection.register("ids", pa.table({"id": ids}))
+        repeated = connection.execute("SELECT 1 FROM ids GROUP BY id HAVING count(*) > 1 LIMIT 1").fetchone()
+    return repeated is None
+
+
+def _codes_beside(ids: pa.ChunkedArray, columns: list[pa.Array | pa.ChunkedArray]) -> list[np.ndarray]:
+    """The numbers of ``_item_codes`` for ``columns`` when the content ids ``ids`` are
+    distinct: a content id's row, else ``len(ids)`` onwards for the other distinct ids.
+
+    The ids of ``columns`` are joined to the content ids in DuckDB, on every core; only
+    those no content row has are hashed here.
+    """
+    import duckdb
+
+    rest = pa.chunked_array([chunk.cast(pa.string()) for column in columns
+                             for chunk in (column.chunks if isinstance(column, pa.ChunkedArray) else [column])],
+                            pa.string())
+    codes = np.full(len(rest), -1, dtype=np.int64)
+    if len(rest):
+        with duckdb.connect(":memory:") as connection:
+            connection.register("items", pa.table({"id": ids, "row": np.arange(len(ids), dtype=np.int64)}))
+            connection.register("rest", pa.table({"id": rest, "pos": np.arange(len(rest), dtype=np.int64)}))
+            found = connection.sql("SELECT rest.pos, items.row FROM rest JOIN items USING (id)").to_arrow_table()
+        codes[found["pos"].to_numpy()] = found["row"].to_numpy()
+        outside = np.flatnonzero((codes < 0) & pc.is_valid(rest).to_numpy(zero_copy_only=False))
+        if len(outside):
+            other = pc.dictionary_encode(rest.take(pa.array(outside)).combine_chunks())
+            codes[outside] = len(ids) + other.indices.to_numpy(zero_copy_only=False)
+    bounds = np.cumsum([len(column) for column in columns])[:-1]
+    return list(np.split(codes, bounds))
 
 
 def _merge_items(
