@@ -193,3 +193,41 @@ def test_item_ids_are_numbered_alike_whether_content_ids_repeat_or_not(content_i
     assert [len(part) for part in codes] == [4, 5, 5, 4]
     if len(set(content_ids)) == 4 and None not in content_ids:
         assert np.array_equal(codes[0], np.arange(4))
+
+
+def test_store_participant_lines_name_their_references_as_dictionaries(sqlite_store, examples):
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    tables = state_of(sqlite_store)
+    lines = tables.participants
+    keys = {"meeting": tables.meetings["id"], "subject": tables.people["id"]}
+    for name in ("meeting", "subject"):
+        column = lines[name].combine_chunks()
+        assert pa.types.is_dictionary(column.type)
+        assert column.indices.equals(lines[f"{name}_ref"].combine_chunks())
+        # Each line names the id its reference points at.
+        assert column.to_pylist() == keys[name].combine_chunks().take(column.indices).to_pylist()
+    expected = {(line.meeting, line.subject) for _, meeting_lines in seed_world(examples).participant_lines()
+                for line in meeting_lines}
+    assert set(zip(lines["meeting"].to_pylist(), lines["subject"].to_pylist())) == expected
+
+
+def test_ids_and_references_come_from_one_numbering():
+    import pyarrow.compute as pc
+
+    from consentgate.bulk._refs import _leads, _numbered
+    from consentgate.bulk._tables import distinct
+
+    described = pa.chunked_array([["m1", "m2"], ["m3"]], pa.string())
+    lines = pc.dictionary_encode(pa.array(["m4", "m2", "m4", "m5"]))
+    items = pc.dictionary_encode(pa.array(["m5", None, "m1", "m6"]))
+    others = pa.array(["m7", None, "m3"])
+    ids, (line_rows, item_rows) = _numbered(described, lines, others, items)
+    assert ids.to_pylist() == distinct(described, lines.dictionary, others, items.dictionary).to_pylist()
+    assert ids.to_pylist() == ["m1", "m2", "m3", "m4", "m5", "m7", "m6"]
+    for rows, column in ((line_rows, lines), (item_rows, items)):
+        assert rows.to_pylist() == pc.index_in(column.dictionary_decode(), value_set=ids).to_pylist()
+    assert _leads(ids, described)
+    repeated = pa.array(["m1", "m2", "m1"])
+    assert not _leads(_numbered(repeated, lines)[0], repeated)
+    with_null = pa.array(["m1", None])
+    assert not _leads(_numbered(with_null, lines)[0], with_null)

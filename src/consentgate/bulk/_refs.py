@@ -7,12 +7,13 @@ reference as the row number of the thing referred to. ``people``, ``accounts``,
 ``meetings`` and ``groups`` list every id the state names (with nulls for what no event
 describes), so a reference is null exactly when its id is.
 
-Items are the one table of millions of rows: each of their id columns is hashed once
-(dictionary-encoded), and everything else — the distinct ids, the references — is
-worked out on the small dictionaries. Asked to, the items keep the compact form
-``_tables`` allows: ``account``, ``owner`` and ``meeting`` are dictionaries over the
-referenced table's ids whose indices are the int32 ``*_ref`` columns, ``kind`` a
-dictionary too; otherwise they have the schema's plain types.
+Items and participant lines are the tables of millions of rows: each of their id
+columns is hashed once (dictionary-encoded), and everything else — the distinct ids, the
+references — is worked out on the small dictionaries. Asked to, they keep the compact
+form ``_tables`` allows: the items' ``account``, ``owner`` and ``meeting`` and the
+lines' ``meeting`` and ``subject`` are dictionaries over the referenced table's ids whose
+indices are the int32 ``*_ref`` columns, the items' ``kind`` a dictionary too; otherwise
+they have the schema's plain types.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from ..model import DATA_KINDS
 from ._tables import SCHEMAS, StateTables, distinct, kind_table, refs
 
 
-def _extend(table: pa.Table, name: str, ids: pa.Array) -> pa.Table:
-    """``table`` plus a row (nulls but the id) for each id it does not have yet."""
-    new = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=table.column("id"))))
+def _extend(table: pa.Table, name: str, ids: pa.Array, all_new: bool = False) -> pa.Table:
+    """``table`` plus a row (nulls but the id) for each id it does not have yet
+    (``all_new``: the caller knows it has none of ``ids``)."""
+    new = ids if all_new else pc.filter(ids, pc.invert(pc.is_in(ids, value_set=table.column("id"))))
     if len(new) == 0:
         return table
     extra = {column: new if column == "id" else pa.nulls(len(new), field.type)
@@ -59,6 +61,32 @@ def encoded(column: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
     indices = pa.concat_arrays([chunk.indices for chunk in hashed.chunks]) if hashed.num_chunks else \
         pa.array([], pa.int32())
     return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+
+def _numbered(*parts: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[pa.Array]]:
+    """The distinct non-null ids of ``parts``, in order of first appearance, and each
+    dictionary part's values as rows among them (int32; null where a value is null).
+
+    One hash of every id: the dictionaries' own values stand for their columns, so the
+    distinct ids and the references come out of the same pass.
+    """
+    arrays = [part.dictionary if isinstance(part, pa.DictionaryArray) else part for part in parts]
+    chunks = [chunk.cast(pa.string()) for array in arrays
+              for chunk in (array.chunks if isinstance(array, pa.ChunkedArray) else [array])]
+    hashed = pc.dictionary_encode(pa.concat_arrays(chunks) if chunks else pa.array([], pa.string()))
+    codes, rows, start = hashed.indices, [], 0
+    for part, array in zip(parts, arrays, strict=True):
+        if isinstance(part, pa.DictionaryArray):
+            rows.append(codes.slice(start, len(array)).take(part.indices))
+        start += len(array)
+    return hashed.dictionary, rows
+
+
+def _leads(distinct_ids: pa.Array, first: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether ``first``, the first part numbered by ``_numbered``, is the start of its
+    distinct ids as it stands: no null and no repeat."""
+    return first.null_count == 0 and len(distinct_ids) >= len(first) and distinct_ids.slice(0, len(first)).equals(
+        first.combine_chunks().cast(pa.string()) if isinstance(first, pa.ChunkedArray) else first.cast(pa.string()))
 
 
 def _rows_among(keys: pa.Array | pa.ChunkedArray, *columns: pa.DictionaryArray) -> list[pa.Array]:
@@ -99,6 +127,19 @@ def _items(items: pa.Table, keys: dict[str, pa.Array], rows: dict[str, pa.Array]
     return pa.table(columns)
 
 
+def _lines(participants: pa.Table, keys: dict[str, pa.Array], meeting: pa.Array, subject: pa.Array) -> pa.Table:
+    """Participant lines in the compact form: ``meeting`` and ``subject`` as dictionaries
+    over the meetings' and people's ids, whose indices are the int32 ``*_ref`` columns
+    (millions of lines need no copy of their ids)."""
+    columns = {
+        "meeting": pa.DictionaryArray.from_arrays(meeting, keys["meetings"].combine_chunks()),
+        "subject": pa.DictionaryArray.from_arrays(subject, keys["people"].combine_chunks()),
+        "meeting_ref": meeting, "subject_ref": subject,
+    }
+    return pa.table({name: columns[name] if name in columns else participants[name]
+                     for name in SCHEMAS["participants"].names})
+
+
 def _first_erasures(items: pa.Table, erasures: pa.Table) -> pa.Array:
     """Each item's first erasure time (null when never erased), from ``erasures``."""
     known = erasures.filter(pc.is_valid(erasures["item_row"]))
@@ -112,30 +153,33 @@ def _first_erasures(items: pa.Table, erasures: pa.Table) -> pa.Array:
 
 def with_references(raw: dict[str, pa.Table], compact: bool = False) -> StateTables:
     """State tables from tables without their reference columns (see ``SCHEMAS``);
-    ``compact`` keeps the items in the compact form (see the module docstring)."""
+    ``compact`` keeps the items and lines in the compact form (see the module docstring)."""
     items, settings, users = raw["items"], raw["settings"], raw["users"]
     consents, participants, user_groups = raw["consents"], raw["participants"], raw["user_groups"]
     item_refs = {name: encoded(items[name]) for name in ("kind", "account", "owner", "meeting")}
     # Every value of an encoding's dictionary occurs, in order of first appearance.
-    owners, item_meetings, item_accounts = (item_refs[name].dictionary for name in ("owner", "meeting", "account"))
+    item_accounts = item_refs["account"].dictionary
     coded = {(name, column): encoded(raw[name][column])
              for name, column in (("participants", "meeting"), ("participants", "subject"),
                                   ("consents", "subject"), ("consents", "meeting"))}
-    people = pa.table({"id": distinct(users["id"], user_groups["user_id"], owners,
-                                      coded["consents", "subject"].dictionary,
-                                      coded["participants", "subject"].dictionary, _by_scope(settings, "user"))},
-                      schema=SCHEMAS["people"])
-    meetings = _extend(raw["meetings"], "meetings", distinct(
-        coded["participants", "meeting"].dictionary, coded["consents", "meeting"].dictionary, item_meetings))
+    pm, cm = coded["participants", "meeting"], coded["consents", "meeting"]
+    ps, cs = coded["participants", "subject"], coded["consents", "subject"]
+    people_ids, (owner, consent_subject, line_subject) = _numbered(
+        users["id"], user_groups["user_id"], item_refs["owner"], cs, ps, _by_scope(settings, "user"))
+    people = pa.table({"id": people_ids}, schema=SCHEMAS["people"])
+    described = raw["meetings"]["id"]
+    meeting_ids, (line_meeting, consent_meeting, meeting) = _numbered(described, pm, cm, item_refs["meeting"])
+    if _leads(meeting_ids, described):
+        # The meeting events' ids are the first numbers: the rest are the meetings to add.
+        meetings = _extend(raw["meetings"], "meetings", meeting_ids.slice(len(described)), all_new=True)
+    else:  # an id repeats among the meeting events: rows are the first of each
+        meetings = _extend(raw["meetings"], "meetings", meeting_ids)
+        meeting, consent_meeting, line_meeting = _rows_among(meetings["id"], item_refs["meeting"], cm, pm)
     accounts = _extend(raw["accounts"], "accounts", distinct(
         item_accounts, raw["acceptances"]["account"], _by_scope(settings, "account"), raw["groups"]["account"],
         users["account"], raw["meetings"]["account"]))
     groups = _extend(raw["groups"], "groups", distinct(user_groups["group_id"], _by_scope(settings, "group")))
     keys = {"people": people["id"], "meetings": meetings["id"], "accounts": accounts["id"], "groups": groups["id"]}
-    owner, consent_subject, line_subject = _rows_among(
-        keys["people"], item_refs["owner"], coded["consents", "subject"], coded["participants", "subject"])
-    meeting, consent_meeting, line_meeting = _rows_among(
-        keys["meetings"], item_refs["meeting"], coded["consents", "meeting"], coded["participants", "meeting"])
     (account,) = _rows_among(keys["accounts"], item_refs["account"])
     compact_items = _items(items, keys, {"account": account, "owner": owner, "meeting": meeting}, item_refs["kind"],
                            raw["erasures"])
@@ -163,9 +207,8 @@ def with_references(raw: dict[str, pa.Table], compact: bool = False) -> StateTab
         }),
         consent_kinds=kind_table(),
         meetings=meetings,
-        participants=_with(participants, "participants", {
-            "meeting_ref": line_meeting, "subject_ref": line_subject,
-        }),
+        participants=_lines(participants, keys, line_meeting, line_subject) if compact else _with(
+            participants, "participants", {"meeting_ref": line_meeting, "subject_ref": line_subject}),
         erasures=raw["erasures"],
         sources=raw["sources"],
     )
