@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..model import DATA_KINDS
-from ._tables import SCHEMAS, StateTables, distinct, kind_table, refs
+from ._tables import SCHEMAS, StateTables, distinct, kind_table, refs, strings
 
 
 def _extend(table: pa.Table, name: str, ids: pa.Array, all_new: bool = False) -> pa.Table:
@@ -71,9 +71,7 @@ def _numbered(*parts: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[pa.Arr
     distinct ids and the references come out of the same pass.
     """
     arrays = [part.dictionary if isinstance(part, pa.DictionaryArray) else part for part in parts]
-    chunks = [chunk.cast(pa.string()) for array in arrays
-              for chunk in (array.chunks if isinstance(array, pa.ChunkedArray) else [array])]
-    hashed = pc.dictionary_encode(pa.concat_arrays(chunks) if chunks else pa.array([], pa.string()))
+    hashed = pc.dictionary_encode(strings(*arrays).combine_chunks())
     codes, rows, start = hashed.indices, [], 0
     for part, array in zip(parts, arrays, strict=True):
         if isinstance(part, pa.DictionaryArray):

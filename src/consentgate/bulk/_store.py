@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from ._catalog import content_items, read_catalog
 from ._columnar import Reader, event_reader
 from ._refs import encoded, with_references
-from ._tables import StateTables, build, kinds_mask, raw_schema
+from ._tables import StateTables, build, kinds_mask, raw_schema, strings
 
 _STRS = pa.list_(pa.string())
 
@@ -151,13 +151,11 @@ def _item_codes(content: pa.Table, service: pa.Table, links: pa.Array,
     its row.
     """
     columns = [content["item_id"], service["item_id"], pc.list_flatten(links), erased]
-    chunks = [chunk.cast(pa.string()) for column in columns
-              for chunk in (column.chunks if isinstance(column, pa.ChunkedArray) else [column])]
-    if not chunks or not sum(len(chunk) for chunk in chunks):
+    if not sum(len(column) for column in columns):
         return tuple(np.zeros(0, dtype=np.int64) for _ in columns)
     if _all_distinct(content["item_id"]):
         return (np.arange(content.num_rows, dtype=np.int64), *_codes_beside(content["item_id"], columns[1:]))
-    encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.string()))
+    encoded = pc.dictionary_encode(strings(*columns))
     codes = np.concatenate([pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False)
                             for chunk in encoded.chunks]).astype(np.int64, copy=False)
     bounds = np.cumsum([len(column) for column in columns])[:-1]
@@ -189,9 +187,7 @@ def _codes_beside(ids: pa.ChunkedArray, columns: list[pa.Array | pa.ChunkedArray
     """
     import duckdb
 
-    rest = pa.chunked_array([chunk.cast(pa.string()) for column in columns
-                             for chunk in (column.chunks if isinstance(column, pa.ChunkedArray) else [column])],
-                            pa.string())
+    rest = strings(*columns)
     codes = np.full(len(rest), -1, dtype=np.int64)
     if len(rest):
         with duckdb.connect(":memory:") as connection:

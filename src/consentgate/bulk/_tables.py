@@ -171,10 +171,16 @@ def refs(values: pa.Array | pa.ChunkedArray, keys: pa.Array | pa.ChunkedArray) -
     return pc.cast(pc.index_in(values, value_set=keys), pa.int64())
 
 
+def strings(*columns: Any) -> pa.ChunkedArray:
+    """Several columns (arrays or chunked arrays) one after another, as strings, uncopied."""
+    return pa.chunked_array([chunk.cast(pa.string()) for column in columns
+                             for chunk in (column.chunks if isinstance(column, pa.ChunkedArray) else [column])],
+                            pa.string())
+
+
 def distinct(*columns: Any) -> pa.Array:
     """The distinct non-null strings of several columns, in order of first appearance."""
-    arrays = [pa.chunked_array([c]) if isinstance(c, pa.Array) else c for c in columns]
-    merged = pa.chunked_array([chunk.cast(pa.string()) for array in arrays for chunk in array.chunks], pa.string())
+    merged = strings(*columns)
     return pc.unique(pc.drop_null(merged)) if len(merged) else pa.array([], pa.string())
 
 
