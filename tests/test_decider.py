@@ -45,6 +45,27 @@ def test_refresh_applies_only_new_events(sqlite_store, examples):
     assert decider.refresh() == 1
 
 
+@pytest.mark.parametrize("collecting", [True, False])
+def test_the_view_is_read_with_the_collector_paused(sqlite_store, examples, monkeypatch, collecting):
+    import gc
+
+    from consentgate.core import World
+
+    load_events(sqlite_store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "seed")
+    seen: list[bool] = []
+    apply = World.apply
+    monkeypatch.setattr(World, "apply", lambda world, event: (seen.append(gc.isenabled()), apply(world, event)))
+    (gc.enable if collecting else gc.disable)()
+    try:
+        decider = Decider(sqlite_store)
+        assert gc.isenabled() is collecting
+    finally:
+        gc.enable()
+    # Each applied event was applied while the collector was paused, and no event is lost.
+    assert seen and not any(seen)
+    assert decider.seq == len(seen)
+
+
 def test_warm_view_follows_a_withdrawal(store, examples):
     load_events(store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "seed")
     decider = Decider(store)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from .core import Decision, Evaluator, Policy, World
+from .core.collector import collector_paused
 from .store import Store, read_head
 from .store.read import iter_events
 
@@ -50,9 +51,10 @@ class Decider:
         with self.store.read() as connection:
             head, _ = read_head(connection)
             if head > self.seq:
-                for event in iter_events(connection, after_seq=self.seq):
-                    self.world.apply(event)
-                    applied += 1
+                with collector_paused():  # a view makes no reference cycles (see core.collector)
+                    for event in iter_events(connection, after_seq=self.seq):
+                        self.world.apply(event)
+                        applied += 1
                 self.seq = head
         self._checked = time.monotonic()
         if applied:
