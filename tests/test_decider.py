@@ -94,6 +94,46 @@ def test_partial_view_equals_whole_view_on_a_synthetic_world(sqlite_store, seed)
     assert {d.allowed for d in whole} == {True, False}
 
 
+def test_a_partial_view_reads_what_the_asked_purposes_need(sqlite_store, examples):
+    from consentgate.service import build_world
+
+    load_events(sqlite_store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "seed")
+    at = parse_time("2023-09-10T00:00:00Z")
+    # The terms grant service.provision of content with no condition: nothing about people is read.
+    plain = build_world(sqlite_store, ["m-100-summary"], [at], purposes={"m-100-summary": ["service.provision"]})
+    assert plain.consent_index() == {} and plain.participants("m-100") == () and plain.user("ana") is None
+    assert plain.item_record("m-100-audio") is not None  # its sources are still read
+    # ai.training needs consent of everyone in the meeting: asked of the summary, it is
+    # asked of the transcript and audio it was made from too.
+    training = build_world(sqlite_store, ["m-100-summary"], [at], purposes={"m-100-summary": ["ai.training"]})
+    assert {line.subject for line in training.participants("m-100")} <= set(training.consent_index())
+    assert training.user("ana") is not None
+    questions = [(item, purpose, at) for item in ("m-100-summary", "m-100-transcript", "m-100-audio")
+                 for purpose in ("ai.training", "service.provision", "service.value_added.recording")]
+    whole = _answers(Decider(sqlite_store).decide_many(questions))
+    assert _answers(decide_questions(sqlite_store, questions, load_policy(None))) == whole
+    for item, purpose, _ in questions:
+        alone = decide_questions(sqlite_store, [(item, purpose, at)], load_policy(None))
+        assert _answers(alone) == [answer for answer in whole if (answer["item"], answer["purpose"]) == (item, purpose)]
+    assert {answer["allowed"] for answer in whole} == {True, False}
+
+
+def test_an_item_made_from_another_meeting_asks_that_meeting_too(sqlite_store, examples):
+    # Notes outside any meeting, made from m-100's audio: asked about ai.training, the
+    # audio is asked it too, so m-100's participants and their consents must be read.
+    load_events(sqlite_store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "seed")
+    notes = {"type": "content", "id": "ana-notes", "kind": "file", "account": "northwind", "owner": "ana",
+             "created_at": "2023-08-25T00:00:00Z", "derived_from": ["m-100-audio"]}
+    load_events(sqlite_store, io.BytesIO(json.dumps(notes).encode()), "notes")
+    answers = {}
+    for day in ("2023-08-30", "2023-09-10"):  # before and after guest-zoe consented
+        questions = [("ana-notes", "ai.training", parse_time(f"{day}T00:00:00Z"))]
+        [whole] = _answers(Decider(sqlite_store).decide_many(questions))
+        assert _answers(decide_questions(sqlite_store, questions, load_policy(None))) == [whole]
+        answers[day] = [reason["code"] for reason in whole["reasons"]]
+    assert answers == {"2023-08-30": ["source.ineligible"], "2023-09-10": []}
+
+
 def test_decide_function_reads_a_store_by_url(sqlite_store, sqlite_url, examples):
     load_events(sqlite_store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "seed")
     decision = decide("m-100-audio", "ai.training", parse_time("2023-09-02T00:00:00Z"), store=sqlite_url)

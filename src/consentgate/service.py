@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -115,10 +115,11 @@ def build_world(
     items: Iterable[str] | None = None,
     times: Sequence[datetime] | None = None,
     upto: int | None = None,
+    purposes: Mapping[str, Iterable[str]] | None = None,
 ) -> World:
     """An in-memory view of the store: all of it, or only what decisions on ``items``
-    (as of ``times``, when given) read; with ``upto``, as of that log sequence number
-    (only with ``items``)."""
+    (as of ``times``, when given; about ``purposes``, each item's, when given) read;
+    with ``upto``, as of that log sequence number (only with ``items``)."""
     from .core import World
     from .core.collector import collector_paused
     from .model.times import to_micros
@@ -128,7 +129,8 @@ def build_world(
     world = World()
     moments = [to_micros(moment) for moment in times] if times else None
     with store.read() as connection, collector_paused():
-        events = iter_events(connection) if items is None else iter_events_for_items(connection, items, moments, upto)
+        events = iter_events(connection) if items is None else \
+            iter_events_for_items(connection, items, moments, upto, purposes)
         world.apply_many(events)
     return world
 
@@ -245,7 +247,10 @@ def _decide_share(
 ) -> Any:
     from .core import decide_many
 
-    world = build_world(store, {item for item, _, _ in questions}, [at for _, _, at in questions], upto)
+    asked: dict[str, set[str]] = {}
+    for item, purpose, _ in questions:
+        asked.setdefault(item, set()).add(purpose)
+    world = build_world(store, asked, [at for _, _, at in questions], upto, asked)
     decisions = decide_many(world, questions, policy)
     if not as_json:
         return decisions

@@ -7,7 +7,7 @@ logged, so a view built from them sees events in the same order as when they arr
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import ARRAY, ColumnElement, Connection, Select, String, and_, any_, bindparam, func, select
 
 from ..ledger import LogEntry, canonical_json, digest_of
+from ..model import purpose_covers
 from ..model.events import EVENT_CLASSES, Signals
 from ..model.times import from_micros
 from .rows import record_doc
@@ -273,8 +274,26 @@ def _deciding_consents(
     return list(found.items())
 
 
+def _needs(terms: Iterable[Any], purposes: Iterable[str]) -> dict[str, frozenset[str]]:
+    """For each purpose, what its decisions can read beyond items, accounts and terms:
+    ``"consent"`` (consents and participants), ``"setting"`` (users, groups, settings) and
+    ``"notice"`` (participants), from the conditions of every grant of every terms
+    version that covers the purpose, whatever its data kinds."""
+    grants = [grant for version in terms for section in version.sections for grant in section.grants]
+    needs: dict[str, frozenset[str]] = {}
+    for purpose in purposes:
+        conditions = {condition for grant in grants if purpose_covers(grant.purpose, purpose)
+                      for condition in grant.requires}
+        needs[purpose] = frozenset(condition.split(":", 1)[0] for condition in conditions)
+    return needs
+
+
 def iter_events_for_items(
-    connection: Connection, item_ids: Iterable[str], times: Sequence[int] | None = None, upto: int | None = None
+    connection: Connection,
+    item_ids: Iterable[str],
+    times: Sequence[int] | None = None,
+    upto: int | None = None,
+    purposes: Mapping[str, Iterable[str]] | None = None,
 ) -> Iterator[BaseModel]:
     """The events that decisions about ``item_ids`` can depend on, in log order.
 
@@ -285,6 +304,12 @@ def iter_events_for_items(
     With ``times`` (microseconds), only consents that can decide a question at one of
     those times are read. With ``upto``, only events logged at or before that sequence
     number are read: readers in several processes then share one view of the log.
+
+    With ``purposes`` (each item id's asked purposes), consents, participants, users,
+    groups and settings are read only for the items asked about a purpose that some
+    grant of the terms covers under a condition reading them (an item a derived item
+    was made from is asked what the derived item is): a question the terms answer
+    without consent reads no consent.
     """
     picked: dict[int, BaseModel] = {}
 
@@ -304,6 +329,10 @@ def iter_events_for_items(
             picked[seq] = event
         return [event for _, event in pairs]
 
+    terms = take(list(_event_stream(connection, EVENT_SPECS["terms"], logged(EVENT_SPECS["terms"]))))
+    asked: dict[str, set[str]] | None = None
+    if purposes is not None:
+        asked = {item: set(names) for item, names in purposes.items()}
     wanted = set(item_ids)
     seen: set[str] = set()
     items: list[Any] = []
@@ -312,16 +341,28 @@ def iter_events_for_items(
         found = take(read_in("content", "id", wanted))
         found += take(read_in("service_data", "id", wanted))
         items += found
-        wanted = {s for item in found for s in getattr(item, "derived_from", ())} - seen
+        wanted = set()
+        for item in found:
+            for source in getattr(item, "derived_from", ()):
+                if asked is not None:  # a source is asked what the item made from it is
+                    asked.setdefault(source, set()).update(asked.get(item.id, ()))
+                if source not in seen:
+                    wanted.add(source)
+    if asked is None:
+        reading = {"consent": items, "setting": items, "notice": items}
+    else:
+        needs = _needs(terms, {purpose for names in asked.values() for purpose in names})
+        reading = {need: [item for item in items if any(need in needs[p] for p in asked.get(item.id, ()))]
+                   for need in ("consent", "setting", "notice")}
     accounts = {item.account for item in items}
-    meetings = {item.meeting for item in items if getattr(item, "meeting", None)}
-    people = {item.owner if item.type == "content" else item.user for item in items} - {None}
+    meetings = {item.meeting for item in reading["consent"] + reading["notice"] if getattr(item, "meeting", None)}
     participants = take(read_in("participant", "meeting", meetings))
-    subjects = people | {participant.subject for participant in participants}
+    consenting = {item.meeting for item in reading["consent"] if getattr(item, "meeting", None)}
+    subjects = _owners(reading["consent"]) | {line.subject for line in participants if line.meeting in consenting}
+    people = _owners(reading["setting"])
     take(read_in("delete", "item", seen))
     take(read_in("account", "id", accounts))
     take(read_in("terms_acceptance", "account", accounts))
-    take(list(_event_stream(connection, EVENT_SPECS["terms"], logged(EVENT_SPECS["terms"]))))
     if times:
         take(_deciding_consents(connection, subjects, times, logged(EVENT_SPECS["consent"])))
     else:
@@ -330,7 +371,13 @@ def iter_events_for_items(
     groups = {group for user in users for group in user.groups}
     take(read_in("group", "id", groups))
     settings = EVENT_SPECS["setting"]
-    for scope, targets in (("account", accounts), ("group", groups), ("user", people)):
+    setting_accounts = {item.account for item in reading["setting"]}
+    for scope, targets in (("account", setting_accounts), ("group", groups), ("user", people)):
         take(read_in("setting", "target", targets, settings.table.c.scope == scope))
     for seq in sorted(picked):
         yield picked[seq]
+
+
+def _owners(items: Iterable[Any]) -> set[str]:
+    """Whose consent and settings the items answer to: content owners, service-data users."""
+    return {item.owner if item.type == "content" else item.user for item in items} - {None}
