@@ -93,3 +93,25 @@ def test_objects_frozen_by_others_stay_frozen():
     finally:
         gc.unfreeze()
 
+
+def test_a_pause_after_freezing_does_not_count_the_frozen_objects(monkeypatch):
+    from consentgate.core import collector
+    from consentgate.runtime import freeze_objects
+
+    monkeypatch.setattr(collector, "_frozen", False)  # restored after the test
+    count = gc.get_freeze_count
+    try:
+        freeze_objects()
+        frozen = count()
+        assert frozen > 0 and collector._frozen
+
+        def walks_them_all() -> int:
+            raise AssertionError("counting frozen objects walks every one of them")
+
+        monkeypatch.setattr(gc, "get_freeze_count", walks_them_all)
+        with collector_paused():
+            made = [[index] for index in range(1000)]
+        monkeypatch.setattr(gc, "get_freeze_count", count)
+        assert 0 < count() <= frozen and len(made) == 1000 and gc.isenabled()
+    finally:
+        gc.unfreeze()
