@@ -231,3 +231,28 @@ def test_ids_and_references_come_from_one_numbering():
     assert not _leads(_numbered(repeated, lines)[0], repeated)
     with_null = pa.array(["m1", None])
     assert not _leads(_numbered(with_null, lines)[0], with_null)
+
+
+def test_a_repeated_meeting_row_leaves_every_reference_on_the_first(sqlite_store, examples, monkeypatch):
+    # The store refuses a meeting id with other fields, but state tables may be given
+    # one twice: references then point at its first row, from items, lines and consents.
+    from consentgate.bulk import _store
+
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    consent = {"type": "consent", "id": "c-in-m-200", "subject": "ben", "purpose": "ai.training",
+               "status": "given", "meeting": "m-200", "at": "2023-09-01T00:00:00Z"}
+    load_lines(sqlite_store, [json.dumps(consent).encode()], "meeting-consent")
+    plain = state_of(sqlite_store)
+    with_references = _store.with_references
+
+    def repeating(raw: dict, compact: bool = False) -> Any:
+        meetings = raw["meetings"]
+        return with_references(dict(raw, meetings=pa.concat_tables([meetings, meetings.slice(1, 1)])), compact)
+
+    monkeypatch.setattr(_store, "with_references", repeating)
+    repeated = state_of(sqlite_store)
+    assert repeated.meetings.num_rows == plain.meetings.num_rows + 1
+    for table in ("items", "participants", "consents"):
+        refs = getattr(repeated, table)["meeting_ref"].combine_chunks().cast(pa.int64())
+        assert refs.equals(getattr(plain, table)["meeting_ref"].combine_chunks().cast(pa.int64())), table
+    assert repeated.consents["meeting_ref"].drop_null().to_pylist()  # a consent names a meeting

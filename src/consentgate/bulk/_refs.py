@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..model import DATA_KINDS
-from ._tables import SCHEMAS, StateTables, distinct, kind_table, refs, strings
+from ._tables import SCHEMAS, StateTables, distinct, kind_table, refs, side_by_side, strings
 
 
 def _extend(table: pa.Table, name: str, ids: pa.Array, all_new: bool = False) -> pa.Table:
@@ -157,22 +157,30 @@ def with_references(raw: dict[str, pa.Table], compact: bool = False) -> StateTab
     item_refs = {name: encoded(items[name]) for name in ("kind", "account", "owner", "meeting")}
     # Every value of an encoding's dictionary occurs, in order of first appearance.
     item_accounts = item_refs["account"].dictionary
-    coded = {(name, column): encoded(raw[name][column])
-             for name, column in (("participants", "meeting"), ("participants", "subject"),
-                                  ("consents", "subject"), ("consents", "meeting"))}
-    pm, cm = coded["participants", "meeting"], coded["consents", "meeting"]
-    ps, cs = coded["participants", "subject"], coded["consents", "subject"]
-    people_ids, (owner, consent_subject, line_subject) = _numbered(
-        users["id"], user_groups["user_id"], item_refs["owner"], cs, ps, _by_scope(settings, "user"))
-    people = pa.table({"id": people_ids}, schema=SCHEMAS["people"])
-    described = raw["meetings"]["id"]
-    meeting_ids, (line_meeting, consent_meeting, meeting) = _numbered(described, pm, cm, item_refs["meeting"])
-    if _leads(meeting_ids, described):
-        # The meeting events' ids are the first numbers: the rest are the meetings to add.
-        meetings = _extend(raw["meetings"], "meetings", meeting_ids.slice(len(described)), all_new=True)
-    else:  # an id repeats among the meeting events: rows are the first of each
+
+    # Settings of a user (any scope but account and group) target a person.
+    personal = pc.invert(pc.is_in(settings["scope"], value_set=pa.array(["account", "group"])))
+
+    def number_people() -> tuple[pa.Table, list[pa.Array]]:
+        people_ids, rows = _numbered(
+            users["id"], encoded(user_groups["user_id"]), item_refs["owner"], encoded(consents["subject"]),
+            encoded(participants["subject"]), encoded(settings["target"].filter(personal)))
+        return pa.table({"id": people_ids}, schema=SCHEMAS["people"]), rows
+
+    def number_meetings() -> tuple[pa.Table, list[pa.Array]]:
+        lines, cm = encoded(participants["meeting"]), encoded(consents["meeting"])
+        described = raw["meetings"]["id"]
+        meeting_ids, rows = _numbered(described, lines, cm, item_refs["meeting"])
+        if _leads(meeting_ids, described):
+            # The meeting events' ids are the first numbers: the rest are the meetings to add.
+            return _extend(raw["meetings"], "meetings", meeting_ids.slice(len(described)), all_new=True), rows
+        # An id repeats among the meeting events: rows are the first of each.
         meetings = _extend(raw["meetings"], "meetings", meeting_ids)
-        meeting, consent_meeting, line_meeting = _rows_among(meetings["id"], item_refs["meeting"], cm, pm)
+        return meetings, _rows_among(meetings["id"], lines, cm, item_refs["meeting"])
+
+    # The store has been read by now: people and meetings are numbered at once, on both cores.
+    (people, (member, owner, consent_subject, line_subject, targeted)), \
+        (meetings, (line_meeting, consent_meeting, meeting)) = side_by_side(number_people, number_meetings)
     accounts = _extend(raw["accounts"], "accounts", distinct(
         item_accounts, raw["acceptances"]["account"], _by_scope(settings, "account"), raw["groups"]["account"],
         users["account"], raw["meetings"]["account"]))
@@ -181,10 +189,13 @@ def with_references(raw: dict[str, pa.Table], compact: bool = False) -> StateTab
     (account,) = _rows_among(keys["accounts"], item_refs["account"])
     compact_items = _items(items, keys, {"account": account, "owner": owner, "meeting": meeting}, item_refs["kind"],
                            raw["erasures"])
+    person_ref = np.full(settings.num_rows, -1, dtype=np.int64)
+    person_ref[np.flatnonzero(personal.to_numpy(zero_copy_only=False))] = pc.fill_null(targeted, -1).to_numpy(
+        zero_copy_only=False)
     target_ref = pc.if_else(
         pc.equal(settings["scope"], "account"), refs(settings["target"], keys["accounts"]),
         pc.if_else(pc.equal(settings["scope"], "group"), refs(settings["target"], keys["groups"]),
-                   refs(settings["target"], keys["people"])))
+                   pa.array(person_ref, mask=person_ref < 0)))
     return StateTables(
         items=compact_items if compact else compact_items.cast(SCHEMAS["items"]),
         people=people,
@@ -192,7 +203,7 @@ def with_references(raw: dict[str, pa.Table], compact: bool = False) -> StateTab
         groups=groups,
         users=users.select(SCHEMAS["users"].names).cast(SCHEMAS["users"]),
         user_groups=_with(user_groups, "user_groups", {
-            "user_ref": refs(user_groups["user_id"], keys["people"]),
+            "user_ref": member.cast(pa.int64()),
             "group_ref": refs(user_groups["group_id"], keys["groups"]),
         }),
         settings=_with(settings, "settings", {"target_ref": target_ref}),

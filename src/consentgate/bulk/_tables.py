@@ -18,7 +18,8 @@ a tie on time), exactly as the policy core orders them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -176,6 +177,18 @@ def strings(*columns: Any) -> pa.ChunkedArray:
     return pa.chunked_array([chunk.cast(pa.string()) for column in columns
                              for chunk in (column.chunks if isinstance(column, pa.ChunkedArray) else [column])],
                             pa.string())
+
+
+def side_by_side(*calls: Callable[[], Any]) -> list[Any]:
+    """Each call's result, the calls run at once on threads of their own (the first on
+    this one). Arrow's kernels let go of the interpreter's lock, so hashing two large
+    columns this way takes two cores, once no reader of the store holds the second."""
+    if len(calls) < 2:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=len(calls) - 1) as pool:
+        others = [pool.submit(call) for call in calls[1:]]
+        first = calls[0]()
+        return [first, *(future.result() for future in others)]
 
 
 def distinct(*columns: Any) -> pa.Array:
