@@ -41,9 +41,9 @@ assert timings.
 - `benchmarks/bench_decide.py` — 100,000 subjects, 1,000,000 items, 2,000,000 consents:
   single decisions (a fresh evaluator per call, so nothing is remembered between them),
   a batch, and `consentgate decide --batch` end to end on SQLite; reference: Cedar
-  (`cedarpy`) on an equivalent simpler policy, given the entities each request needs (as
-  Cedar applications supply them) and, its fastest from Python, one entity store parsed
-  once and shared by every call.
+  (`cedarpy`) on an equivalent simpler policy, in a process of its own, given the
+  entities each request needs (as Cedar applications supply them) and, its fastest from
+  Python, one entity store parsed once and shared by every call.
 - `benchmarks/bench_select.py` — dataset selection over 10,000,000 items, 1,000,000
   subjects and 2,000,000 meetings of 3; floor: a plain DuckDB anti-join over the same
   Arrow tables; also Spark in local mode and the per-item path, extrapolated.
