@@ -270,3 +270,27 @@ def test_participant_lines_mark_each_subjects_first_line_in_each_meeting():
     assert lines["notified"].to_pylist() == [["recording"], [], [], [], [], [], ["recording"]]
     assert lines["meeting"].to_pylist() == rows["meeting"].to_pylist()
     assert lines["subject"].to_pylist() == rows["subject"].to_pylist()
+
+
+@pytest.mark.parametrize("dictionary_pages", [True, False])
+def test_a_catalogs_kinds_and_accounts_are_read_as_dictionaries(sqlite_store, examples, tmp_path, dictionary_pages):
+    # Two files, so each has a dictionary of its own; the store adds its service data.
+    from consentgate.bulk._catalog import read_catalog
+
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    write_catalog(seed_world(examples), tmp_path / "whole.parquet")
+    whole = pq.read_table(tmp_path / "whole.parquet")
+    (tmp_path / "catalog").mkdir()
+    half = whole.num_rows // 2
+    for number, part in enumerate((whole.slice(0, half), whole.slice(half))):
+        pq.write_table(part, tmp_path / "catalog" / f"part-{number}.parquet", use_dictionary=dictionary_pages)
+    content = read_catalog(tmp_path / "catalog")
+    for name in ("kind", "account"):
+        assert pa.types.is_dictionary(content[name].type)
+        assert content[name].to_pylist() == whole[name].to_pylist()
+    items = state_of(sqlite_store, tmp_path / "catalog").items
+    from_store = state_of(sqlite_store).items
+    for name in ("kind", "account"):
+        assert dict(zip(items["item_id"].to_pylist(), items[name].to_pylist())) == \
+            dict(zip(from_store["item_id"].to_pylist(), from_store[name].to_pylist()))
+    assert {"telemetry"} & set(items["kind"].to_pylist())  # a service-data kind joined the dictionary

@@ -39,6 +39,9 @@ REQUIRED = ("id", "kind", "account", "owner", "created_at")
 OPTIONAL = ("meeting", "uri", "sha256", "derived_from", "signals")
 # What the rules read; the rest is read only for the items a selection keeps.
 RULE_COLUMNS = ("id", "kind", "account", "owner", "meeting", "created_at", "derived_from", "signals")
+# Columns of a few distinct values, read as the dictionaries Parquet stores them in:
+# millions of rows then need no hashing, only each row group's dictionary does.
+FEW_VALUES = ("kind", "account")
 FILE_COLUMNS = ("uri", "sha256")
 
 
@@ -98,11 +101,15 @@ def _table(*columns: Any) -> pa.Table:
     ids, kinds, accounts, owners, meetings, created, uris, sha256s, derived_from, signals, seq = columns
     sources = _unique_lists(derived_from)
     lengths = pc.fill_null(pc.list_value_length(sources), 0)
+    schema = raw_schema("items")
+    for name, column in (("kind", kinds), ("account", accounts)):
+        if pa.types.is_dictionary(column.type):  # as read from a catalog: kept a dictionary
+            schema = schema.set(schema.get_field_index(name), pa.field(name, column.type))
     table = pa.table({
         "item_id": ids, "kind": kinds, "account": accounts, "owner": owners, "meeting": meetings,
         "created": created, "uri": uris, "sha256": sha256s,
         "derived": pc.greater(lengths, 0), "train_reserved": pa.array(_reserved(ids, signals)),
-    }, schema=raw_schema("items"))
+    }, schema=schema)
     return table.append_column("seq", seq).append_column("source_list", sources)
 
 
@@ -119,7 +126,8 @@ def read_catalog(path: str | Path) -> pa.Table:
             column has the wrong type or a signals value is not valid.
     """
     try:
-        dataset = ds.dataset(str(path), format="parquet")
+        dictionaries = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=FEW_VALUES))
+        dataset = ds.dataset(str(path), format=dictionaries)
         present = set(dataset.schema.names)
         missing = [name for name in REQUIRED if name not in present]
         if missing:
@@ -134,6 +142,8 @@ def read_catalog(path: str | Path) -> pa.Table:
             return pa.chunked_array([pa.nulls(n, kind)], kind)
         values = table[name]
         if values.type == kind:
+            return values
+        if name in FEW_VALUES and values.type == pa.dictionary(pa.int32(), kind):
             return values
         try:
             return values.cast(kind)

@@ -238,14 +238,15 @@ def _merge_items(
     kept = content.filter(pa.array(keep_content)) if not keep_content.all() else content
     service = service.filter(pa.array(keep_service)) if not keep_service.all() else service
     nulls = pa.nulls(service.num_rows, pa.string())
-    items = kept.select(raw_schema("items").names) if not service.num_rows else pa.concat_tables([
-        kept.select(raw_schema("items").names),
-        pa.table({
+    kept = kept.select(raw_schema("items").names)
+    items = kept if not service.num_rows else pa.concat_tables([
+        kept,
+        pa.table({  # in the content's types: a catalog's kind and account are dictionaries
             "item_id": service["item_id"], "kind": service["kind"], "account": service["account"],
             "owner": service["owner"], "meeting": nulls, "created": service["created"], "uri": nulls,
             "sha256": nulls, "derived": pa.array(np.zeros(service.num_rows, dtype=bool)),
             "train_reserved": pa.array(np.zeros(service.num_rows, dtype=bool)),
-        }, schema=raw_schema("items")),
+        }, schema=kept.schema),
     ])
     # Each distinct id's row among the items (-1: none), from the numbers above.
     n_codes = 1 + max((int(codes.max()) for codes in (content_codes, service_codes, source_codes, erased_codes)
