@@ -29,6 +29,11 @@ Outcome = tuple[tuple[Reason, ...], tuple[dict[str, Any], ...]]
 Evidence = dict[str, Any] | None
 _HOLDS: Outcome = ((), ())
 _UNSET: Any = object()
+# decide_many answers column-wise (consentgate.core.batch) when the world's columns are
+# built, or when the batch asks about at least one item in COLUMNAR_SHARE of a world of
+# at least COLUMNAR_MIN items: building the columns then costs less than it saves.
+COLUMNAR_SHARE = 8
+COLUMNAR_MIN = 2_000
 
 
 def decide(world: World, item: str, purpose: str, at: datetime, policy: Policy) -> Decision:
@@ -55,6 +60,12 @@ def decide_many(
     Raises:
         ValueError: a question's ``at`` has no time zone.
     """
+    questions = questions if isinstance(questions, list | tuple) else list(questions)
+    if world.has_columns() or len(questions) * COLUMNAR_SHARE >= world.item_count() >= COLUMNAR_MIN:
+        from .batch import decide_columnar
+
+        with collector_paused():
+            return decide_columnar(world, questions, policy)
     evaluator = Evaluator(world, policy)
     # A batch keeps every answer and sub-result alive; the collector would walk them all.
     with collector_paused():
@@ -142,7 +153,9 @@ class Evaluator:
             return self._deny(
                 item, purpose, at, Reason("item.deleted", f"{item} was erased at {format_micros(erased)}")
             )
-        signature = (record.account, record.subject, record.meeting, record.kind, purpose, t)
+        # An item that names no person gets a consent.missing reason naming the item itself.
+        person = record.subject if record.subject is not None or record.meeting is not None else (item,)
+        signature = (record.account, person, record.meeting, record.kind, purpose, t)
         verdict = self._verdicts.get(signature)
         if verdict is None:
             verdict = self._verdicts[signature] = self._verdict(record, purpose, at, t)

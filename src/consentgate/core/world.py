@@ -28,6 +28,7 @@ from ..model import (
 )
 from ..model.times import to_micros
 from ._timeline import Timeline
+from .columns import Columns
 from .records import ConsentRecord, CoveringGrant, ItemRecord, SettingRecord, TermsRecord
 from .signals import training_reservation
 
@@ -66,6 +67,7 @@ class World:
         self._grant_cache: dict[tuple[str, str, str], tuple[CoveringGrant, ...]] = {}
         self._group_order: dict[str, tuple[str, ...]] = {}
         self._subjects: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
+        self._columns: Columns | None = None
 
     # -- applying events -------------------------------------------------------------
 
@@ -246,6 +248,24 @@ class World:
     def consent_histories(self, subject: str) -> dict[str, Timeline[ConsentRecord]] | None:
         """A subject's consent histories by the purpose they name (read-only), or None."""
         return self._consents.get(subject)
+
+    def columns(self) -> Columns:
+        """This state as NumPy columns, for large batches (see :mod:`consentgate.core.columns`).
+
+        Built on first use and kept until the next event arrives.
+        """
+        found = self._columns
+        if found is None or found.arrivals != self._arrivals:
+            found = self._columns = Columns(self)
+        return found
+
+    def has_columns(self) -> bool:
+        """Whether :meth:`columns` is built for the current state (costs nothing to read)."""
+        return self._columns is not None and self._columns.arrivals == self._arrivals
+
+    def item_count(self) -> int:
+        """How many items (content and service data) the world holds."""
+        return len(self._items)
 
     def setting_index(self) -> dict[tuple[str, str, str], Timeline[SettingRecord]]:
         """Every setting history by (scope, target, key): a read-only table for the rules."""

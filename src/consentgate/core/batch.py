@@ -1,0 +1,555 @@
+"""Large batches answered column-wise: the rules of :mod:`~consentgate.core.decide` over
+NumPy arrays, one pass per (purpose, time) rather than one walk per question.
+
+The questions of a batch that share a purpose and a time are answered together from the
+world's :class:`~consentgate.core.columns.Columns`: which items exist and are erased,
+the terms in force per account, the covering grants per (terms, kind), each needed
+person's consent state, each effective setting and each meeting's notices are arrays;
+then every question's decision is assembled from them, with the same reasons, messages
+and basis as :class:`~consentgate.core.decide.Evaluator` gives. An item made from items
+that are themselves made from others is handed to the evaluator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+
+from ..model.times import format_micros, to_micros
+from .columns import NEVER, Columns
+from .consent import consent_reason, purpose_lineage
+from .decide import Evaluator, Outcome, _notice_missing, _unique
+from .decision import Decision, Reason
+from .policy import Policy
+from .settings import EffectiveSetting, setting_off
+from .signals import reserves_purpose
+from .terms import terms_in_force
+from .world import World
+
+_HOLDS: Outcome = ((), ())
+_CONSENT_CODES = (None, "consent.refused", "consent.withdrawn", "consent.expired", "consent.not_self",
+                  "consent.missing")
+_MISSING, _NOT_SELF, _EXPIRED = 5, 4, 3
+_LEVELS = ("account_lock", "group_lock", "user", "group", "account", "default")
+
+
+def decide_columnar(world: World, questions: Sequence[tuple[str, str, datetime]], policy: Policy) -> list[Decision]:
+    """Decide each question, in order, column-wise (see the module's description).
+
+    Raises:
+        ValueError: a question's ``at`` has no time zone.
+    """
+    answers: list[Any] = [None] * len(questions)
+    if not questions:
+        return answers
+    columns = world.columns()
+    items, purposes, ats = zip(*questions, strict=True)
+    rows = np.fromiter(map(columns.item_row.get, items, repeat(-1)), np.int64, len(items))
+    # Questions grouped by (purpose, time): equal instants share a group, whatever their zone.
+    times: dict[datetime, int] = {}
+    for at in dict.fromkeys(ats):
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise ValueError("the time of a decision must carry a time zone")
+        times[at] = to_micros(at)
+    moments = {t: n for n, t in enumerate(dict.fromkeys(times.values()))}
+    names = {purpose: n for n, purpose in enumerate(dict.fromkeys(purposes))}
+    time_codes = {at: moments[t] for at, t in times.items()}
+    keys = np.fromiter(map(names.__getitem__, purposes), np.int64, len(purposes)) * len(moments)
+    keys += np.fromiter(map(time_codes.__getitem__, ats), np.int64, len(ats))
+    order = np.argsort(keys, kind="stable")
+    bounds = np.flatnonzero(np.diff(keys[order])) + 1
+    purpose_of = list(names)
+    instant_of = list(moments)
+    batch = _Batch(world, columns, policy)
+    for members in np.split(order, bounds):
+        key = int(keys[members[0]])
+        purpose, t = purpose_of[key // len(moments)], instant_of[key % len(moments)]
+        batch.answer(items, ats, members, rows[members], purpose, t, answers)
+    return answers
+
+
+class _Batch:
+    """What one batch shares between its (purpose, time) groups."""
+
+    def __init__(self, world: World, columns: Columns, policy: Policy) -> None:
+        self.world, self.columns, self.policy = world, columns, policy
+        self.digest = policy.digest
+        self.self_only = np.asarray([region in policy.self_consent_only_regions for region in columns.regions]
+                                    + [False], dtype=bool)
+        self.evaluator: Evaluator | None = None
+        self.consent_evidence: dict[int, dict[str, str]] = {}
+        self.setting_outcomes: dict[tuple, Outcome] = {}
+        self.notice_outcomes: dict[tuple[str, int], Outcome] = {}
+
+    def _fallback(self, item: str, purpose: str, at: datetime) -> Decision:
+        if self.evaluator is None:
+            self.evaluator = Evaluator(self.world, self.policy)
+        return self.evaluator.decide(item, purpose, at)
+
+    # -- one (purpose, time) group -----------------------------------------------------
+
+    def answer(self, items: Sequence[str], ats: Sequence[datetime], members: np.ndarray, rows: np.ndarray,
+               purpose: str, t: int, answers: list[Any]) -> None:
+        c = self.columns
+        row_of = c.item_row
+        digest = self.digest
+        positions = members.tolist()
+        # Sources of derived items join the group as extra rows, whose verdicts decide
+        # whether their derived items may use them.
+        derived = np.flatnonzero((rows >= 0) & c.item_derived[np.maximum(rows, 0)])
+        source_rows: dict[int, list[int]] = {}
+        handed: set[int] = set()
+        extra: list[int] = []
+        for j in derived.tolist():
+            record = c.records[rows[j]]
+            mine = []
+            for source in record.sources:
+                row = row_of.get(source, -1)
+                if source == record.id or (row >= 0 and c.item_derived[row]):
+                    handed.add(j)
+                    break
+                mine.append(len(positions) + len(extra))
+                extra.append(row)
+            source_rows[j] = mine
+        all_rows = np.concatenate((rows, np.asarray(extra, dtype=np.int64))) if extra else rows
+        state = _Group(self, all_rows, purpose, t)
+        reserves = reserves_purpose(purpose)
+        status = state.status[: len(positions)]
+        # Standalone denials: one reason per item, account or (terms, kind).
+        as_of = format_micros(t)
+        for j in np.flatnonzero(status == 0).tolist():
+            position = positions[j]
+            item = items[position]
+            reason = Reason("item.unknown", f"no item {item} exists as of {as_of}")
+            answers[position] = Decision(item, purpose, ats[position], False, (reason,), (), digest)
+        for j in np.flatnonzero(status == 1).tolist():
+            position = positions[j]
+            item = items[position]
+            reason = Reason("item.deleted", f"{item} was erased at {format_micros(int(c.item_erased[rows[j]]))}")
+            answers[position] = Decision(item, purpose, ats[position], False, (reason,), (), digest)
+        for code, reason_of in ((2, state.no_terms), (3, state.no_grant)):
+            chosen = np.flatnonzero(status == code)
+            keys = (state.account if code == 2 else state.pattern)[chosen].tolist()
+            reasons: dict[int, tuple[Reason]] = {}
+            for j, key in zip(chosen.tolist(), keys, strict=True):
+                reason = reasons.get(key)
+                if reason is None:
+                    reason = reasons[key] = (reason_of(j, as_of),)
+                position = positions[j]
+                answers[position] = Decision(items[position], purpose, ats[position], False, reason, (), digest)
+        # Verdicts: the plain items first, then those with signals or sources.
+        ruled = status == 4
+        special = state.reserved[: len(positions)] | state.derived_row[: len(positions)]
+        verdict = state.verdict
+        for j in np.flatnonzero(ruled & ~special).tolist():
+            position = positions[j]
+            failing, basis = verdict(j)
+            if basis is None:
+                answers[position] = Decision(items[position], purpose, ats[position], False, failing, (), digest)
+            else:
+                answers[position] = Decision(items[position], purpose, ats[position], True, (), basis, digest)
+        usable = (state.holds & ~(state.reserved & reserves) & ~state.derived_row).tolist()
+        for j in np.flatnonzero(ruled & special).tolist():
+            position = positions[j]
+            item, at = items[position], ats[position]
+            if j in handed:
+                answers[position] = self._fallback(item, purpose, at)
+                continue
+            failing, basis = verdict(j)
+            record = c.records[rows[j]]
+            more: list[Reason] = []
+            if record.reservation is not None and reserves:
+                more.append(Reason("signal.reserved", f"{item} carries a do-not-train signal ({record.reservation})"))
+            used = []
+            for source, extra_row in zip(record.sources, source_rows.get(j, ()), strict=False):
+                if usable[extra_row]:
+                    used.append({"source": source})
+                else:
+                    message = f"{item} was made from {source}, which may not be used for {purpose}"
+                    more.append(Reason("source.ineligible", message, source=source))
+            if basis is None:
+                decision = Decision(item, purpose, at, False, _unique(failing + tuple(more)), (), digest)
+            elif more:
+                decision = Decision(item, purpose, at, False, _unique(tuple(more)), (), digest)
+            else:
+                decision = Decision(item, purpose, at, True, (), basis + tuple(used), digest)
+            answers[position] = decision
+
+
+class _Group:
+    """The arrays of one (purpose, time) group of rows."""
+
+    def __init__(self, batch: _Batch, rows: np.ndarray, purpose: str, t: int) -> None:
+        c = batch.columns
+        self.batch, self.c, self.purpose, self.t = batch, c, purpose, t
+        found = rows >= 0
+        r = np.maximum(rows, 0)
+        self.rows = rows
+        known = found & (c.item_created[r] <= t)
+        erased = known & (c.item_erased[r] <= t)
+        self.account = c.item_account[r]
+        self.kind = c.item_kind[r]
+        self.subject = c.item_subject[r]
+        self.meeting = c.item_meeting[r]
+        self.reserved = found & c.item_reserved[r]
+        self.derived_row = found & c.item_derived[r]
+        live = known & ~erased
+        # The terms in force, per account of the group.
+        self.versions: list[Any] = []
+        version_of = np.full(len(c.accounts) + 1, -1, dtype=np.int64)
+        numbered: dict[str, int] = {}
+        for account in np.unique(self.account[live]).tolist():
+            record = terms_in_force(batch.world, c.accounts.names[account], t)
+            if record is not None:
+                number = numbered.get(record.version)
+                if number is None:
+                    number = numbered[record.version] = len(self.versions)
+                    self.versions.append(record)
+                version_of[account] = number
+        version = np.where(live, version_of[self.account], -1)
+        # The grants covering (terms, kind); a pattern per distinct pair.
+        n_kinds = len(c.kinds) + 1
+        combo = version * n_kinds + self.kind
+        with_terms = live & (version >= 0)
+        combos, pattern = np.unique(np.where(with_terms, combo, -1), return_inverse=True)
+        self.patterns: list[tuple[Any, ...]] = []
+        for value in combos.tolist():
+            if value < 0:
+                self.patterns.append(())
+                continue
+            record = self.versions[value // n_kinds]
+            grants = batch.world.covering_grants(record.version, purpose, c.kinds.names[value % n_kinds])
+            self.patterns.append((record, grants))
+        self.pattern = pattern.reshape(-1)
+        self.pattern_list = self.pattern.tolist()
+        self.single: dict[int, tuple[dict[str, str], list[list[Any]]]] = {}
+        granted = np.asarray([bool(p) and bool(p[1]) for p in self.patterns], dtype=bool)[self.pattern]
+        status = np.full(len(rows), 4, dtype=np.int8)
+        status[with_terms & ~granted] = 3
+        status[live & (version < 0)] = 2
+        status[erased] = 1
+        status[~known] = 0
+        self.status = status
+        self.version = version
+        # Each condition's outcome, for the rows whose grants need it.
+        self.ok: dict[str, np.ndarray] = {}
+        self.outcomes: dict[str, list[Any]] = {}
+        needs: dict[str, np.ndarray] = {}
+        for index, p in enumerate(self.patterns):
+            if not p:
+                continue
+            for grant in p[1]:
+                for condition in grant.requires:
+                    mask = needs.get(condition)
+                    if mask is None:
+                        mask = needs[condition] = np.zeros(len(self.patterns), dtype=bool)
+                    mask[index] = True
+        for condition, mask in needs.items():
+            rows_needing = np.flatnonzero(mask[self.pattern] & (status == 4))
+            if condition == "consent":
+                self._consent(rows_needing)
+            elif condition.startswith("setting:"):
+                self._setting(condition, condition[8:], rows_needing)
+            elif condition.startswith("notice:"):
+                self._notice(condition, condition[7:], rows_needing)
+            else:
+                raise ValueError(f"unknown condition {condition!r}")
+        # Whether some grant holds, per row.
+        holds = np.zeros(len(rows), dtype=bool)
+        for index, p in enumerate(self.patterns):
+            if not p or not p[1]:
+                continue
+            members = self.pattern == index
+            any_grant = np.zeros(len(rows), dtype=bool)
+            for grant in p[1]:
+                every = members.copy()
+                for condition in grant.requires:
+                    every &= self.ok[condition]
+                any_grant |= every
+            holds |= any_grant & members
+        self.holds = holds & (status == 4)
+
+    # -- standalone denials ------------------------------------------------------------
+
+    def no_terms(self, j: int, as_of: str) -> Reason:
+        account = self.c.accounts.names[self.account[j]]
+        return Reason("terms.not_accepted", f"account {account} has accepted no terms in force at {as_of}")
+
+    def no_grant(self, j: int, as_of: str) -> Reason:
+        record = self.versions[self.version[j]]
+        kind = self.c.kinds.names[self.kind[j]]
+        return Reason("purpose.not_granted", f"terms {record.version} grant no use of {kind} for {self.purpose}")
+
+    # -- the verdict of one row ----------------------------------------------------------
+
+    def verdict(self, j: int) -> tuple[tuple[Reason, ...], tuple[dict[str, Any], ...] | None]:
+        """(failing reasons, None) or ((), basis) for row ``j``, as Evaluator._verdict."""
+        record, grants = self.patterns[self.pattern_list[j]]
+        if len(grants) == 1:
+            # One grant: its reasons, or its section and every condition's evidence.
+            found = self.single.get(self.pattern_list[j])
+            if found is None:
+                grant = grants[0]
+                found = self.single[self.pattern_list[j]] = (
+                    {"terms": record.version, "section": grant.section},
+                    [self.outcomes[condition] for condition in grant.requires])
+            head, lists = found
+            failing = ()
+            basis = (head,)
+            for outcomes in lists:
+                reasons, evidence = outcomes[j]
+                if reasons:
+                    failing += reasons
+                elif not failing:
+                    basis += evidence
+            return (failing, None) if failing else ((), basis)
+        failing: list[Reason] = []
+        for grant in grants:
+            holds = True
+            basis: list[dict[str, Any]] = [{"terms": record.version, "section": grant.section}]
+            for condition in grant.requires:
+                reasons, evidence = self.outcomes[condition][j]
+                if reasons:
+                    holds = False
+                    failing.extend(reasons)
+                else:
+                    basis.extend(evidence)
+            if holds:
+                return (), tuple(basis)
+        return (_unique(tuple(failing)) if len(grants) > 1 else tuple(failing)), None
+
+    # -- conditions ----------------------------------------------------------------------
+
+    def _consent(self, rows: np.ndarray) -> None:
+        c, t = self.c, self.t
+        owner = self.subject[rows]
+        meeting = self.meeting[rows]
+        m = np.maximum(meeting, 0)
+        length = np.where(meeting >= 0, c.meeting_start[m + 1] - c.meeting_start[m], 0)
+        local = np.repeat(np.arange(len(rows)), length)
+        offsets = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
+        people = c.meeting_subjects[np.repeat(c.meeting_start[m], length) + offsets]
+        keep = people != owner[local]
+        has_owner = np.flatnonzero(owner >= 0)
+        pair_row = np.concatenate((has_owner, local[keep]))
+        pair_subject = np.concatenate((owner[has_owner], people[keep])).astype(np.int64)
+        pair_place = np.concatenate((np.zeros(len(has_owner), dtype=np.int64), offsets[keep] + 1))
+        order = np.lexsort((pair_place, pair_row))
+        pair_row, pair_subject = pair_row[order], pair_subject[order]
+        kind = self.kind[rows][pair_row]
+        pair_meeting = meeting[pair_row]
+        best = np.full(len(pair_row), -1, dtype=np.int64)
+        best_at = np.full(len(pair_row), -1, dtype=np.int64)
+        best_arrival = np.full(len(pair_row), -1, dtype=np.int64)
+        variants = [np.full(len(pair_row), -1)]
+        if c.limited:
+            variants.append(pair_meeting)
+        for granted in purpose_lineage(self.purpose):
+            p = c.purposes.index.get(granted)
+            if p is None:
+                continue
+            for kind_set, holds in enumerate(c.set_holds):
+                chosen = np.flatnonzero(holds[kind])
+                if not len(chosen):
+                    continue
+                for where in variants:
+                    keys = c.consent_key(pair_subject[chosen], p, kind_set, where[chosen])
+                    found = c.consent_latest.find(keys, t)
+                    hit = found >= 0
+                    safe = np.maximum(found, 0)
+                    at, arrival = c.consent_at[safe], c.consent_arrival[safe]
+                    mine_at, mine_arrival = best_at[chosen], best_arrival[chosen]
+                    better = hit & ((at > mine_at) | ((at == mine_at) & (arrival > mine_arrival)))
+                    take = chosen[better]
+                    best[take] = found[better]
+                    best_at[take] = at[better]
+                    best_arrival[take] = arrival[better]
+        safe = np.maximum(best, 0)
+        code = np.zeros(len(pair_row), dtype=np.int8)
+        self_only = self.batch.self_only[self.account[rows][pair_row]]
+        code[self_only & ~c.consent_self[safe]] = _NOT_SELF
+        code[c.consent_expires[safe] <= t] = _EXPIRED
+        code[c.consent_status[safe] == 2] = 2
+        code[c.consent_status[safe] == 1] = 1
+        code[best < 0] = _MISSING
+        failing_rows = np.zeros(len(rows), dtype=bool)
+        failing_rows[pair_row[code != 0]] = True
+        counts = np.bincount(pair_row, minlength=len(rows))
+        ok = ~failing_rows & (counts > 0)
+        full = np.zeros(len(self.rows), dtype=bool)
+        full[rows] = ok
+        self.ok["consent"] = full
+        # The outcomes, as the evaluator writes them. Evidence entries are one per consent
+        # record, shared by every decision that relies on it.
+        outcomes: list[Any] = [None] * len(self.rows)
+        evidence_of = self.batch.consent_evidence
+        records, names = c.consent_records, c.people.names
+        best_list = best.tolist()
+        for record, subject in zip(best_list, pair_subject.tolist(), strict=True):
+            if record not in evidence_of and record >= 0:
+                evidence_of[record] = {"consent": records[record].id, "subject": names[subject]}
+        entries = list(map(evidence_of.get, best_list))
+        ends = np.cumsum(counts)
+        starts = (ends - counts).tolist()
+        ends_list = ends.tolist()
+        rows_list = rows.tolist()
+        for local_row in np.flatnonzero(ok).tolist():
+            outcomes[rows_list[local_row]] = ((), tuple(entries[starts[local_row]:ends_list[local_row]]))
+        code_list, subject_list = code.tolist(), pair_subject.tolist()
+        for local_row in np.flatnonzero(~ok).tolist():
+            j = rows_list[local_row]
+            start, end = starts[local_row], ends_list[local_row]
+            if start == end:
+                item = c.records[self.rows[j]].id
+                message = f"{item} names no person whose consent to {self.purpose} could count"
+                outcomes[j] = ((Reason("consent.missing", message),), ())
+                continue
+            reasons = []
+            kind_name = c.kinds.names[self.kind[j]]
+            meeting_code = self.meeting[j]
+            meeting_name = c.meetings.names[meeting_code] if meeting_code >= 0 else None
+            region = c.regions[self.account[j]]
+            for pair in range(start, end):
+                failing = code_list[pair]
+                if failing:
+                    record = records[best_list[pair]] if failing != _MISSING else None
+                    state = (_CONSENT_CODES[failing], record)
+                    reasons.append(consent_reason(state, names[subject_list[pair]], self.purpose, kind_name,
+                                                  meeting_name, region))
+            outcomes[j] = (tuple(reasons), ())
+        self.outcomes["consent"] = outcomes
+
+    def _setting(self, condition: str, key: str, rows: np.ndarray) -> None:
+        c, t = self.c, self.t
+        k = c.setting_keys.index.get(key, -1)
+        subject = self.subject[rows]
+        account = self.account[rows]
+        n = len(rows)
+        if k < 0:
+            account_rec = user_rec = np.full(n, -1, dtype=np.int64)
+            locked_pair = first_pair = np.full(n, -1, dtype=np.int64)
+            pair_group = np.zeros(0, dtype=np.int64)
+        else:
+            account_rec = c.setting_latest.find(c.setting_key(k, 0, account), t)
+            user_rec = np.where(subject >= 0, c.setting_latest.find(c.setting_key(k, 2, np.maximum(subject, 0)), t), -1)
+            s = np.maximum(subject, 0)
+            length = np.where(subject >= 0, c.group_start[s + 1] - c.group_start[s], 0)
+            local = np.repeat(np.arange(n), length)
+            offsets = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
+            pair_group = c.group_codes[np.repeat(c.group_start[s], length) + offsets].astype(np.int64)
+            found = c.setting_latest.find(c.setting_key(k, 1, pair_group), t)
+            hit = found >= 0
+            locked = hit & c.setting_locked[np.maximum(found, 0)]
+            big = len(pair_group)
+            first_pair = np.full(n, big, dtype=np.int64)
+            np.minimum.at(first_pair, local[hit], np.flatnonzero(hit))
+            locked_pair = np.full(n, big, dtype=np.int64)
+            np.minimum.at(locked_pair, local[locked], np.flatnonzero(locked))
+            pair_rec = found
+            first_pair = np.where(first_pair < big, first_pair, -1)
+            locked_pair = np.where(locked_pair < big, locked_pair, -1)
+        default = self.batch.policy.setting_default(key)
+        value = c.setting_value
+        has_subject = subject >= 0
+        level = np.full(n, 5, dtype=np.int8)
+        result = np.full(n, default, dtype=bool)
+        deciding = np.full(n, -1, dtype=np.int64)  # the record or pair that gave the value
+        steps = []
+        if k >= 0:
+            account_locked = (account_rec >= 0) & c.setting_locked[np.maximum(account_rec, 0)]
+            steps = [
+                (0, account_locked, account_rec),
+                (1, has_subject & (locked_pair >= 0), np.where(locked_pair >= 0, pair_rec[np.maximum(locked_pair, 0)]
+                                                               if len(pair_group) else -1, -1)),
+                (2, has_subject & (user_rec >= 0), user_rec),
+                (3, has_subject & (first_pair >= 0), np.where(first_pair >= 0, pair_rec[np.maximum(first_pair, 0)]
+                                                              if len(pair_group) else -1, -1)),
+                (4, account_rec >= 0, account_rec),
+            ]
+        decided = np.zeros(n, dtype=bool)
+        for code, mask, record in steps:
+            take = mask & ~decided
+            level[take] = code
+            deciding[take] = record[take]
+            decided |= take
+        result = np.where(deciding >= 0, value[np.maximum(deciding, 0)], result) if len(value) else result
+        full = np.zeros(len(self.rows), dtype=bool)
+        full[rows] = result
+        self.ok[condition] = full
+        # Where each value came from: the account, group or person that set it (-1: default).
+        target = np.full(n, -1, dtype=np.int64)
+        by_account = (level == 0) | (level == 4)
+        target[by_account] = account[by_account]
+        by_user = level == 2
+        target[by_user] = subject[by_user]
+        if len(pair_group):
+            for code, pairs in ((1, locked_pair), (3, first_pair)):
+                chosen = level == code
+                target[chosen] = pair_group[pairs[chosen]]
+        names = (c.accounts.names, c.groups.names, c.people.names, c.groups.names, c.accounts.names)
+        memo = self.batch.setting_outcomes
+        outcomes: list[Any] = [None] * len(self.rows)
+        rows_list = rows.tolist()
+        # Values that hold: one outcome per (level, target), shared.
+        on = np.flatnonzero(result)
+        combos, inverse = np.unique(level[on].astype(np.int64) * (c.n_targets + 1) + target[on] + 1,
+                                    return_inverse=True)
+        shared = []
+        for combo in combos.tolist():
+            code, where = divmod(combo, c.n_targets + 1)
+            name = names[code][where - 1] if code < 5 else None
+            memo_key = (key, code, name)
+            outcome = memo.get(memo_key)
+            if outcome is None:
+                outcome = memo[memo_key] = ((), (EffectiveSetting(key, True, _LEVELS[code], name).basis(),))
+            shared.append(outcome)
+        for local_row, index in zip(on.tolist(), inverse.reshape(-1).tolist(), strict=True):
+            outcomes[rows_list[local_row]] = shared[index]
+        # Values that fail: the reason names whose setting it is.
+        people, accounts = c.people.names, c.accounts.names
+        for local_row in np.flatnonzero(~result).tolist():
+            code, where = int(level[local_row]), int(target[local_row])
+            name = names[code][where] if code < 5 else None
+            who = people[subject[local_row]] if subject[local_row] >= 0 else None
+            reason = setting_off(EffectiveSetting(key, False, _LEVELS[code], name), who, accounts[account[local_row]])
+            outcomes[rows_list[local_row]] = ((reason,), ())
+        self.outcomes[condition] = outcomes
+
+    def _notice(self, condition: str, feature: str, rows: np.ndarray) -> None:
+        c = self.c
+        meeting = self.meeting[rows]
+        lacking = c.lacking(feature)
+        ok = (meeting < 0) | ~lacking[np.maximum(meeting, 0)] if len(lacking) else meeting < 0
+        ok = np.where(meeting < 0, True, ok)
+        full = np.zeros(len(self.rows), dtype=bool)
+        full[rows] = ok
+        self.ok[condition] = full
+        memo = self.batch.notice_outcomes
+        outcomes: list[Any] = [None] * len(self.rows)
+        distinct, inverse = np.unique(meeting, return_inverse=True)
+        found: list[Outcome] = []
+        for code in distinct.tolist():
+            outcome = memo.get((feature, code))
+            if outcome is None:
+                if code < 0:
+                    outcome = _HOLDS
+                else:
+                    name = c.meetings.names[code]
+                    lines = self.batch.world.participants(name)
+                    missing = dict.fromkeys(line.subject for line in lines if feature not in line.notified)
+                    if missing:
+                        outcome = tuple(_notice_missing(subject, feature, name) for subject in missing), ()
+                    else:
+                        outcome = (), ({"notice": feature, "meeting": name},)
+                memo[(feature, code)] = outcome
+            found.append(outcome)
+        for j, index in zip(rows.tolist(), inverse.reshape(-1).tolist(), strict=True):
+            outcomes[j] = found[index]
+        self.outcomes[condition] = outcomes
+
+
+__all__ = ["NEVER", "decide_columnar"]
