@@ -31,6 +31,7 @@ from .terms import terms_in_force
 from .world import World
 
 _HOLDS: Outcome = ((), ())
+_new = tuple.__new__  # a named tuple made without its Python-level __new__
 _CONSENT_CODES = (None, "consent.refused", "consent.withdrawn", "consent.expired", "consent.not_self",
                   "consent.missing")
 _MISSING, _NOT_SELF, _EXPIRED = 5, 4, 3
@@ -140,18 +141,62 @@ class _Batch:
                 if reason is None:
                     reason = reasons[key] = (reason_of(j, as_of),)
                 position = positions[j]
-                answers[position] = Decision(items[position], purpose, ats[position], False, reason, (), digest)
+                answers[position] = _new(Decision, (items[position], purpose, ats[position], False, reason, (), digest))
         # Verdicts: the plain items first, then those with signals or sources.
         ruled = status == 4
         special = state.reserved[: len(positions)] | state.derived_row[: len(positions)]
         verdict = state.verdict
-        for j in np.flatnonzero(ruled & ~special).tolist():
-            position = positions[j]
-            failing, basis = verdict(j)
-            if basis is None:
-                answers[position] = Decision(items[position], purpose, ats[position], False, failing, (), digest)
+        plain = ruled & ~special
+        asked = len(positions)
+        for index, pattern in enumerate(state.patterns):
+            chosen = plain & (state.pattern[:asked] == index) if pattern and pattern[1] else None
+            if chosen is None or not chosen.any():
+                continue
+            record, grants = pattern
+            if len(grants) > 1:
+                for j in np.flatnonzero(chosen).tolist():
+                    position = positions[j]
+                    failing, basis = verdict(j)
+                    answers[position] = (
+                        _new(Decision, (items[position], purpose, ats[position], False, failing, (), digest))
+                        if basis is None
+                        else _new(Decision, (items[position], purpose, ats[position], True, (), basis, digest)))
+                continue
+            # One grant: where every condition holds, its section and their evidence;
+            # elsewhere the reasons of each condition that fails, in order.
+            requires = grants[0].requires
+            head = ({"terms": record.version, "section": grants[0].section},)
+            holds = chosen.copy()
+            for condition in requires:
+                holds &= state.ok[condition][:asked]
+            lists = [state.outcomes[condition] for condition in requires]
+            good = np.flatnonzero(holds).tolist()
+            if not lists:
+                for j in good:
+                    position = positions[j]
+                    answers[position] = _new(Decision, (items[position], purpose, ats[position], True, (), head,
+                                                        digest))
+            elif len(lists) == 1:
+                [first] = lists
+                for j in good:
+                    position = positions[j]
+                    answers[position] = _new(Decision, (items[position], purpose, ats[position], True, (),
+                                                        head + first[j][1], digest))
             else:
-                answers[position] = Decision(items[position], purpose, ats[position], True, (), basis, digest)
+                for j in good:
+                    position = positions[j]
+                    basis = head
+                    for outcomes in lists:
+                        basis += outcomes[j][1]
+                    answers[position] = _new(Decision, (items[position], purpose, ats[position], True, (), basis,
+                                                        digest))
+            for j in np.flatnonzero(chosen & ~holds).tolist():
+                position = positions[j]
+                failing = ()
+                for outcomes in lists:
+                    failing += outcomes[j][0]
+                answers[position] = _new(Decision, (items[position], purpose, ats[position], False, failing, (),
+                                                    digest))
         usable = (state.holds & ~(state.reserved & reserves) & ~state.derived_row).tolist()
         for j in np.flatnonzero(ruled & special).tolist():
             position = positions[j]
@@ -389,9 +434,9 @@ class _Group:
         evidence_of = self.batch.consent_evidence
         records, names = c.consent_records, c.people.names
         best_list = best.tolist()
-        for record, subject in zip(best_list, pair_subject.tolist(), strict=True):
-            if record not in evidence_of and record >= 0:
-                evidence_of[record] = {"consent": records[record].id, "subject": names[subject]}
+        for record in np.unique(best[best >= 0]).tolist():
+            if record not in evidence_of:
+                evidence_of[record] = {"consent": records[record].id, "subject": records[record].subject}
         entries = list(map(evidence_of.get, best_list))
         ends = np.cumsum(counts)
         starts = (ends - counts).tolist()
@@ -523,8 +568,7 @@ class _Group:
         c = self.c
         meeting = self.meeting[rows]
         lacking = c.lacking(feature)
-        ok = (meeting < 0) | ~lacking[np.maximum(meeting, 0)] if len(lacking) else meeting < 0
-        ok = np.where(meeting < 0, True, ok)
+        ok = (meeting < 0) | ~lacking[np.maximum(meeting, 0)]
         full = np.zeros(len(self.rows), dtype=bool)
         full[rows] = ok
         self.ok[condition] = full
@@ -532,11 +576,13 @@ class _Group:
         outcomes: list[Any] = [None] * len(self.rows)
         distinct, inverse = np.unique(meeting, return_inverse=True)
         found: list[Outcome] = []
-        for code in distinct.tolist():
+        for code, lacks in zip(distinct.tolist(), lacking[np.maximum(distinct, 0)].tolist(), strict=True):
             outcome = memo.get((feature, code))
             if outcome is None:
                 if code < 0:
                     outcome = _HOLDS
+                elif not lacks:
+                    outcome = (), ({"notice": feature, "meeting": c.meetings.names[code]},)
                 else:
                     name = c.meetings.names[code]
                     lines = self.batch.world.participants(name)

@@ -240,7 +240,7 @@ class Columns:
         found = self.missing_notice.get(feature)
         if found is None:
             lines = np.fromiter((feature not in n for n in self.notified), bool, len(self.notified))
-            found = np.zeros(len(self.meetings), dtype=bool)
+            found = np.zeros(len(self.meetings) + 1, dtype=bool)  # a spare entry, as for items
             found[self.line_meeting[lines]] = True
             self.missing_notice[feature] = found
         return found

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..model.times import format_time
 
@@ -27,9 +27,8 @@ from ..model.times import format_time
 SETTING_LEVELS = ("account_lock", "group_lock", "user", "group", "account", "default")
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One reason of a denial.
+class Reason(NamedTuple):
+    """One reason of a denial (an immutable named tuple, like :class:`Decision`).
 
     ``subject`` is set on ``consent.*`` and ``notice.missing``; ``key`` and ``level`` on
     ``setting.off``; ``source`` on ``source.ineligible``.
@@ -57,9 +56,12 @@ class Reason:
         return data
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """Whether ``item`` may be used for ``purpose`` as of ``at``, and why."""
+class Decision(NamedTuple):
+    """Whether ``item`` may be used for ``purpose`` as of ``at``, and why.
+
+    Immutable, and a named tuple: a batch makes one per question, and a tuple is made
+    several times faster than a frozen dataclass.
+    """
 
     item: str
     purpose: str
