@@ -382,8 +382,9 @@ class _Group:
         has_owner = np.flatnonzero(owner >= 0)
         pair_row = np.concatenate((has_owner, local[keep]))
         pair_subject = np.concatenate((owner[has_owner], people[keep])).astype(np.int64)
-        pair_place = np.concatenate((np.zeros(len(has_owner), dtype=np.int64), offsets[keep] + 1))
-        order = np.lexsort((pair_place, pair_row))
+        # Owners come first and meeting subjects follow in their order, so a stable sort
+        # by row alone puts each row's people in the evaluator's order.
+        order = np.argsort(pair_row, kind="stable")
         pair_row, pair_subject = pair_row[order], pair_subject[order]
         kind = self.kind[rows][pair_row]
         pair_meeting = meeting[pair_row]
@@ -445,6 +446,8 @@ class _Group:
         for local_row in np.flatnonzero(ok).tolist():
             outcomes[rows_list[local_row]] = ((), tuple(entries[starts[local_row]:ends_list[local_row]]))
         code_list, subject_list = code.tolist(), pair_subject.tolist()
+        # Most failing states of a batch are new: the sentence is made without the cache.
+        make_reason = consent_reason.__wrapped__
         for local_row in np.flatnonzero(~ok).tolist():
             j = rows_list[local_row]
             start, end = starts[local_row], ends_list[local_row]
@@ -463,8 +466,8 @@ class _Group:
                 if failing:
                     record = records[best_list[pair]] if failing != _MISSING else None
                     state = (_CONSENT_CODES[failing], record)
-                    reasons.append(consent_reason(state, names[subject_list[pair]], self.purpose, kind_name,
-                                                  meeting_name, region))
+                    reasons.append(make_reason(state, names[subject_list[pair]], self.purpose, kind_name,
+                                               meeting_name, region))
             outcomes[j] = (tuple(reasons), ())
         self.outcomes["consent"] = outcomes
 
@@ -556,11 +559,15 @@ class _Group:
             outcomes[rows_list[local_row]] = shared[index]
         # Values that fail: the reason names whose setting it is.
         people, accounts = c.people.names, c.accounts.names
-        for local_row in np.flatnonzero(~result).tolist():
-            code, where = int(level[local_row]), int(target[local_row])
+        off = np.flatnonzero(~result)
+        make_reason = setting_off.__wrapped__
+        for local_row, code, where, whose, owner in zip(
+            off.tolist(), level[off].tolist(), target[off].tolist(), subject[off].tolist(), account[off].tolist(),
+            strict=True,
+        ):
             name = names[code][where] if code < 5 else None
-            who = people[subject[local_row]] if subject[local_row] >= 0 else None
-            reason = setting_off(EffectiveSetting(key, False, _LEVELS[code], name), who, accounts[account[local_row]])
+            who = people[whose] if whose >= 0 else None
+            reason = make_reason(EffectiveSetting(key, False, _LEVELS[code], name), who, accounts[owner])
             outcomes[rows_list[local_row]] = ((reason,), ())
         self.outcomes[condition] = outcomes
 

@@ -98,6 +98,12 @@ class Columns:
         self.regions = [world.account(name).region if world.account(name) else None
                         for name in self.accounts.names]
         self.missing_notice: dict[str, np.ndarray] = {}
+        for record in world.terms_records():
+            for section in record.event.sections:
+                for grant in section.grants:
+                    for condition in grant.requires:
+                        if condition.startswith("notice:"):
+                            self.lacking(condition[7:])
 
     # -- building --------------------------------------------------------------------
 
