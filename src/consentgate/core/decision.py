@@ -17,7 +17,6 @@ from the same sub-results: read them, or copy them (``to_json`` does), never cha
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
