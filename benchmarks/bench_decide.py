@@ -165,7 +165,7 @@ def main() -> None:
          f"Cedar batch: {cedar['request_batch']:,.0f}/s (the batch's entities); "
          f"{cedar['shared_batch']:,.0f}/s (one shared entity store)"),
         ("the same batch again, column-wise", f"{len(asked) / again_s:,.0f}/s", f"{again_s:.2f} s", "",
-         "(sentences and evidence made by the first batch are found again)"),
+         "a second run of the same questions"),
         ("building the view's columns (once per state of the view)", "", f"{columns_s:.2f} s", "",
          "Cedar: parsing its shared entity store, not timed"),
         ("batch in process, one question at a time (Evaluator)", f"{len(asked) / evaluator_s:,.0f}/s",
