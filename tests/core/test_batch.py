@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_decide_properties import ITEMS, histories, policies
+from test_decide_properties import histories, policies, question
 from test_decide_properties import world_of as world_from_events
 
 from consentgate.core import Evaluator, Policy, World, decide, decide_many
@@ -15,19 +15,7 @@ from consentgate.core.batch import decide_columnar
 from consentgate.model import parse_event
 from consentgate.synth import WorldSize, iter_world
 
-many_questions = st.lists(
-    st.tuples(
-        st.sampled_from([*ITEMS, *ITEMS, "s1", "nope"]),
-        st.sampled_from(["ai", "ai.training", "ai.training", "ai.training.x", "service", "service.provision", "x"]),
-        st.builds(
-            lambda d, h: datetime(2024, 1, d, h, tzinfo=UTC),
-            st.sampled_from([2, 4, 5, 6, 7, 8, 9, 9, 9]),
-            st.sampled_from([0, 12]),
-        ),
-    ),
-    min_size=1,
-    max_size=40,
-)
+many_questions = st.lists(question, min_size=1, max_size=40)
 
 
 def _json(decisions):

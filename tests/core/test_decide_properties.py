@@ -179,19 +179,16 @@ def histories(draw: st.DrawFn) -> list[Any]:
     return [parse_event(event) for event in draw(st.permutations(events))]
 
 
-questions = st.lists(
-    st.tuples(
-        st.sampled_from([*ITEMS, *ITEMS, "s1", "nope"]),
-        st.sampled_from(ASKED_PURPOSES),
-        st.builds(
-            lambda d, h: datetime(2024, 1, d, h, tzinfo=UTC),
-            st.sampled_from([2, 4, 5, 6, 7, 8, 9, 9, 9]),
-            st.sampled_from([0, 12]),
-        ),
+question = st.tuples(
+    st.sampled_from([*ITEMS, *ITEMS, "s1", "nope"]),
+    st.sampled_from(ASKED_PURPOSES),
+    st.builds(
+        lambda d, h: datetime(2024, 1, d, h, tzinfo=UTC),
+        st.sampled_from([2, 4, 5, 6, 7, 8, 9, 9, 9]),
+        st.sampled_from([0, 12]),
     ),
-    min_size=1,
-    max_size=12,
 )
+questions = st.lists(question, min_size=1, max_size=12)
 policies = st.builds(
     lambda regions, k1: Policy(frozenset(regions), {"k1": k1}),
     st.sets(st.sampled_from(["EU", "US"])),

@@ -271,7 +271,6 @@ class _Group:
             self.patterns.append((record, grants))
         self.pattern = pattern.reshape(-1)
         self.pattern_list = self.pattern.tolist()
-        self.single: dict[int, tuple[dict[str, str], list[list[Any]]]] = {}
         granted = np.asarray([bool(p) and bool(p[1]) for p in self.patterns], dtype=bool)[self.pattern]
         status = np.full(len(rows), 4, dtype=np.int8)
         status[with_terms & ~granted] = 3
@@ -332,26 +331,12 @@ class _Group:
     # -- the verdict of one row ----------------------------------------------------------
 
     def verdict(self, j: int) -> tuple[tuple[Reason, ...], tuple[dict[str, Any], ...] | None]:
-        """(failing reasons, None) or ((), basis) for row ``j``, as Evaluator._verdict."""
+        """(failing reasons, None) or ((), basis) for row ``j``, as Evaluator._verdict.
+
+        Plain items of single-grant terms are assembled in bulk by ``_Batch.answer``;
+        this serves items with signals or sources and terms with several grants.
+        """
         record, grants = self.patterns[self.pattern_list[j]]
-        if len(grants) == 1:
-            # One grant: its reasons, or its section and every condition's evidence.
-            found = self.single.get(self.pattern_list[j])
-            if found is None:
-                grant = grants[0]
-                found = self.single[self.pattern_list[j]] = (
-                    {"terms": record.version, "section": grant.section},
-                    [self.outcomes[condition] for condition in grant.requires])
-            head, lists = found
-            failing = ()
-            basis = (head,)
-            for outcomes in lists:
-                reasons, evidence = outcomes[j]
-                if reasons:
-                    failing += reasons
-                elif not failing:
-                    basis += evidence
-            return (failing, None) if failing else ((), basis)
         failing: list[Reason] = []
         for grant in grants:
             holds = True
