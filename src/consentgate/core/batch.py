@@ -12,16 +12,18 @@ that are themselves made from others is handed to the evaluator.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import repeat
+from operator import add, itemgetter
 from typing import Any
 
 import numpy as np
 
 from ..model.times import format_micros, to_micros
 from .columns import NEVER, Columns
-from .consent import consent_reason, purpose_lineage
+from .consent import consent_sentence, purpose_lineage
 from .decide import Evaluator, Outcome, _notice_missing, _unique
 from .decision import Decision, Reason
 from .policy import Policy
@@ -31,6 +33,7 @@ from .terms import terms_in_force
 from .world import World
 
 _HOLDS: Outcome = ((), ())
+_REASONS, _EVIDENCE = itemgetter(0), itemgetter(1)  # of an Outcome
 _new = tuple.__new__  # a named tuple made without its Python-level __new__
 _CONSENT_CODES = (None, "consent.refused", "consent.withdrawn", "consent.expired", "consent.not_self",
                   "consent.missing")
@@ -49,7 +52,7 @@ def decide_columnar(world: World, questions: Sequence[tuple[str, str, datetime]]
         return answers
     columns = world.columns()
     items, purposes, ats = zip(*questions, strict=True)
-    rows = np.fromiter(map(columns.item_row.get, items, repeat(-1)), np.int64, len(items))
+    rows = columns.rows_of(items)
     # Questions grouped by (purpose, time): equal instants share a group, whatever their zone.
     times: dict[datetime, int] = {}
     for at in dict.fromkeys(ats):
@@ -82,7 +85,6 @@ class _Batch:
         self.self_only = np.asarray([region in policy.self_consent_only_regions for region in columns.regions]
                                     + [False], dtype=bool)
         self.evaluator: Evaluator | None = None
-        self.consent_evidence: dict[int, dict[str, str]] = {}
         self.setting_outcomes: dict[tuple, Outcome] = {}
         self.notice_outcomes: dict[tuple[str, int], Outcome] = {}
 
@@ -91,35 +93,51 @@ class _Batch:
             self.evaluator = Evaluator(self.world, self.policy)
         return self.evaluator.decide(item, purpose, at)
 
+    def _emitter(self, items: Sequence[str], ats: Sequence[datetime], purpose: str, answers: list[Any]):
+        """A function that makes the decisions of many questions of this group at once.
+
+        ``emit(positions, allowed, reasons, bases)`` puts at each question's position in
+        ``answers`` its decision, taking its reasons and basis in turn from the two
+        iterables; the loop runs in C, as ``map`` and ``zip`` do.
+        """
+        get_item, get_at, put, digest = items.__getitem__, ats.__getitem__, answers.__setitem__, self.digest
+
+        def emit(positions: list[int], allowed: bool, reasons: Iterable[tuple], bases: Iterable[tuple]) -> None:
+            made = map(_new, repeat(Decision), zip(map(get_item, positions), repeat(purpose), map(get_at, positions),
+                                                   repeat(allowed), reasons, bases, repeat(digest)))
+            deque(map(put, positions, made), maxlen=0)
+
+        return emit
+
     # -- one (purpose, time) group -----------------------------------------------------
 
     def answer(self, items: Sequence[str], ats: Sequence[datetime], members: np.ndarray, rows: np.ndarray,
                purpose: str, t: int, answers: list[Any]) -> None:
         c = self.columns
-        row_of = c.item_row
         digest = self.digest
         positions = members.tolist()
         # Sources of derived items join the group as extra rows, whose verdicts decide
         # whether their derived items may use them.
-        derived = np.flatnonzero((rows >= 0) & c.item_derived[np.maximum(rows, 0)])
+        derived = np.flatnonzero((rows >= 0) & c.item_derived[np.maximum(rows, 0)]).tolist()
+        made_from = [c.records[rows[j]] for j in derived]
+        source_row = iter(c.rows_of([source for record in made_from for source in record.sources]).tolist())
         source_rows: dict[int, list[int]] = {}
         handed: set[int] = set()
         extra: list[int] = []
-        for j in derived.tolist():
-            record = c.records[rows[j]]
+        for j, record in zip(derived, made_from, strict=True):
             mine = []
-            for source in record.sources:
-                row = row_of.get(source, -1)
-                if source == record.id or (row >= 0 and c.item_derived[row]):
-                    handed.add(j)
-                    break
+            for source, row in zip(record.sources, source_row, strict=False):
                 mine.append(len(positions) + len(extra))
                 extra.append(row)
+                if source == record.id or (row >= 0 and c.item_derived[row]):
+                    handed.add(j)
             source_rows[j] = mine
         all_rows = np.concatenate((rows, np.asarray(extra, dtype=np.int64))) if extra else rows
         state = _Group(self, all_rows, purpose, t)
         reserves = reserves_purpose(purpose)
-        status = state.status[: len(positions)]
+        asked = len(positions)
+        status = state.status[:asked]
+        emit = self._emitter(items, ats, purpose, answers)
         # Standalone denials: one reason per item, account or (terms, kind).
         as_of = format_micros(t)
         for j in np.flatnonzero(status == 0).tolist():
@@ -134,20 +152,17 @@ class _Batch:
             answers[position] = Decision(item, purpose, ats[position], False, (reason,), (), digest)
         for code, reason_of in ((2, state.no_terms), (3, state.no_grant)):
             chosen = np.flatnonzero(status == code)
-            keys = (state.account if code == 2 else state.pattern)[chosen].tolist()
-            reasons: dict[int, tuple[Reason]] = {}
-            for j, key in zip(chosen.tolist(), keys, strict=True):
-                reason = reasons.get(key)
-                if reason is None:
-                    reason = reasons[key] = (reason_of(j, as_of),)
-                position = positions[j]
-                answers[position] = _new(Decision, (items[position], purpose, ats[position], False, reason, (), digest))
+            if not len(chosen):
+                continue
+            _, first, inverse = np.unique((state.account if code == 2 else state.pattern)[chosen],
+                                          return_index=True, return_inverse=True)
+            reasons = [(reason_of(j, as_of),) for j in chosen[first].tolist()]
+            emit(members[chosen].tolist(), False, map(reasons.__getitem__, inverse.reshape(-1).tolist()), repeat(()))
         # Verdicts: the plain items first, then those with signals or sources.
         ruled = status == 4
-        special = state.reserved[: len(positions)] | state.derived_row[: len(positions)]
+        special = state.reserved[:asked] | state.derived_row[:asked]
         verdict = state.verdict
         plain = ruled & ~special
-        asked = len(positions)
         for index, pattern in enumerate(state.patterns):
             chosen = plain & (state.pattern[:asked] == index) if pattern and pattern[1] else None
             if chosen is None or not chosen.any():
@@ -165,38 +180,21 @@ class _Batch:
             # One grant: where every condition holds, its section and their evidence;
             # elsewhere the reasons of each condition that fails, in order.
             requires = grants[0].requires
-            head = ({"terms": record.version, "section": grants[0].section},)
             holds = chosen.copy()
             for condition in requires:
                 holds &= state.ok[condition][:asked]
-            lists = [state.outcomes[condition] for condition in requires]
-            good = np.flatnonzero(holds).tolist()
-            if not lists:
-                for j in good:
-                    position = positions[j]
-                    answers[position] = _new(Decision, (items[position], purpose, ats[position], True, (), head,
-                                                        digest))
-            elif len(lists) == 1:
-                [first] = lists
-                for j in good:
-                    position = positions[j]
-                    answers[position] = _new(Decision, (items[position], purpose, ats[position], True, (),
-                                                        head + first[j][1], digest))
-            else:
-                for j in good:
-                    position = positions[j]
-                    basis = head
-                    for outcomes in lists:
-                        basis += outcomes[j][1]
-                    answers[position] = _new(Decision, (items[position], purpose, ats[position], True, (), basis,
-                                                        digest))
-            for j in np.flatnonzero(chosen & ~holds).tolist():
-                position = positions[j]
-                failing = ()
-                for outcomes in lists:
-                    failing += outcomes[j][0]
-                answers[position] = _new(Decision, (items[position], purpose, ats[position], False, failing, (),
-                                                    digest))
+            good = np.flatnonzero(holds)
+            good_rows = good.tolist()
+            bases: Iterator[tuple] = repeat(({"terms": record.version, "section": grants[0].section},))
+            for condition in requires:
+                bases = map(add, bases, map(_EVIDENCE, map(state.outcomes[condition].__getitem__, good_rows)))
+            emit(members[good].tolist(), True, repeat(()), bases)
+            bad = np.flatnonzero(chosen & ~holds)
+            bad_rows = bad.tolist()
+            failing_of: Iterator[tuple] = repeat(())
+            for condition in requires:
+                failing_of = map(add, failing_of, map(_REASONS, map(state.outcomes[condition].__getitem__, bad_rows)))
+            emit(members[bad].tolist(), False, failing_of, repeat(()))
         usable = (state.holds & ~(state.reserved & reserves) & ~state.derived_row).tolist()
         for j in np.flatnonzero(ruled & special).tolist():
             position = positions[j]
@@ -414,46 +412,55 @@ class _Group:
         full = np.zeros(len(self.rows), dtype=bool)
         full[rows] = ok
         self.ok["consent"] = full
-        # The outcomes, as the evaluator writes them. Evidence entries are one per consent
-        # record, shared by every decision that relies on it.
+        # The outcomes, as the evaluator writes them, made in C loops where they can be.
         outcomes: list[Any] = [None] * len(self.rows)
-        evidence_of = self.batch.consent_evidence
-        records, names = c.consent_records, c.people.names
-        best_list = best.tolist()
-        for record in np.unique(best[best >= 0]).tolist():
-            if record not in evidence_of:
-                evidence_of[record] = {"consent": records[record].id, "subject": records[record].subject}
-        entries = list(map(evidence_of.get, best_list))
-        ends = np.cumsum(counts)
-        starts = (ends - counts).tolist()
-        ends_list = ends.tolist()
-        rows_list = rows.tolist()
-        for local_row in np.flatnonzero(ok).tolist():
-            outcomes[rows_list[local_row]] = ((), tuple(entries[starts[local_row]:ends_list[local_row]]))
-        code_list, subject_list = code.tolist(), pair_subject.tolist()
-        # Most failing states of a batch are new: the sentence is made without the cache.
-        make_reason = consent_reason.__wrapped__
-        for local_row in np.flatnonzero(~ok).tolist():
-            j = rows_list[local_row]
-            start, end = starts[local_row], ends_list[local_row]
-            if start == end:
-                item = c.records[self.rows[j]].id
-                message = f"{item} names no person whose consent to {self.purpose} could count"
-                outcomes[j] = ((Reason("consent.missing", message),), ())
-                continue
-            reasons = []
-            kind_name = c.kinds.names[self.kind[j]]
-            meeting_code = self.meeting[j]
-            meeting_name = c.meetings.names[meeting_code] if meeting_code >= 0 else None
-            region = c.regions[self.account[j]]
-            for pair in range(start, end):
-                failing = code_list[pair]
-                if failing:
-                    record = records[best_list[pair]] if failing != _MISSING else None
-                    state = (_CONSENT_CODES[failing], record)
-                    reasons.append(make_reason(state, names[subject_list[pair]], self.purpose, kind_name,
-                                               meeting_name, region))
-            outcomes[j] = (tuple(reasons), ())
+        put = outcomes.__setitem__
+        records = c.consent_records
+        # Rows whose consents hold: one evidence entry per consent record, shared by every
+        # decision that relies on it, and each row's entries in its people's order.
+        good = np.flatnonzero(ok)
+        good_pairs = np.flatnonzero(ok[pair_row])
+        relied, first, inverse = np.unique(best[good_pairs], return_index=True, return_inverse=True)
+        subjects = map(c.people.names.__getitem__, pair_subject[good_pairs[first]].tolist())
+        made = [{"consent": consent, "subject": subject}
+                for consent, subject in zip(c.consent_ids.take(relied).to_pylist(), subjects, strict=True)]
+        entries = list(map(made.__getitem__, inverse.reshape(-1).tolist()))
+        ends = np.cumsum(counts[good])
+        spans = map(slice, (ends - counts[good]).tolist(), ends.tolist())
+        deque(map(put, rows[good].tolist(), zip(repeat(()), map(tuple, map(entries.__getitem__, spans)))), maxlen=0)
+        # Rows that name no person.
+        for local_row in np.flatnonzero(counts == 0).tolist():
+            j = int(rows[local_row])
+            item = c.records[self.rows[j]].id
+            message = f"{item} names no person whose consent to {self.purpose} could count"
+            put(j, ((Reason("consent.missing", message),), ()))
+        # Rows whose consents fail: a sentence per failing person, in their order. Most
+        # failing states of a batch are new, so the sentence is made without the cache.
+        bad_pairs = np.flatnonzero(code != 0)
+        if len(bad_pairs):
+            bad_rows = rows[pair_row[bad_pairs]]
+            codes = code[bad_pairs]
+            found = np.maximum(best[bad_pairs], 0)  # read, and ignored, where none was found
+            consents: list[str | None] = c.consent_ids.take(found).to_pylist()
+            for pair in np.flatnonzero(codes == _MISSING).tolist():
+                consents[pair] = None
+            by: list[str | None] = [None] * len(codes)
+            method: list[str | None] = [None] * len(codes)
+            for pair in np.flatnonzero(codes == _NOT_SELF).tolist():
+                event = records[found[pair]].event
+                by[pair], method[pair] = event.by, event.method
+            meeting_names = c.meetings.names
+            reasons = list(map(
+                consent_sentence, map(_CONSENT_CODES.__getitem__, codes.tolist()),
+                map(c.people.names.__getitem__, pair_subject[bad_pairs].tolist()),
+                repeat(self.purpose), map(c.kinds.names.__getitem__, self.kind[bad_rows].tolist()),
+                [meeting_names[m] if m >= 0 else None for m in self.meeting[bad_rows].tolist()],
+                map(c.regions.__getitem__, self.account[bad_rows].tolist()),
+                consents, c.consent_expires[found].tolist(), by, method))
+            failing_rows, firsts = np.unique(bad_rows, return_index=True)
+            spans = map(slice, firsts.tolist(), [*firsts[1:].tolist(), len(reasons)])
+            deque(map(put, failing_rows.tolist(), zip(map(tuple, map(reasons.__getitem__, spans)), repeat(()))),
+                  maxlen=0)
         self.outcomes["consent"] = outcomes
 
     def _setting(self, condition: str, key: str, rows: np.ndarray) -> None:

@@ -16,11 +16,14 @@ counts the distinct times at or before ``t``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import chain, repeat
 from operator import attrgetter
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 NEVER = np.iinfo(np.int64).max
 _STATUS = {"given": 0, "refused": 1, "withdrawn": 2}
@@ -119,7 +122,9 @@ class Columns:
     def _items(self, world: Any) -> None:
         records = list(world.item_records())
         self.records = records
-        self.item_row = {record.id: row for row, record in enumerate(records)}
+        # The items' ids, hashed once: a batch looks its questions' items up in one call.
+        self.item_index = pd.Index([record.id for record in records], dtype=object)
+        self.item_index.get_indexer([])
         # Each column ends with a spare row, read (and ignored) for ids that are no item.
         spare = [None]
         self.item_kind = self._numbers(self.kinds, [r.kind for r in records] + spare)
@@ -129,10 +134,10 @@ class Columns:
         self.item_created = np.fromiter(chain(map(attrgetter("created"), records), (NEVER,)), np.int64,
                                         len(records) + 1)
         self.item_erased = np.full(len(records) + 1, NEVER, dtype=np.int64)
-        for item, at in world.erasures():
-            row = self.item_row.get(item)
-            if row is not None:
-                self.item_erased[row] = at
+        erasures = list(world.erasures())
+        erased = self.rows_of([item for item, _ in erasures])
+        found = erased >= 0
+        self.item_erased[erased[found]] = np.fromiter((at for _, at in erasures), np.int64, len(erasures))[found]
         self.item_reserved = np.fromiter(chain((r.reservation is not None for r in records), (False,)), bool,
                                          len(records) + 1)
         self.item_derived = np.fromiter(chain(map(bool, map(attrgetter("sources"), records)), (False,)), bool,
@@ -178,6 +183,9 @@ class Columns:
                 owners.append((subject, purpose))
                 counts.append(len(history.records))
         self.consent_records = records
+        # The ids again, packed: a batch reads those of tens of thousands of records, and
+        # reading them here does not visit each record object. A spare entry ends it too.
+        self.consent_ids = pa.array([*(record.id for record in records), None], pa.string())
         n = len(records)
         repeat_counts = np.asarray(counts, dtype=np.int64)
         subject = np.repeat(self._numbers(self.people, [o[0] for o in owners]), repeat_counts)
@@ -240,6 +248,12 @@ class Columns:
         return (np.asarray(key, dtype=np.int64) * 3 + level) * self._targets + target
 
     # -- reading ---------------------------------------------------------------------
+
+    def rows_of(self, items: Sequence[str]) -> np.ndarray:
+        """The row of each item id (-1: no such item)."""
+        if not len(items):
+            return np.zeros(0, dtype=np.int64)
+        return np.asarray(self.item_index.get_indexer(items), dtype=np.int64)
 
     def lacking(self, feature: str) -> np.ndarray:
         """Per meeting code: whether a participant line lacks notice of ``feature``."""

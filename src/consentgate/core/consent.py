@@ -88,20 +88,35 @@ def consent_reason(
     Remembered across calls: the same subject fails the same way for many items.
     """
     code, record = state
+    if record is None:
+        return consent_sentence("consent.missing", subject, purpose, kind, meeting, region)
+    if code == "consent.not_self":
+        return consent_sentence(str(code), subject, purpose, kind, meeting, region, record.id, record.expires,
+                                record.event.by, record.event.method)
+    return consent_sentence(str(code), subject, purpose, kind, meeting, region, record.id, record.expires)
+
+
+def consent_sentence(
+    code: str, subject: str, purpose: str, kind: str, meeting: str | None, region: str | None,
+    consent: str | None = None, expires: int | None = None, by: str | None = None, method: str | None = None,
+) -> Reason:
+    """The reason ``code`` for ``subject``'s consent, from the deciding record's fields:
+    its id, when it expires, and who gave it by what method (read for
+    ``consent.not_self`` only)."""
     scope = f"{purpose} for {kind}" + (f" in meeting {meeting}" if meeting else "")
-    if record is None or code == "consent.missing":
+    if consent is None or code == "consent.missing":
         message = f"{subject} has not consented to {scope}"
     elif code == "consent.refused":
-        message = f"{subject} refused {scope} (consent {record.id})"
+        message = f"{subject} refused {scope} (consent {consent})"
     elif code == "consent.withdrawn":
-        message = f"{subject} withdrew consent to {scope} (consent {record.id})"
+        message = f"{subject} withdrew consent to {scope} (consent {consent})"
     elif code == "consent.expired":
-        expired = format_micros(record.expires) if record.expires is not None else "?"
-        message = f"{subject}'s consent to {scope} expired at {expired} (consent {record.id})"
+        expired = format_micros(expires) if expires is not None else "?"
+        message = f"{subject}'s consent to {scope} expired at {expired} (consent {consent})"
     else:
         message = (
-            f"{subject}'s consent to {scope} was given by {record.event.by} "
-            f"(method {record.event.method or 'unspecified'}), which does not count in region "
-            f"{region}: only the subject can consent there (consent {record.id})"
+            f"{subject}'s consent to {scope} was given by {by} "
+            f"(method {method or 'unspecified'}), which does not count in region "
+            f"{region}: only the subject can consent there (consent {consent})"
         )
-    return Reason(str(code), message, subject=subject)
+    return Reason(code, message, subject=subject)
