@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 from test_decide_properties import histories, policies, question
 from test_decide_properties import world_of as world_from_events
 
-from consentgate.core import Evaluator, Policy, World, decide, decide_many
+from consentgate.core import Evaluator, Policy, World, columns, decide, decide_many
 from consentgate.core.batch import decide_columnar
 from consentgate.model import parse_event
 from consentgate.synth import WorldSize, iter_world
@@ -22,11 +24,23 @@ def _json(decisions):
     return [decision.to_json() for decision in decisions]
 
 
+@contextmanager
+def _packed(packed: bool) -> Iterator[None]:
+    """Views' columns built in it are packed (pandas index, Arrow ids) or not, whatever
+    their size."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columns, "PACKED_FROM", 0 if packed else 10**9)
+        yield
+
+
 @settings(max_examples=300, deadline=None)
-@given(histories(), many_questions, policies)
-def test_columnar_batches_equal_single_decisions(events, asked, policy):
+@given(histories(), many_questions, policies, st.booleans())
+def test_columnar_batches_equal_single_decisions(events, asked, policy, packed):
     world = world_from_events(events)
-    assert _json(decide_columnar(world, asked, policy)) == [decide(world, *q, policy).to_json() for q in asked]
+    with _packed(packed):
+        got = _json(decide_columnar(world, asked, policy))
+        assert world.columns().packed is packed
+    assert got == [decide(world, *q, policy).to_json() for q in asked]
 
 
 def _synth_world() -> World:
@@ -58,8 +72,11 @@ def _synth_world() -> World:
     return world
 
 
-def test_columnar_batches_equal_single_decisions_on_a_generated_world():
+@pytest.mark.parametrize("packed", [False, True], ids=["small", "packed"])
+def test_columnar_batches_equal_single_decisions_on_a_generated_world(packed):
     world = _synth_world()
+    with _packed(packed):
+        assert world.columns().packed is packed
     policy = Policy(frozenset({"EU"}), {})
     items = [record.id for record in world.item_records()] + ["nope"]
     times = [datetime(2023, 1, 1, tzinfo=UTC) + timedelta(days=d) for d in (0, 5, 120, 300, 500)]

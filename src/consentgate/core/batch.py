@@ -423,7 +423,7 @@ class _Group:
         relied, first, inverse = np.unique(best[good_pairs], return_index=True, return_inverse=True)
         subjects = map(c.people.names.__getitem__, pair_subject[good_pairs[first]].tolist())
         made = [{"consent": consent, "subject": subject}
-                for consent, subject in zip(c.consent_ids.take(relied).to_pylist(), subjects, strict=True)]
+                for consent, subject in zip(c.consent_ids(relied), subjects, strict=True)]
         entries = list(map(made.__getitem__, inverse.reshape(-1).tolist()))
         ends = np.cumsum(counts[good])
         spans = map(slice, (ends - counts[good]).tolist(), ends.tolist())
@@ -441,7 +441,7 @@ class _Group:
             bad_rows = rows[pair_row[bad_pairs]]
             codes = code[bad_pairs]
             found = np.maximum(best[bad_pairs], 0)  # read, and ignored, where none was found
-            consents: list[str | None] = c.consent_ids.take(found).to_pylist()
+            consents: list[str | None] = c.consent_ids(found)
             for pair in np.flatnonzero(codes == _MISSING).tolist():
                 consents[pair] = None
             by: list[str | None] = [None] * len(codes)

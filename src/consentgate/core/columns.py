@@ -22,10 +22,11 @@ from operator import attrgetter
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 
 NEVER = np.iinfo(np.int64).max
+# From this many items on, item ids are looked up in a pandas index and consent ids kept
+# in an Arrow array: faster for large batches, not worth importing either for small views.
+PACKED_FROM = 200_000
 _STATUS = {"given": 0, "refused": 1, "withdrawn": 2}
 SCOPES = ("account", "group", "user")
 
@@ -122,9 +123,15 @@ class Columns:
     def _items(self, world: Any) -> None:
         records = list(world.item_records())
         self.records = records
-        # The items' ids, hashed once: a batch looks its questions' items up in one call.
-        self.item_index = pd.Index([record.id for record in records], dtype=object)
-        self.item_index.get_indexer([])
+        self.packed = len(records) >= PACKED_FROM
+        if self.packed:
+            import pandas as pd
+
+            # The items' ids, hashed once: a batch looks its questions' items up in one call.
+            self.item_index: Any = pd.Index([record.id for record in records], dtype=object)
+            self.item_index.get_indexer([])
+        else:
+            self.item_index = {record.id: row for row, record in enumerate(records)}
         # Each column ends with a spare row, read (and ignored) for ids that are no item.
         spare = [None]
         self.item_kind = self._numbers(self.kinds, [r.kind for r in records] + spare)
@@ -183,9 +190,15 @@ class Columns:
                 owners.append((subject, purpose))
                 counts.append(len(history.records))
         self.consent_records = records
-        # The ids again, packed: a batch reads those of tens of thousands of records, and
-        # reading them here does not visit each record object. A spare entry ends it too.
-        self.consent_ids = pa.array([*(record.id for record in records), None], pa.string())
+        # The ids again, with a spare entry: a batch reads those of tens of thousands of
+        # records, and reading them packed in Arrow does not visit each record object.
+        ids = [*(record.id for record in records), None]
+        if self.packed:
+            import pyarrow as pa
+
+            self._consent_ids: Any = pa.array(ids, pa.string())
+        else:
+            self._consent_ids = ids
         n = len(records)
         repeat_counts = np.asarray(counts, dtype=np.int64)
         subject = np.repeat(self._numbers(self.people, [o[0] for o in owners]), repeat_counts)
@@ -253,7 +266,15 @@ class Columns:
         """The row of each item id (-1: no such item)."""
         if not len(items):
             return np.zeros(0, dtype=np.int64)
-        return np.asarray(self.item_index.get_indexer(items), dtype=np.int64)
+        if self.packed:
+            return np.asarray(self.item_index.get_indexer(items), dtype=np.int64)
+        return np.fromiter(map(self.item_index.get, items, repeat(-1)), np.int64, len(items))
+
+    def consent_ids(self, records: np.ndarray) -> list[str | None]:
+        """The ids of consent records by number (the spare number ``len``: None)."""
+        if self.packed:
+            return self._consent_ids.take(records).to_pylist()
+        return list(map(self._consent_ids.__getitem__, records.tolist()))
 
     def lacking(self, feature: str) -> np.ndarray:
         """Per meeting code: whether a participant line lacks notice of ``feature``."""

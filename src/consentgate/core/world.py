@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model import (
     Account,
@@ -28,9 +28,11 @@ from ..model import (
 )
 from ..model.times import to_micros
 from ._timeline import Timeline
-from .columns import Columns
 from .records import ConsentRecord, CoveringGrant, ItemRecord, SettingRecord, TermsRecord
 from .signals import training_reservation
+
+if TYPE_CHECKING:
+    from .columns import Columns
 
 
 @lru_cache(maxsize=1024)
@@ -256,6 +258,8 @@ class World:
         """
         found = self._columns
         if found is None or found.arrivals != self._arrivals:
+            from .columns import Columns
+
             found = self._columns = Columns(self)
         return found
 
