@@ -252,15 +252,37 @@ def _decide_share(
         asked.setdefault(item, set()).add(purpose)
     world = build_world(store, asked, [at for _, _, at in questions], upto, asked)
     decisions = decide_many(world, questions, policy)
-    if not as_json:
-        return decisions
+    return _json_lines(decisions) if as_json else decisions
+
+
+def _json_lines(decisions: Sequence[Decision]) -> bytes:
+    """Each decision's JSON (``Decision.to_json``) as one line, all in one text.
+
+    The text of a time and of a tuple of reasons is made once and shared by the lines
+    that repeat it, and basis entries are written as they are, not copied first.
+    """
     import orjson
 
+    from .model.times import format_time
+
+    dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    times: dict[datetime, str] = {}
+    reasons: dict[tuple, list[dict[str, str]]] = {(): []}
+    lines = []
+    for decision in decisions:
+        at = times.get(decision.at)
+        if at is None:
+            at = times[decision.at] = format_time(decision.at)
+        said = reasons.get(decision.reasons)
+        if said is None:
+            said = reasons[decision.reasons] = [reason.to_json() for reason in decision.reasons]
+        lines.append(dumps({"item": decision.item, "purpose": decision.purpose, "at": at,
+                            "allowed": decision.allowed, "reasons": said, "basis": decision.basis,
+                            "policy": decision.policy}, option=newline))
     # One text of lines: orjson's own buffers are several times the size of a line, so
     # each is copied into the text and freed at once; one text also crosses between
     # processes faster than a list of lines.
-    newline = orjson.OPT_APPEND_NEWLINE
-    return b"".join(orjson.dumps(decision.to_json(), option=newline) for decision in decisions)
+    return b"".join(lines)
 
 
 def decide_share(

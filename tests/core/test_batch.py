@@ -154,3 +154,21 @@ def test_items_naming_no_person_each_name_themselves_in_one_batch(world_of):
     shared = Evaluator(world, Policy.default())
     assert shared.decide("s2", "ai", at).reasons[0].message.startswith("s2 ")
     assert shared.decide("s1", "ai", at).reasons[0].message.startswith("s1 ")
+
+
+def test_json_lines_of_a_batch_equal_each_decisions_json():
+    import orjson
+
+    from consentgate.service import _json_lines
+
+    world = _synth_world()
+    instants = [datetime(2023, 6, 1, tzinfo=UTC), datetime(2023, 6, 1, 2, tzinfo=timezone(timedelta(hours=2))),
+                datetime(2023, 9, 1, 0, 0, 0, 250, tzinfo=UTC)]
+    asked = [(record.id, purpose, at) for record in world.item_records()
+             for purpose, at in zip(("ai.training", "service", "ai"), instants, strict=True)]
+    decisions = decide_many(world, asked, Policy(frozenset({"EU"}), {}))
+    text = _json_lines(decisions)
+    assert text == b"".join(orjson.dumps(d.to_json(), option=orjson.OPT_APPEND_NEWLINE) for d in decisions)
+    # Many kinds of reasons, so that texts shared between lines are put to the test.
+    assert len({reason.code for d in decisions for reason in d.reasons}) >= 8
+    assert b".000250Z" in text and b"T02:00:00" not in text
