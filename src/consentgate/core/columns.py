@@ -129,7 +129,7 @@ class Columns:
 
             # The items' ids, hashed once: a batch looks its questions' items up in one call.
             self.item_index: Any = pd.Index([record.id for record in records], dtype=object)
-            self.item_index.get_indexer([])
+            self.item_index.get_indexer(self.item_index[:1])  # builds its hash table now, not in a batch
         else:
             self.item_index = {record.id: row for row, record in enumerate(records)}
         # Each column ends with a spare row, read (and ignored) for ids that are no item.
