@@ -34,7 +34,10 @@ def test_decisions_from_the_store_equal_the_reference_model(backend, examples, r
     pg_databases = request.getfixturevalue("pg_databases") if backend == "postgresql" else None
     decided = []
 
-    @settings(max_examples=examples, deadline=None,
+    # PostgreSQL's few examples (a database each) are the same in every run: a random 15
+    # can all be denials, and then the check below would fail for no fault of the code.
+    # SQLite's 40 explore new histories each run.
+    @settings(max_examples=examples, deadline=None, derandomize=backend == "postgresql",
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     @given(histories(), questions, policies)
     def check(events, asked, policy):
