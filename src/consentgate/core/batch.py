@@ -547,8 +547,8 @@ class _Group:
             if outcome is None:
                 outcome = memo[memo_key] = ((), (EffectiveSetting(key, True, _LEVELS[code], name).basis(),))
             shared.append(outcome)
-        for local_row, index in zip(on.tolist(), inverse.reshape(-1).tolist(), strict=True):
-            outcomes[rows_list[local_row]] = shared[index]
+        deque(map(outcomes.__setitem__, rows[on].tolist(), map(shared.__getitem__, inverse.reshape(-1).tolist())),
+              maxlen=0)
         # Values that fail: the reason names whose setting it is.
         people, accounts = c.people.names, c.accounts.names
         off = np.flatnonzero(~result)
@@ -592,8 +592,7 @@ class _Group:
                         outcome = (), ({"notice": feature, "meeting": name},)
                 memo[(feature, code)] = outcome
             found.append(outcome)
-        for j, index in zip(rows.tolist(), inverse.reshape(-1).tolist(), strict=True):
-            outcomes[j] = found[index]
+        deque(map(outcomes.__setitem__, rows.tolist(), map(found.__getitem__, inverse.reshape(-1).tolist())), maxlen=0)
         self.outcomes[condition] = outcomes
 
 
