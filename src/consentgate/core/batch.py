@@ -440,10 +440,8 @@ class _Group:
         if len(bad_pairs):
             bad_rows = rows[pair_row[bad_pairs]]
             codes = code[bad_pairs]
-            found = np.maximum(best[bad_pairs], 0)  # read, and ignored, where none was found
-            consents: list[str | None] = c.consent_ids(found)
-            for pair in np.flatnonzero(codes == _MISSING).tolist():
-                consents[pair] = None
+            # Read, and ignored for consent.missing, where no record was found.
+            found = np.maximum(best[bad_pairs], 0)
             by: list[str | None] = [None] * len(codes)
             method: list[str | None] = [None] * len(codes)
             for pair in np.flatnonzero(codes == _NOT_SELF).tolist():
@@ -456,7 +454,7 @@ class _Group:
                 repeat(self.purpose), map(c.kinds.names.__getitem__, self.kind[bad_rows].tolist()),
                 [meeting_names[m] if m >= 0 else None for m in self.meeting[bad_rows].tolist()],
                 map(c.regions.__getitem__, self.account[bad_rows].tolist()),
-                consents, c.consent_expires[found].tolist(), by, method))
+                c.consent_ids(found), c.consent_expires[found].tolist(), by, method))
             failing_rows, firsts = np.unique(bad_rows, return_index=True)
             spans = map(slice, firsts.tolist(), [*firsts[1:].tolist(), len(reasons)])
             deque(map(put, failing_rows.tolist(), zip(map(tuple, map(reasons.__getitem__, spans)), repeat(()))),

@@ -128,10 +128,10 @@ class Columns:
             import pandas as pd
 
             # The items' ids, hashed once: a batch looks its questions' items up in one call.
-            self.item_index: Any = pd.Index([record.id for record in records], dtype=object)
-            self.item_index.get_indexer(self.item_index[:1])  # builds its hash table now, not in a batch
+            self._item_index: Any = pd.Index([record.id for record in records], dtype=object)
+            self._item_index.get_indexer(self._item_index[:1])  # builds its hash table now, not in a batch
         else:
-            self.item_index = {record.id: row for row, record in enumerate(records)}
+            self._item_index = {record.id: row for row, record in enumerate(records)}
         # Each column ends with a spare row, read (and ignored) for ids that are no item.
         spare = [None]
         self.item_kind = self._numbers(self.kinds, [r.kind for r in records] + spare)
@@ -267,8 +267,8 @@ class Columns:
         if not len(items):
             return np.zeros(0, dtype=np.int64)
         if self.packed:
-            return np.asarray(self.item_index.get_indexer(items), dtype=np.int64)
-        return np.fromiter(map(self.item_index.get, items, repeat(-1)), np.int64, len(items))
+            return np.asarray(self._item_index.get_indexer(items), dtype=np.int64)
+        return np.fromiter(map(self._item_index.get, items, repeat(-1)), np.int64, len(items))
 
     def consent_ids(self, records: np.ndarray) -> list[str | None]:
         """The ids of consent records by number (the spare number ``len``: None)."""
