@@ -207,6 +207,21 @@ def test_workers_started_before_a_batch_share_it(store):
     assert len(pids) == 1 and os.getpid() not in pids
 
 
+def test_a_batch_split_while_workers_start_gives_this_process_the_larger_share():
+    from consentgate.service import BatchWorkers, _split
+
+    questions = list(range(100_000))
+    even = _split(questions, 2, 0.0)
+    assert [len(share) for share in even] == [50_000, 50_000]
+    ahead = _split(questions, 3, 0.07)
+    assert [len(share) for share in ahead] == [35_667, 32_167, 32_166]
+    assert [q for share in ahead for q in share] == questions  # in order, each once
+    assert [len(share) for share in _split([1, 2], 2, 0.07)] == [1, 1]
+    with BatchWorkers(1) as workers:
+        workers.pool.submit(int).result()  # a task done: the process has started
+        assert workers.ready()
+
+
 def test_a_view_as_of_a_sequence_number_ignores_later_events(sqlite_store, examples):
     from consentgate.service import build_world
 

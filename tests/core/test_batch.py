@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
@@ -118,6 +119,26 @@ def test_decide_many_answers_column_wise_once_the_columns_are_built(world_of):
     world.columns()
     [allowed] = decide_many(world, [("i1", "ai.training", at)], Policy.default())
     assert allowed.allowed and allowed.basis[1] == {"consent": "c1", "subject": "u1"}
+
+
+def test_decide_many_builds_the_columns_only_for_a_batch_that_repays_them(monkeypatch):
+    decide_module = importlib.import_module("consentgate.core.decide")  # the name is the function's too
+    world = _synth_world()
+    items = [record.id for record in world.item_records()]
+    monkeypatch.setattr(decide_module, "COLUMNAR_MIN", len(items))
+    at = datetime(2023, 6, 1, tzinfo=UTC)
+    few = [(item, "ai.training", at) for item in items]  # one question an item: one at a time
+    assert _json(decide_many(world, few, Policy.default())) == _json(Evaluator(world, Policy.default()).decide(*q)
+                                                                       for q in few)
+    assert not world.has_columns()
+    many = few + few[: len(few) // 4]  # 1.25 questions an item: column-wise
+    assert _json(decide_many(world, many, Policy.default())) == _json(decide(world, *q, Policy.default())
+                                                                        for q in many)
+    assert world.has_columns()
+    monkeypatch.setattr(decide_module, "COLUMNAR_MIN", len(items) + 1)  # too small a world for columns
+    fresh = _synth_world()
+    decide_many(fresh, many * 2, Policy.default())
+    assert not fresh.has_columns()
 
 
 def test_times_in_any_zone_share_a_group_and_keep_their_own_at(world_of):

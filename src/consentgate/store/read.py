@@ -352,8 +352,14 @@ def iter_events_for_items(
         reading = {"consent": items, "setting": items, "notice": items}
     else:
         needs = _needs(terms, {purpose for names in asked.values() for purpose in names})
-        reading = {need: [item for item in items if any(need in needs[p] for p in asked.get(item.id, ()))]
-                   for need in ("consent", "setting", "notice")}
+        # An item may be listed once per asked purpose needing a kind of state: what is
+        # read for these lists is gathered into sets.
+        reading = {"consent": [], "setting": [], "notice": []}
+        nothing: set[str] = set()
+        for item in items:
+            for purpose in asked.get(item.id, nothing):
+                for need in needs[purpose]:
+                    reading[need].append(item)
     accounts = {item.account for item in items}
     meetings = {item.meeting for item in reading["consent"] + reading["notice"] if getattr(item, "meeting", None)}
     participants = take(read_in("participant", "meeting", meetings))
