@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -182,13 +184,20 @@ def main() -> None:
         ask_path = OUT / "questions.jsonl"
         ask_path.write_text("".join(json.dumps({"item": i, "purpose": p, "at": "2023-12-01T00:00:00Z"}) + "\n"
                                     for i, p, _ in asked))
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "consentgate", "--db", url, "decide", "--batch", str(ask_path)],
-                              check=True, capture_output=True)
-        cli_s = time.perf_counter() - start
-        assert len(done.stdout.splitlines()) == len(asked)
-        rows.append((f"decide --batch of {len(asked):,} questions, end to end (SQLite)", f"{len(asked) / cli_s:,.0f}/s",
-                     f"{cli_s:.2f} s", "≤ 5 s", f"(store of {events:,} events, loaded in {load_s:.0f} s)"))
+        # The load's last pages are written out first, so that the command is not timed
+        # beside the system writing them; then it runs three times on the same store.
+        os.sync()
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "consentgate", "--db", url, "decide", "--batch",
+                                   str(ask_path)], check=True, capture_output=True)
+            runs.append(time.perf_counter() - start)
+            assert len(done.stdout.splitlines()) == len(asked)
+        cli_s = statistics.median(runs)
+        rows.append((f"decide --batch of {len(asked):,} questions, end to end (SQLite), median of 3 runs",
+                     f"{len(asked) / cli_s:,.0f}/s", f"{cli_s:.2f} s ({', '.join(f'{r:.2f}' for r in runs)})",
+                     "≤ 5 s", f"(store of {events:,} events, loaded in {load_s:.0f} s)"))
     print(f"## Decisions ({args.subjects:,} subjects, {args.items:,} items, {args.consents:,} consents)\n")
     print(f"Machine: {machine()}. World built in memory in {build_s:.0f} s.\n")
     print(table(rows, ("what", "rate", "time", "goal", "Cedar (cedarpy) in the same run")))

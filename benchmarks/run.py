@@ -40,7 +40,8 @@ assert timings.
   1,000-row transactions, psycopg `COPY`, canonical JSON + SHA-256 alone.
 - `benchmarks/bench_decide.py` — 100,000 subjects, 1,000,000 items, 2,000,000 consents:
   single decisions (a fresh evaluator per call, so nothing is remembered between them),
-  a batch, and `consentgate decide --batch` end to end on SQLite; reference: Cedar
+  a batch, and `consentgate decide --batch` end to end on SQLite (three runs once the
+  load's writes are flushed, the median counted); reference: Cedar
   (`cedarpy`) on an equivalent simpler policy, in a process of its own, given the
   entities each request needs (as Cedar applications supply them) and, its fastest from
   Python, one entity store parsed once and shared by every call.
