@@ -72,6 +72,31 @@ def test_terms_arriving_after_a_decision_are_seen(world_of):
     assert decide(world, "c", "service.provision", AT, Policy()).allowed
 
 
+def test_an_acceptance_arriving_after_a_decision_is_seen(world_of):
+    world = world_of(*EVENTS, TERMS)
+    assert decide(world, "c", "service.provision", AT, Policy()).codes == ("terms.not_accepted",)
+    world.apply(parse_event({"type": "terms_acceptance", "account": "acme", "version": "v",
+                             "at": "2024-01-15T00:00:00Z"}))
+    assert decide(world, "c", "service.provision", AT, Policy()).allowed
+
+
+def test_the_terms_in_force_change_when_a_later_version_is_both_accepted_and_effective(world_of):
+    later = {**TERMS, "version": "v2", "effective_at": "2024-03-01T00:00:00Z",
+             "sections": [{"id": "9", "grants": [{"purpose": "service", "data": ["chat"]}]}]}
+    world = world_of(*EVENTS, TERMS, later,
+                     {"type": "terms_acceptance", "account": "acme", "version": "v2", "at": "2024-01-10T00:00:00Z"},
+                     {"type": "terms_acceptance", "account": "acme", "version": "v", "at": "2024-01-20T00:00:00Z"})
+    sections = {}
+    for day in ("2024-01-15", "2024-02-01", "2024-03-01", "2024-04-01"):
+        at = datetime.fromisoformat(day + "T00:00:00+00:00")
+        decision = decide(world, "c", "service.provision", at, Policy())
+        sections[day] = decision.basis[0]["terms"] if decision.allowed else decision.codes
+    # v2 was accepted first but is effective only from March; v, accepted later, is in
+    # force from its acceptance until then.
+    assert sections == {"2024-01-15": ("terms.not_accepted",), "2024-02-01": "v", "2024-03-01": "v2",
+                        "2024-04-01": "v2"}
+
+
 def test_consents_of_a_subject_in_valid_time_order(world_of):
     consents = [
         {
