@@ -97,6 +97,28 @@ def test_the_terms_in_force_change_when_a_later_version_is_both_accepted_and_eff
                         "2024-04-01": "v2"}
 
 
+def test_records_share_one_string_per_id(world_of):
+    # Each event is parsed from its own text, so equal ids arrive as distinct strings.
+    def fresh(text):
+        return "".join(list(text))
+
+    world = world_of(
+        {"type": "account", "id": fresh("acme")},
+        {"type": "participant", "meeting": fresh("m1"), "subject": fresh("ann")},
+        *({"type": "content", "id": f"i{n}", "kind": fresh("audio"), "account": fresh("acme"),
+           "owner": fresh("ann"), "meeting": fresh("m1"), "created_at": "2024-01-02T00:00:00Z"} for n in range(2)),
+        {"type": "consent", "id": "c1", "subject": fresh("ann"), "purpose": fresh("ai"), "status": "given",
+         "meeting": fresh("m1"), "at": "2024-01-03T00:00:00Z"},
+    )
+    first, second = world.item_record("i0"), world.item_record("i1")
+    assert first.account is second.account and first.subject is second.subject
+    assert first.meeting is second.meeting and first.kind is second.kind
+    [consent] = world.consents_of("ann")
+    assert consent.subject is first.subject and consent.meeting is first.meeting
+    assert world.consent_subjects(first.subject, first.meeting)[0] is first.subject
+    assert next(key for key in world.consent_index() if key == "ann") is first.subject
+
+
 def test_consents_of_a_subject_in_valid_time_order(world_of):
     consents = [
         {

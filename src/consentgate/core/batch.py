@@ -24,7 +24,7 @@ import numpy as np
 from ..model.times import format_micros, to_micros
 from .columns import NEVER, Columns
 from .consent import consent_sentence, purpose_lineage
-from .decide import Evaluator, Outcome, _notice_missing, _unique
+from .decide import Evaluator, Outcome, _new, _notice_missing, _unique
 from .decision import Decision, Reason
 from .policy import Policy
 from .settings import EffectiveSetting, setting_off
@@ -34,7 +34,6 @@ from .world import World
 
 _HOLDS: Outcome = ((), ())
 _REASONS, _EVIDENCE = itemgetter(0), itemgetter(1)  # of an Outcome
-_new = tuple.__new__  # a named tuple made without its Python-level __new__
 _CONSENT_CODES = (None, "consent.refused", "consent.withdrawn", "consent.expired", "consent.not_self",
                   "consent.missing")
 _MISSING, _NOT_SELF, _EXPIRED = 5, 4, 3

@@ -29,6 +29,7 @@ Outcome = tuple[tuple[Reason, ...], tuple[dict[str, Any], ...]]
 Evidence = dict[str, Any] | None
 _HOLDS: Outcome = ((), ())
 _UNSET: Any = object()
+_new = tuple.__new__  # a named tuple made without its Python-level __new__
 # decide_many answers column-wise (consentgate.core.batch) when the world's columns are
 # built, or when the batch asks at least COLUMNAR_PER_ITEM questions per item of a world
 # of at least COLUMNAR_MIN items. Building the columns costs about 15 µs an item and
@@ -134,7 +135,9 @@ class Evaluator:
             raise ValueError("the time of a decision must carry a time zone")
         if len(self._verdicts) + len(self._decisions) > self.memory:
             self.forget()
-        return self._decide(item, purpose, at, to_micros(at), ())
+        if self.world.is_source(item):
+            return self._decide(item, purpose, at, to_micros(at), ())
+        return self._evaluate(item, purpose, at, to_micros(at), ())
 
     def _decide(self, item: str, purpose: str, at: datetime, t: int, chain: tuple[str, ...]) -> Decision:
         # Only decisions a derived item will ask for again are worth remembering.
@@ -166,9 +169,10 @@ class Evaluator:
         if verdict.standalone is not None:
             return self._deny(item, purpose, at, verdict.standalone)
         if record.reservation is None and not record.sources:
+            # Made as plain tuples: a named tuple's own __new__ is a Python call.
             if verdict.basis is None:
-                return Decision(item, purpose, at, False, verdict.failing, (), self._digest)
-            return Decision(item, purpose, at, True, (), verdict.basis, self._digest)
+                return _new(Decision, (item, purpose, at, False, verdict.failing, (), self._digest))
+            return _new(Decision, (item, purpose, at, True, (), verdict.basis, self._digest))
 
         extra: list[Reason] = []
         if record.reservation is not None and reserves_purpose(purpose):
@@ -230,7 +234,7 @@ class Evaluator:
                 else:
                     basis.extend(outcome[1])
             if holds:
-                return Verdict(None, (), tuple(basis))
+                return _new(Verdict, (None, (), tuple(basis)))
         # One grant's conditions fail in distinct ways; only several grants can repeat one.
         return Verdict(None, _unique(tuple(failing)) if len(grants) > 1 else tuple(failing), None)
 
