@@ -35,11 +35,6 @@ if TYPE_CHECKING:
     from .columns import Columns
 
 
-def _canonical(names: dict[str, str], name: str) -> str:
-    """The world's one string object equal to ``name`` (``name`` itself, the first time)."""
-    return names.setdefault(name, name)
-
-
 @lru_cache(maxsize=1024)
 def _kind_set(kinds: tuple[str, ...]) -> frozenset[str]:
     # Consents name a few combinations of kinds; each set is made once and shared.
@@ -75,10 +70,10 @@ class World:
         self._group_order: dict[str, tuple[str, ...]] = {}
         self._subjects: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
         self._columns: Columns | None = None
-        # One string object per distinct id of an account, person, meeting, kind or
+        # One string object per distinct id of an account, group, person, meeting, kind or
         # purpose, shared by every record and key that names it: looking one record's
         # fields up in another table then compares keys by identity and reads strings
-        # that many records share, not a copy per event (see _canonical).
+        # that many records share, not a copy per event (names.setdefault(id, id) gives it).
         self._names: dict[str, str] = {}
 
     # -- applying events -------------------------------------------------------------
@@ -101,19 +96,19 @@ class World:
             self.apply(event)
 
     def _apply_account(self, event: Account) -> None:
-        self._accounts[_canonical(self._names, event.id)] = event
+        self._accounts[self._names.setdefault(event.id, event.id)] = event
 
     def _apply_group(self, event: Group) -> None:
-        self._groups[_canonical(self._names, event.id)] = event
+        self._groups[self._names.setdefault(event.id, event.id)] = event
         self._group_order.clear()
 
     def _apply_user(self, event: User) -> None:
-        self._users[_canonical(self._names, event.id)] = event
+        self._users[self._names.setdefault(event.id, event.id)] = event
         self._group_order.pop(event.id, None)
 
     def _apply_setting(self, event: Setting) -> None:
         at = to_micros(event.at)
-        key = (event.scope, _canonical(self._names, event.target), event.key)
+        key = (event.scope, self._names.setdefault(event.target, event.target), event.key)
         self._settings.setdefault(key, Timeline()).add(
             at, SettingRecord(event.value, event.locked, at, event)
         )
@@ -124,21 +119,21 @@ class World:
         self._grant_cache.clear()
 
     def _apply_acceptance(self, event: TermsAcceptance) -> None:
-        self._acceptances.setdefault(_canonical(self._names, event.account), Timeline()).add(
+        self._acceptances.setdefault(self._names.setdefault(event.account, event.account), Timeline()).add(
             to_micros(event.at), event.version
         )
 
     def _apply_consent(self, event: Consent) -> None:
         at = to_micros(event.at)
-        names = self._names
-        subject, purpose = _canonical(names, event.subject), _canonical(names, event.purpose)
+        canon = self._names.setdefault  # the one string equal to each id
+        subject, purpose = canon(event.subject, event.subject), canon(event.purpose, event.purpose)
         record = ConsentRecord(
             id=event.id,
             subject=subject,
             purpose=purpose,
             status=event.status,
             kinds=_kind_set(tuple(event.kinds)),
-            meeting=None if event.meeting is None else _canonical(names, event.meeting),
+            meeting=None if event.meeting is None else canon(event.meeting, event.meeting),
             self_given=event.by == event.subject and event.method != "admin_on_behalf",
             at=at,
             arrival=self._arrivals,
@@ -152,30 +147,30 @@ class World:
         self._meetings[event.id] = event
 
     def _apply_participant(self, event: Participant) -> None:
-        meeting = _canonical(self._names, event.meeting)
+        meeting = self._names.setdefault(event.meeting, event.meeting)
         self._participants.setdefault(meeting, []).append(event)
         subjects = self._meeting_subjects.get(meeting, ())
         if event.subject not in subjects:
-            self._meeting_subjects[meeting] = subjects + (_canonical(self._names, event.subject),)
+            self._meeting_subjects[meeting] = subjects + (self._names.setdefault(event.subject, event.subject),)
             self._subjects.clear()
 
     def _apply_item(self, event: Content | ServiceData) -> None:
-        names = self._names
-        kind, account = _canonical(names, event.kind), _canonical(names, event.account)
+        canon = self._names.setdefault  # the one string equal to each id
+        kind, account = canon(event.kind, event.kind), canon(event.account, event.account)
         if isinstance(event, Content):
             record = ItemRecord(
                 event.id,
                 kind,
                 account,
-                _canonical(names, event.owner),
-                None if event.meeting is None else _canonical(names, event.meeting),
+                canon(event.owner, event.owner),
+                None if event.meeting is None else canon(event.meeting, event.meeting),
                 to_micros(event.created_at),
                 tuple(dict.fromkeys(event.derived_from)),
                 training_reservation(event.signals),
                 event,
             )
         else:
-            user = None if event.user is None else _canonical(names, event.user)
+            user = None if event.user is None else canon(event.user, event.user)
             record = ItemRecord(event.id, kind, account, user, None, to_micros(event.at), (), None, event)
         self._items[event.id] = record
         self._sources.update(record.sources)
@@ -365,8 +360,8 @@ class World:
         order = self._group_order.get(user_id)
         if order is None:
             user = self._users.get(user_id)
-            names = self._names
-            listed = [_canonical(names, group) for group in dict.fromkeys(user.groups)] if user is not None else []
+            canon = self._names.setdefault  # the one string equal to each id
+            listed = [canon(group, group) for group in dict.fromkeys(user.groups)] if user is not None else []
             order = tuple(sorted(listed, key=lambda group_id: self._group_rank(group_id, listed)))
             self._group_order[user_id] = order
         return order
