@@ -267,7 +267,11 @@ class Columns:
         if not len(items):
             return np.zeros(0, dtype=np.int64)
         if self.packed:
-            return np.asarray(self._item_index.get_indexer(items), dtype=np.int64)
+            import pandas as pd
+
+            # Asked as an object index: a plain list would first be inferred and copied
+            # into pandas' Arrow-backed strings.
+            return np.asarray(self._item_index.get_indexer(pd.Index(items, dtype=object)), dtype=np.int64)
         return np.fromiter(map(self._item_index.get, items, repeat(-1)), np.int64, len(items))
 
     def consent_ids(self, records: np.ndarray) -> list[str | None]:
