@@ -217,6 +217,7 @@ def test_a_batch_split_while_workers_start_gives_this_process_the_larger_share()
     assert [len(share) for share in ahead] == [35_667, 32_167, 32_166]
     assert [q for share in ahead for q in share] == questions  # in order, each once
     assert [len(share) for share in _split([1, 2], 2, 0.07)] == [1, 1]
+    assert [len(share) for share in _split([1, 2], 2, 1.0)] == [2]  # all to the first: no empty share
     with BatchWorkers(1) as workers:
         workers.pool.submit(int).result()  # a task done: the process has started
         assert workers.ready()

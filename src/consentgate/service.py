@@ -252,7 +252,7 @@ def _split(questions: Sequence[Any], parts: int, lead: float) -> list[Sequence[A
     """``questions`` in ``parts`` consecutive shares: the first ``lead`` (a fraction) more
     than an even share, the others even."""
     first = min(len(questions), round(len(questions) / parts * (1 + lead)))
-    size = -(-(len(questions) - first) // (parts - 1))
+    size = max(1, -(-(len(questions) - first) // (parts - 1)))
     return [questions[:first]] + [questions[start : start + size] for start in range(first, len(questions), size)]
 
 

@@ -135,9 +135,7 @@ class Evaluator:
             raise ValueError("the time of a decision must carry a time zone")
         if len(self._verdicts) + len(self._decisions) > self.memory:
             self.forget()
-        if self.world.is_source(item):
-            return self._decide(item, purpose, at, to_micros(at), ())
-        return self._evaluate(item, purpose, at, to_micros(at), ())
+        return self._decide(item, purpose, at, to_micros(at), ())
 
     def _decide(self, item: str, purpose: str, at: datetime, t: int, chain: tuple[str, ...]) -> Decision:
         # Only decisions a derived item will ask for again are worth remembering.

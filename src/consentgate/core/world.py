@@ -147,11 +147,12 @@ class World:
         self._meetings[event.id] = event
 
     def _apply_participant(self, event: Participant) -> None:
-        meeting = self._names.setdefault(event.meeting, event.meeting)
+        canon = self._names.setdefault  # the one string equal to each id
+        meeting = canon(event.meeting, event.meeting)
         self._participants.setdefault(meeting, []).append(event)
         subjects = self._meeting_subjects.get(meeting, ())
         if event.subject not in subjects:
-            self._meeting_subjects[meeting] = subjects + (self._names.setdefault(event.subject, event.subject),)
+            self._meeting_subjects[meeting] = subjects + (canon(event.subject, event.subject),)
             self._subjects.clear()
 
     def _apply_item(self, event: Content | ServiceData) -> None:

@@ -355,9 +355,8 @@ def iter_events_for_items(
         # An item may be listed once per asked purpose needing a kind of state: what is
         # read for these lists is gathered into sets.
         reading = {"consent": [], "setting": [], "notice": []}
-        nothing: set[str] = set()
         for item in items:
-            for purpose in asked.get(item.id, nothing):
+            for purpose in asked.get(item.id, ()):
                 for need in needs[purpose]:
                     reading[need].append(item)
     accounts = {item.account for item in items}
