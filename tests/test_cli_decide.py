@@ -120,3 +120,24 @@ def test_policy_file_replaces_the_shipped_policy(seeded, tmp_path):
 def test_unreadable_policy_file_is_one_clear_line(seeded, tmp_path):
     done = seeded("--policy", str(tmp_path / "missing.toml"), "decide", "sd-1", "ai.training")
     assert done.returncode == 1 and "policy" in done.stderr
+
+
+def test_a_batch_is_written_out_whole_not_line_by_line(sqlite_store, examples, monkeypatch):
+    # Output may be unbuffered (PYTHONUNBUFFERED, as many containers set): a write per
+    # line would be a system call per decision.
+    import io
+    import sys
+    from types import SimpleNamespace
+
+    from consentgate import load_events
+    from consentgate.cli._decide import run_batch
+
+    load_events(sqlite_store, io.BytesIO((examples / "seed-story.jsonl").read_bytes()), "seed")
+    writes: list[bytes] = []
+    monkeypatch.setattr(sys, "stdout", SimpleNamespace(buffer=SimpleNamespace(write=writes.append)))
+    questions = examples / "seed-story.queries.jsonl"
+    run_batch(sqlite_store, None, str(questions))
+    assert len(writes) == 1
+    assert writes[0].count(b"\n") == len(questions.read_text().splitlines())
+    assert [json.loads(line)["item"] for line in writes[0].splitlines()] == [
+        json.loads(line)["item"] for line in questions.read_text().splitlines()]

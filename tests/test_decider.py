@@ -32,6 +32,7 @@ def test_warm_view_equals_fresh_view_after_every_append(store, examples):
         warm = _answers(decider.decide_many(questions))
         fresh = _answers(decide_questions(store, questions, load_policy(None)))
         assert warm == fresh
+        assert _answers([decider.decide(*question) for question in questions]) == fresh
     assert decider.seq == len(lines)
     assert any(answer["allowed"] for answer in warm)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import gc
 import os
+import sys
 
 # Arrow's allocator (mimalloc) keeps freed pages for a while and commits whole arenas up
 # front; a dataset build frees and allocates gigabytes in turn, so both raise its peak
@@ -51,3 +52,62 @@ def freeze_objects() -> None:
     from .core.collector import freeze
 
     freeze()
+
+
+# madvise(2) advice: collapse a range into transparent huge pages now (Linux 6.1+).
+_MADV_COLLAPSE = 25
+_HUGE_PAGE = 2 << 20
+
+
+def use_huge_pages() -> int:
+    """Move this process's memory onto 2 MiB pages now, where the kernel can (Linux 6.1+).
+
+    Call it in a long-running process once a large view is built, after
+    :func:`freeze_objects`. A ``Decider`` of a million items spreads about 20 million
+    objects over some gigabytes, and a single decision follows some fifty pointers through
+    them: on 4 KiB pages nearly every one also misses the processor's cache of page
+    tables, which costs most on a virtual machine. See ``docs/operations.md`` for what it
+    gives and costs on the benchmark machine.
+
+    The kernel copies the whole 2 MiB ranges of each private, writable mapping of no file
+    (the heap and the allocators' arenas) into transparent huge pages
+    (``madvise(MADV_COLLAPSE)``), whatever the system's default for them: about 0.7 s
+    per GiB, once. Memory allocated later is not moved. Returns how many bytes of this
+    process's memory are on huge pages afterwards: 0 where the kernel cannot move them
+    (another system, an older kernel), which changes nothing but the speed.
+    """
+    if not sys.platform.startswith("linux"):
+        return 0
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    for start, end in _anonymous_ranges():
+        # A range the kernel cannot move whole (no free 2 MiB page, a page in use) is
+        # moved in part or left as it was: only the speed differs.
+        libc.madvise(start, end - start, _MADV_COLLAPSE)
+    with open("/proc/self/smaps_rollup", encoding="ascii") as rollup:
+        for line in rollup:
+            if line.startswith("AnonHugePages:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _anonymous_ranges() -> list[tuple[int, int]]:
+    # The 2 MiB-aligned part of each private, writable mapping of no file (the heap and
+    # the allocators' arenas); the stack and the kernel's own pages are left alone.
+    ranges = []
+    with open("/proc/self/maps", encoding="ascii") as maps:
+        for line in maps:
+            fields = line.split()
+            name = fields[5] if len(fields) > 5 else ""
+            if fields[1][:2] != "rw" or fields[1][3] != "p" or fields[4] != "0":
+                continue
+            if name and name != "[heap]" and not name.startswith("[anon:"):
+                continue
+            low, high = (int(bound, 16) for bound in fields[0].split("-"))
+            start = -(-low // _HUGE_PAGE) * _HUGE_PAGE
+            end = high // _HUGE_PAGE * _HUGE_PAGE
+            if end > start:
+                ranges.append((start, end))
+    return ranges

@@ -213,8 +213,22 @@ def decide_questions_json(
 ) -> Iterator[bytes]:
     """:func:`decide_questions`, each decision as one line of JSON (CONTRACT.md §2), in
     order; processes sharing a batch send their lines, not decision objects."""
-    for share in _shares(store, questions, policy, workers, pool, True):
-        yield from share.splitlines(keepends=True)
+    for text in decide_questions_jsonl(store, questions, policy, workers, pool):
+        yield from text.splitlines(keepends=True)
+
+
+def decide_questions_jsonl(
+    store: Store,
+    questions: Sequence[tuple[str, str, datetime]],
+    policy: Policy,
+    workers: int | None = None,
+    pool: BatchWorkers | None = None,
+) -> Iterator[bytes]:
+    """The lines of :func:`decide_questions_json`, in order, as a few large texts (one
+    per share of the batch) to write out whole: written line by line to an unbuffered
+    output (``PYTHONUNBUFFERED``, as many containers set), 100,000 lines would be
+    100,000 system calls."""
+    return _shares(store, questions, policy, workers, pool, True)
 
 
 def _shares(

@@ -186,3 +186,22 @@ def test_the_world_lists_every_entity_it_holds():
     assert [(m, [line.subject for line in lines]) for m, lines in world.participant_lines()] == [
         ("m1", ["u1", "guest-1"])
     ]
+
+
+def test_an_evaluator_that_remembers_nothing_follows_the_world_as_it_changes(world_of):
+    from consentgate.core import Evaluator
+
+    consented = {"type": "consent", "id": "k1", "subject": "bob", "purpose": "ai.training", "status": "given",
+                 "kinds": ["chat"], "at": "2024-01-01T00:00:00Z"}
+    terms = {**TERMS, "sections": [{"id": "1", "grants": [
+        {"purpose": "ai.training", "data": ["chat"], "requires": ["consent"]}]}]}
+    world = world_of(*EVENTS, terms, consented,
+                     {"type": "terms_acceptance", "account": "acme", "version": "v", "at": "2024-01-01T00:00:00Z"})
+    single, remembering = Evaluator(world, Policy.default(), memory=0), Evaluator(world, Policy.default())
+    assert single.decide("c", "ai.training", AT).allowed
+    assert remembering.decide("c", "ai.training", AT).allowed
+    world.apply(parse_event({**consented, "id": "k2", "status": "withdrawn", "at": "2024-01-20T00:00:00Z"}))
+    assert single.decide("c", "ai.training", AT).codes == ("consent.withdrawn",)
+    # An evaluator that remembers answers from memory until it is made again (as documented).
+    assert remembering.decide("c", "ai.training", AT).allowed
+    assert Evaluator(world, Policy.default()).decide("c", "ai.training", AT).codes == ("consent.withdrawn",)

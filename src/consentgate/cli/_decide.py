@@ -93,5 +93,5 @@ def run_batch(store: Any, policy_path: Path | None, path: str) -> None:
     with workers or nullcontext():
         questions = _questions(raw, path)
         out = sys.stdout.buffer
-        for line in service.decide_questions_json(store, questions, policy, pool=workers):
-            out.write(line)
+        for text in service.decide_questions_jsonl(store, questions, policy, pool=workers):
+            out.write(text)

@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from ..model.times import format_micros, format_time, to_micros
+from ..model.times import EPOCH, MICROSECOND, format_micros, format_time
 from .collector import collector_paused
 from .consent import consent_reason, consent_state
 from .decision import Decision, Reason
@@ -53,7 +53,7 @@ def decide(world: World, item: str, purpose: str, at: datetime, policy: Policy) 
     Raises:
         ValueError: ``at`` has no time zone.
     """
-    return Evaluator(world, policy).decide(item, purpose, at)
+    return Evaluator(world, policy, memory=0).decide(item, purpose, at)
 
 
 def decide_many(
@@ -96,12 +96,17 @@ class Evaluator:
     world does not change: make a new evaluator after applying events. A long-lived
     evaluator forgets everything once it remembers ``memory`` verdicts, so asking about
     ever new times (such as "now") cannot grow it without bound.
+
+    With ``memory=0`` it remembers nothing, and is cheaper for questions that share
+    nothing (single questions, such as :func:`decide` and ``Decider.decide`` ask): it then
+    keeps no state of its own, and stays valid while the world changes.
     """
 
     __slots__ = (
         "world",
         "policy",
         "memory",
+        "_remember",
         "_digest",
         "_consent_index",
         "_decisions",
@@ -116,9 +121,11 @@ class Evaluator:
         self.world = world
         self.policy = policy
         self.memory = memory
+        self._remember = memory > 0
         self._digest = policy.digest
         self._consent_index = world.consent_index()
-        self.forget()
+        if self._remember:
+            self.forget()
 
     def forget(self) -> None:
         """Drop every remembered sub-result (answers do not change, only their cost)."""
@@ -133,13 +140,15 @@ class Evaluator:
         """Decide one question (see :func:`decide`)."""
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError("the time of a decision must carry a time zone")
+        if not self._remember:
+            return self._evaluate(item, purpose, at, (at - EPOCH) // MICROSECOND, ())
         if len(self._verdicts) + len(self._decisions) > self.memory:
             self.forget()
-        return self._decide(item, purpose, at, to_micros(at), ())
+        return self._decide(item, purpose, at, (at - EPOCH) // MICROSECOND, ())
 
     def _decide(self, item: str, purpose: str, at: datetime, t: int, chain: tuple[str, ...]) -> Decision:
         # Only decisions a derived item will ask for again are worth remembering.
-        if not self.world.is_source(item):
+        if not self._remember or not self.world.is_source(item):
             return self._evaluate(item, purpose, at, t, chain)
         key = (item, purpose, t)
         decision = self._decisions.get(key)
@@ -158,12 +167,15 @@ class Evaluator:
             return self._deny(
                 item, purpose, at, Reason("item.deleted", f"{item} was erased at {format_micros(erased)}")
             )
-        # An item that names no person gets a consent.missing reason naming the item itself.
-        person = record.subject if record.subject is not None or record.meeting is not None else (item,)
-        signature = (record.account, person, record.meeting, record.kind, purpose, t)
-        verdict = self._verdicts.get(signature)
-        if verdict is None:
-            verdict = self._verdicts[signature] = self._verdict(record, purpose, at, t)
+        if self._remember:
+            # An item that names no person gets a consent.missing reason naming the item.
+            person = record.subject if record.subject is not None or record.meeting is not None else (item,)
+            signature = (record.account, person, record.meeting, record.kind, purpose, t)
+            verdict = self._verdicts.get(signature)
+            if verdict is None:
+                verdict = self._verdicts[signature] = self._verdict(record, purpose, at, t)
+        else:
+            verdict = self._verdict(record, purpose, at, t)
         if verdict.standalone is not None:
             return self._deny(item, purpose, at, verdict.standalone)
         if record.reservation is None and not record.sources:
@@ -199,9 +211,12 @@ class Evaluator:
         return Decision(item, purpose, at, False, (reason,), (), self._digest)
 
     def _verdict(self, record: ItemRecord, purpose: str, at: datetime, t: int) -> Verdict:
-        terms = self._terms.get((record.account, t), _UNSET)
-        if terms is _UNSET:
-            terms = self._terms[(record.account, t)] = terms_in_force(self.world, record.account, t)
+        if self._remember:
+            terms = self._terms.get((record.account, t), _UNSET)
+            if terms is _UNSET:
+                terms = self._terms[(record.account, t)] = terms_in_force(self.world, record.account, t)
+        else:
+            terms = terms_in_force(self.world, record.account, t)
         if terms is None:
             message = f"account {record.account} has accepted no terms in force at {format_time(at)}"
             return Verdict(Reason("terms.not_accepted", message), (), None)
@@ -249,9 +264,13 @@ class Evaluator:
         kind, meeting = record.kind, record.meeting
         reasons: list[Reason] = []
         evidence: list[dict[str, Any]] = []
+        remembered = self._consents if self._remember else None
         for subject in subjects:
-            key = (subject, purpose, kind, meeting, record.account, t)
-            found = self._consents.get(key)
+            if remembered is not None:
+                key = (subject, purpose, kind, meeting, record.account, t)
+                found = remembered.get(key)
+            else:
+                found = None
             if found is None:
                 state = consent_state(self._consent_index.get(subject), purpose, kind, meeting, self_only, t)
                 if state[0] is not None:
@@ -261,7 +280,8 @@ class Evaluator:
                         None,
                         ({"consent": state[1].id, "subject": subject} if state[1] is not None else None),
                     )
-                self._consents[key] = found
+                if remembered is not None:
+                    remembered[key] = found
             if found[0] is not None:
                 reasons.append(found[0])
             elif found[1] is not None:
@@ -269,22 +289,25 @@ class Evaluator:
         return (tuple(reasons), ()) if reasons else ((), tuple(evidence))
 
     def _setting(self, key: str, record: ItemRecord, t: int) -> Outcome:
-        memo = (key, record.subject, record.account, t)
-        outcome = self._settings.get(memo)
-        if outcome is None:
-            setting = effective_setting(self.world, self.policy, record.subject, record.account, key, t)
-            if setting.value:
-                outcome = (), (setting.basis(),)
-            else:
-                outcome = (setting_off(setting, record.subject, record.account),), ()
-            self._settings[memo] = outcome
-        return outcome
+        if self._remember:
+            memo = (key, record.subject, record.account, t)
+            outcome = self._settings.get(memo)
+            if outcome is None:
+                outcome = self._settings[memo] = self._setting_outcome(key, record, t)
+            return outcome
+        return self._setting_outcome(key, record, t)
+
+    def _setting_outcome(self, key: str, record: ItemRecord, t: int) -> Outcome:
+        setting = effective_setting(self.world, self.policy, record.subject, record.account, key, t)
+        if setting.value:
+            return (), (setting.basis(),)
+        return (setting_off(setting, record.subject, record.account),), ()
 
     def _notice(self, feature: str, record: ItemRecord) -> Outcome:
         meeting = record.meeting
         if meeting is None:
             return _HOLDS
-        outcome = self._notices.get((feature, meeting))
+        outcome = self._notices.get((feature, meeting)) if self._remember else None
         if outcome is None:
             lines = self.world.participants(meeting)
             missing = dict.fromkeys(line.subject for line in lines if feature not in line.notified)
@@ -292,7 +315,8 @@ class Evaluator:
                 outcome = tuple(_notice_missing(subject, feature, meeting) for subject in missing), ()
             else:
                 outcome = (), ({"notice": feature, "meeting": meeting},)
-            self._notices[(feature, meeting)] = outcome
+            if self._remember:
+                self._notices[(feature, meeting)] = outcome
         return outcome
 
 

@@ -9,8 +9,8 @@ lock is its latest setting event at or before the time.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from ._timeline import Timeline
 from .decision import Reason
@@ -19,12 +19,12 @@ from .records import SettingRecord
 from .world import World
 
 
-@dataclass(frozen=True, slots=True)
-class EffectiveSetting:
+class EffectiveSetting(NamedTuple):
     """The value of ``key`` and where it came from (``level``: see ``SETTING_LEVELS``).
 
     ``target`` is the account, group or user whose setting event gave the value; None for
-    the product default.
+    the product default. A named tuple: one is made for most decisions, and a tuple is
+    made several times faster than a frozen dataclass.
     """
 
     key: str
