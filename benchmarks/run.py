@@ -39,7 +39,8 @@ assert timings.
   verified with `consentgate audit verify`; floors: plain `sqlite3` executemany in
   1,000-row transactions, psycopg `COPY`, canonical JSON + SHA-256 alone.
 - `benchmarks/bench_decide.py` — 100,000 subjects, 1,000,000 items, 2,000,000 consents:
-  single decisions (a fresh evaluator per call, so nothing is remembered between them),
+  single decisions (`decide`, which remembers nothing between questions, on the 4 KiB
+  pages a process starts with and after `runtime.use_huge_pages()`),
   a batch, and `consentgate decide --batch` end to end on SQLite (three runs once the
   load's writes are flushed, the median counted); reference: Cedar
   (`cedarpy`) on an equivalent simpler policy, in a process of its own, given the

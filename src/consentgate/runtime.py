@@ -64,17 +64,17 @@ def use_huge_pages() -> int:
 
     Call it in a long-running process once a large view is built, after
     :func:`freeze_objects`. A ``Decider`` of a million items spreads about 20 million
-    objects over some gigabytes, and a single decision follows some fifty pointers through
+    objects over some gigabytes, and a single decision follows dozens of pointers through
     them: on 4 KiB pages nearly every one also misses the processor's cache of page
-    tables, which costs most on a virtual machine. See ``docs/operations.md`` for what it
-    gives and costs on the benchmark machine.
+    tables, which costs most on a virtual machine. ``docs/benchmarks.md`` (decisions)
+    says what it gave on the benchmark machine.
 
     The kernel copies the whole 2 MiB ranges of each private, writable mapping of no file
     (the heap and the allocators' arenas) into transparent huge pages
-    (``madvise(MADV_COLLAPSE)``), whatever the system's default for them: about 0.7 s
-    per GiB, once. Memory allocated later is not moved. Returns how many bytes of this
-    process's memory are on huge pages afterwards: 0 where the kernel cannot move them
-    (another system, an older kernel), which changes nothing but the speed.
+    (``madvise(MADV_COLLAPSE)``), whatever the system's default for them: about a
+    second per GiB, once. Memory allocated later is not moved. Returns how many bytes of
+    this process's memory are on huge pages afterwards: 0 where the kernel cannot move
+    them (another system, an older kernel), which changes nothing but the speed.
     """
     if not sys.platform.startswith("linux"):
         return 0
