@@ -184,7 +184,7 @@ class _Batch:
                 holds &= state.ok[condition][:asked]
             good = np.flatnonzero(holds)
             good_rows = good.tolist()
-            bases: Iterator[tuple] = repeat(({"terms": record.version, "section": grants[0].section},))
+            bases: Iterator[tuple] = repeat((grants[0].basis,))
             for condition in requires:
                 bases = map(add, bases, map(_EVIDENCE, map(state.outcomes[condition].__getitem__, good_rows)))
             emit(members[good].tolist(), True, repeat(()), bases)
@@ -337,7 +337,7 @@ class _Group:
         failing: list[Reason] = []
         for grant in grants:
             holds = True
-            basis: list[dict[str, Any]] = [{"terms": record.version, "section": grant.section}]
+            basis: list[dict[str, Any]] = [grant.basis]
             for condition in grant.requires:
                 reasons, evidence = self.outcomes[condition][j]
                 if reasons:

@@ -225,12 +225,13 @@ class Evaluator:
             message = f"terms {terms.version} grant no use of {record.kind} for {purpose}"
             return Verdict(Reason("purpose.not_granted", message), (), None)
         failing: list[Reason] = []
-        outcomes: dict[str, Outcome] = {}
+        # Grants that share a condition share its outcome; one grant needs no table for it.
+        outcomes: dict[str, Outcome] | None = {} if len(grants) > 1 else None
         for grant in grants:
             holds = True
-            basis: list[dict[str, Any]] = [{"terms": terms.version, "section": grant.section}]
+            basis: list[dict[str, Any]] = [grant.basis]
             for condition in grant.requires:
-                outcome = outcomes.get(condition)
+                outcome = outcomes.get(condition) if outcomes is not None else None
                 if outcome is None:
                     if condition == "consent":
                         outcome = self._consent(record, purpose, t)
@@ -240,7 +241,8 @@ class Evaluator:
                         outcome = self._notice(condition[7:], record)
                     else:
                         raise ValueError(f"unknown condition {condition!r}")
-                    outcomes[condition] = outcome
+                    if outcomes is not None:
+                        outcomes[condition] = outcome
                 if outcome[0]:
                     holds = False
                     failing.extend(outcome[0])

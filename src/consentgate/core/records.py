@@ -78,3 +78,4 @@ class CoveringGrant(NamedTuple):
     section: str
     purpose: str
     requires: tuple[str, ...]
+    basis: dict[str, str]  # {"terms": VERSION, "section": ID}: its entry in a decision's basis

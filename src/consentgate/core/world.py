@@ -347,7 +347,9 @@ class World:
             record = self._terms.get(version)
             sections = record.event.sections if record is not None else []
             grants = tuple(
-                CoveringGrant(section.id, grant.purpose, tuple(grant.requires))
+                CoveringGrant(
+                    section.id, grant.purpose, tuple(grant.requires), {"terms": version, "section": section.id}
+                )
                 for section in sections
                 for grant in section.grants
                 if kind in grant.data and purpose_covers(grant.purpose, purpose)
