@@ -140,11 +140,12 @@ class Evaluator:
         """Decide one question (see :func:`decide`)."""
         if at.tzinfo is None or at.utcoffset() is None:
             raise ValueError("the time of a decision must carry a time zone")
+        t = (at - EPOCH) // MICROSECOND  # to_micros(at), without the call
         if not self._remember:
-            return self._evaluate(item, purpose, at, (at - EPOCH) // MICROSECOND, ())
+            return self._evaluate(item, purpose, at, t, ())
         if len(self._verdicts) + len(self._decisions) > self.memory:
             self.forget()
-        return self._decide(item, purpose, at, (at - EPOCH) // MICROSECOND, ())
+        return self._decide(item, purpose, at, t, ())
 
     def _decide(self, item: str, purpose: str, at: datetime, t: int, chain: tuple[str, ...]) -> Decision:
         # Only decisions a derived item will ask for again are worth remembering.
@@ -225,13 +226,12 @@ class Evaluator:
             message = f"terms {terms.version} grant no use of {record.kind} for {purpose}"
             return Verdict(Reason("purpose.not_granted", message), (), None)
         failing: list[Reason] = []
-        # Grants that share a condition share its outcome; one grant needs no table for it.
-        outcomes: dict[str, Outcome] | None = {} if len(grants) > 1 else None
+        outcomes: dict[str, Outcome] = {}
         for grant in grants:
             holds = True
             basis: list[dict[str, Any]] = [grant.basis]
             for condition in grant.requires:
-                outcome = outcomes.get(condition) if outcomes is not None else None
+                outcome = outcomes.get(condition)
                 if outcome is None:
                     if condition == "consent":
                         outcome = self._consent(record, purpose, t)
@@ -241,8 +241,7 @@ class Evaluator:
                         outcome = self._notice(condition[7:], record)
                     else:
                         raise ValueError(f"unknown condition {condition!r}")
-                    if outcomes is not None:
-                        outcomes[condition] = outcome
+                    outcomes[condition] = outcome
                 if outcome[0]:
                     holds = False
                     failing.extend(outcome[0])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
-
 from .records import TermsRecord
 from .world import World
 
@@ -19,7 +17,7 @@ def terms_in_force(world: World, account: str, t: int) -> TermsRecord | None:
     if accepted is None:
         return None
     best: TermsRecord | None = None
-    for version in accepted.records[: bisect_right(accepted.times, t)]:
+    for version in accepted.records[: accepted.upto(t)]:
         record = world.terms_record(version)
         if record is None or record.effective > t:
             continue
