@@ -20,7 +20,8 @@ from .records import ConsentRecord
 
 # (failing reason code or None when the consent holds, the deciding consent event)
 ConsentState = tuple[str | None, ConsentRecord | None]
-_MISSING: ConsentState = ("consent.missing", None)
+# The state of a subject with no consent event that covers the question.
+MISSING: ConsentState = ("consent.missing", None)
 
 
 @lru_cache(maxsize=4096)
@@ -51,9 +52,22 @@ def consent_state(
     ``consent.missing``).
     """
     if histories is None:
-        return _MISSING
+        return MISSING
+    return lineage_state(histories, purpose_lineage(purpose), kind, meeting, self_only, t)
+
+
+def lineage_state(
+    histories: Mapping[str, Timeline[ConsentRecord]],
+    lineage: tuple[str, ...],
+    kind: str,
+    meeting: str | None,
+    self_only: bool,
+    t: int,
+) -> ConsentState:
+    """:func:`consent_state` of a subject with histories, for a purpose given by its
+    :func:`purpose_lineage` (worked out once for all the subjects an item asks)."""
     best: ConsentRecord | None = None
-    for granted in purpose_lineage(purpose):
+    for granted in lineage:
         history = histories.get(granted)
         if history is None:
             continue
@@ -67,7 +81,7 @@ def consent_state(
                     best = record
                 break
     if best is None:
-        return _MISSING
+        return MISSING
     if best.status == "refused":
         return "consent.refused", best
     if best.status == "withdrawn":

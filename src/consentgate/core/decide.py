@@ -15,10 +15,10 @@ from typing import Any, NamedTuple
 
 from ..model.times import EPOCH, MICROSECOND, format_micros, format_time
 from .collector import collector_paused
-from .consent import consent_reason, consent_state
+from .consent import MISSING, consent_reason, lineage_state, purpose_lineage
 from .decision import Decision, Reason
 from .policy import Policy
-from .records import ItemRecord, TermsRecord
+from .records import CONSENT, NOTICE, SETTING, ItemRecord, TermsRecord
 from .settings import effective_setting, setting_off
 from .signals import reserves_purpose
 from .terms import terms_in_force
@@ -225,23 +225,25 @@ class Evaluator:
         if not grants:
             message = f"terms {terms.version} grant no use of {record.kind} for {purpose}"
             return Verdict(Reason("purpose.not_granted", message), (), None)
+        # A condition several grants share is checked once.
+        outcomes: dict[str, Outcome] | None = {} if len(grants) > 1 else None
         failing: list[Reason] = []
-        outcomes: dict[str, Outcome] = {}
         for grant in grants:
             holds = True
             basis: list[dict[str, Any]] = [grant.basis]
-            for condition in grant.requires:
-                outcome = outcomes.get(condition)
+            for condition, check, argument in grant.checks:
+                outcome = None if outcomes is None else outcomes.get(condition)
                 if outcome is None:
-                    if condition == "consent":
+                    if check == CONSENT:
                         outcome = self._consent(record, purpose, t)
-                    elif condition.startswith("setting:"):
-                        outcome = self._setting(condition[8:], record, t)
-                    elif condition.startswith("notice:"):
-                        outcome = self._notice(condition[7:], record)
+                    elif check == SETTING:
+                        outcome = self._setting(argument, record, t)
+                    elif check == NOTICE:
+                        outcome = self._notice(argument, record)
                     else:
                         raise ValueError(f"unknown condition {condition!r}")
-                    outcomes[condition] = outcome
+                    if outcomes is not None:
+                        outcomes[condition] = outcome
                 if outcome[0]:
                     holds = False
                     failing.extend(outcome[0])
@@ -250,7 +252,7 @@ class Evaluator:
             if holds:
                 return _new(Verdict, (None, (), tuple(basis)))
         # One grant's conditions fail in distinct ways; only several grants can repeat one.
-        return Verdict(None, _unique(tuple(failing)) if len(grants) > 1 else tuple(failing), None)
+        return Verdict(None, _unique(tuple(failing)) if outcomes is not None else tuple(failing), None)
 
     # -- conditions ------------------------------------------------------------------
 
@@ -263,6 +265,8 @@ class Evaluator:
         region = account.region if account is not None else None
         self_only = region in self.policy.self_consent_only_regions
         kind, meeting = record.kind, record.meeting
+        lineage = purpose_lineage(purpose)
+        histories_of = self._consent_index.get
         reasons: list[Reason] = []
         evidence: list[dict[str, Any]] = []
         remembered = self._consents if self._remember else None
@@ -273,7 +277,10 @@ class Evaluator:
             else:
                 found = None
             if found is None:
-                state = consent_state(self._consent_index.get(subject), purpose, kind, meeting, self_only, t)
+                histories = histories_of(subject)
+                state = MISSING if histories is None else lineage_state(
+                    histories, lineage, kind, meeting, self_only, t
+                )
                 if state[0] is not None:
                     found = consent_reason(state, subject, purpose, kind, meeting, region), None
                 else:

@@ -79,3 +79,20 @@ class CoveringGrant(NamedTuple):
     purpose: str
     requires: tuple[str, ...]
     basis: dict[str, str]  # {"terms": VERSION, "section": ID}: its entry in a decision's basis
+    checks: tuple[tuple[str, int, str], ...]  # (condition, CONSENT/SETTING/NOTICE, its argument)
+
+
+# What a grant's condition asks, parsed once per grant (see ``CoveringGrant.checks``).
+CONSENT, SETTING, NOTICE, UNKNOWN = 0, 1, 2, 3
+
+
+def condition_check(condition: str) -> tuple[str, int, str]:
+    """A condition as ``(condition, what it asks, its argument)``: ``consent``,
+    ``setting:KEY`` (the key) or ``notice:FEATURE`` (the feature)."""
+    if condition == "consent":
+        return condition, CONSENT, ""
+    if condition.startswith("setting:"):
+        return condition, SETTING, condition[8:]
+    if condition.startswith("notice:"):
+        return condition, NOTICE, condition[7:]
+    return condition, UNKNOWN, condition

@@ -12,7 +12,6 @@ from bisect import bisect_right
 from functools import lru_cache
 from typing import NamedTuple
 
-from ._timeline import Timeline
 from .decision import Reason
 from .policy import Policy
 from .records import SettingRecord
@@ -50,33 +49,38 @@ def effective_setting(
     account level and the default.
     """
     index = world.setting_index()
-    account_setting = _latest(index.get(("account", account, key)), t)
-    if account_setting is not None and account_setting.locked:
-        return EffectiveSetting(key, account_setting.value, "account_lock", account)
+    # Each level's latest record at or before t, with the bisects written out: a call per
+    # level would cost as much as the lookups themselves.
+    history = index.get(("account", account, key))
+    account_setting = None
+    if history is not None:
+        found = bisect_right(history.times, t)
+        if found:
+            account_setting = history.records[found - 1]
+            if account_setting.locked:
+                return EffectiveSetting(key, account_setting.value, "account_lock", account)
     if subject is not None:
         first_group: tuple[str, SettingRecord] | None = None
         for group in world.ordered_groups(subject):
-            record = _latest(index.get(("group", group, key)), t)
-            if record is not None:
-                if record.locked:
-                    return EffectiveSetting(key, record.value, "group_lock", group)
-                if first_group is None:
-                    first_group = (group, record)
-        own = _latest(index.get(("user", subject, key)), t)
-        if own is not None:
-            return EffectiveSetting(key, own.value, "user", subject)
+            history = index.get(("group", group, key))
+            if history is not None:
+                found = bisect_right(history.times, t)
+                if found:
+                    record = history.records[found - 1]
+                    if record.locked:
+                        return EffectiveSetting(key, record.value, "group_lock", group)
+                    if first_group is None:
+                        first_group = (group, record)
+        history = index.get(("user", subject, key))
+        if history is not None:
+            found = bisect_right(history.times, t)
+            if found:
+                return EffectiveSetting(key, history.records[found - 1].value, "user", subject)
         if first_group is not None:
             return EffectiveSetting(key, first_group[1].value, "group", first_group[0])
     if account_setting is not None:
         return EffectiveSetting(key, account_setting.value, "account", account)
     return EffectiveSetting(key, policy.setting_default(key), "default", None)
-
-
-def _latest(history: Timeline[SettingRecord] | None, t: int) -> SettingRecord | None:
-    if history is None:
-        return None
-    index = bisect_right(history.times, t)
-    return history.records[index - 1] if index else None
 
 
 _LEVEL_WORDS = {

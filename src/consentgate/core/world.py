@@ -28,7 +28,7 @@ from ..model import (
 )
 from ..model.times import to_micros
 from ._timeline import Timeline
-from .records import ConsentRecord, CoveringGrant, ItemRecord, SettingRecord, TermsRecord
+from .records import ConsentRecord, CoveringGrant, ItemRecord, SettingRecord, TermsRecord, condition_check
 from .signals import training_reservation
 
 if TYPE_CHECKING:
@@ -232,6 +232,11 @@ class World:
 
     def consent_subjects(self, owner: str | None, meeting: str | None) -> tuple[str, ...]:
         """``owner`` (when not None) and then each participant of ``meeting``, once each."""
+        if meeting is None:
+            return (owner,) if owner is not None else ()
+        subjects = self._meeting_subjects.get(meeting, ())
+        if subjects and subjects[0] is owner:  # the host owns most of a meeting's content
+            return subjects
         subjects = self._subjects.get((owner, meeting))
         if subjects is None:
             owners = (owner,) if owner is not None else ()
@@ -348,7 +353,11 @@ class World:
             sections = record.event.sections if record is not None else []
             grants = tuple(
                 CoveringGrant(
-                    section.id, grant.purpose, tuple(grant.requires), {"terms": version, "section": section.id}
+                    section.id,
+                    grant.purpose,
+                    tuple(grant.requires),
+                    {"terms": version, "section": section.id},
+                    tuple(condition_check(condition) for condition in grant.requires),
                 )
                 for section in sections
                 for grant in section.grants
