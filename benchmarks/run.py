@@ -45,7 +45,8 @@ assert timings.
   load's writes are flushed, the median counted); reference: Cedar
   (`cedarpy`) on an equivalent simpler policy, in a process of its own, given the
   entities each request needs (as Cedar applications supply them) and, its fastest from
-  Python, one entity store parsed once and shared by every call.
+  Python, one entity store parsed once and shared by every call; Cedar's single-call
+  rounds alternate with consentgate's, and the ratio is the median of the pairs'.
 - `benchmarks/bench_select.py` — dataset selection over 10,000,000 items, 1,000,000
   subjects and 2,000,000 meetings of 3; floor: a plain DuckDB anti-join over the same
   Arrow tables; also Spark in local mode and the per-item path, extrapolated.
