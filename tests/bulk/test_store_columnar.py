@@ -71,18 +71,24 @@ def test_the_state_is_the_one_at_the_log_head_read_before(store, examples, colum
     assert state_of(store).items.num_rows > before.items.num_rows
 
 
-def test_the_store_is_read_in_the_order_its_tables_are_used(store, examples):
+@pytest.mark.parametrize("ahead", [False, True])
+def test_the_store_is_read_in_the_order_its_tables_are_used(store, examples, ahead):
     """The reader reads ahead in the order of ``_READS``: a table asked for before the
-    ones listed ahead of it would wait for them all."""
+    ones listed ahead of it would wait for them all. Where it reads ahead, the lines are
+    asked for on a thread of their own, still in that order."""
     from consentgate.bulk import _store
     from consentgate.bulk._columnar import event_reader
 
     load_lines(store, seed_lines(examples), "seed-story.jsonl")
     asked: list[str] = []
     with store.read() as connection, event_reader(connection, _store._READS, columnar=False) as read:
-        def recording(type_: str) -> Any:
-            asked.append(type_)
-            return read(type_)
+        class Recording:
+            def __call__(self, type_: str) -> Any:
+                asked.append(type_)
+                return read(type_)
 
-        _store._state_tables(recording, None)
+        recording = Recording()
+        recording.ahead = ahead  # type: ignore[attr-defined]
+        tables = _store._state_tables(recording, None)  # type: ignore[arg-type]
+    assert_same_tables(tables, state_of(store))
     assert asked == list(_store._READS)

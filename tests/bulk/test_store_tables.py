@@ -149,6 +149,25 @@ def test_allowed_rows_of_a_catalog_carry_its_uri_and_sha256(sqlite_store, exampl
     assert chosen[0].to_pylist() == chosen[1].to_pylist()
 
 
+def test_a_catalog_in_many_files_and_row_groups_gives_each_item_its_own_files(sqlite_store, examples, tmp_path):
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    write_catalog(seed_world(examples), tmp_path / "catalog.parquet")
+    table = pq.read_table(tmp_path / "catalog.parquet")
+    (tmp_path / "parts").mkdir()
+    half = table.num_rows // 2
+    for number, part in enumerate((table.slice(0, half), table.slice(half))):
+        pq.write_table(part, tmp_path / "parts" / f"part-{number}.parquet", row_group_size=2)
+    chosen = []
+    for catalog in (tmp_path / "catalog.parquet", tmp_path / "parts"):
+        tables = state_of(sqlite_store, catalog)
+        chosen.append(allowed_rows(select(tables, "service.provision", AT, Policy.default()), tables.items, catalog))
+    by_id = dict(zip(table["id"].to_pylist(), zip(table["uri"].to_pylist(), table["sha256"].to_pylist())))
+    assert sum(row["item_id"] in by_id for row in chosen[1].to_pylist()) >= 3
+    assert all((row["uri"], row["sha256"]) == by_id[row["item_id"]] for row in chosen[1].to_pylist()
+               if row["item_id"] in by_id)
+    assert chosen[0].to_pylist() == chosen[1].to_pylist()
+
+
 def test_store_items_name_their_references_as_dictionaries(sqlite_store, examples):
     load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
     items = state_of(sqlite_store).items

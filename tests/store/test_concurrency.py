@@ -7,6 +7,10 @@ import subprocess
 
 from store_support import head
 
+from consentgate import Store, init_store
+from consentgate.store import load_lines, read_head
+from consentgate.store.engine import BUSY_TIMEOUT_MS
+
 LOADS = 4
 EVENTS = 4500  # more than two batches each, so the loads' transactions overlap
 
@@ -34,3 +38,20 @@ def test_four_loads_at_once_keep_one_chain(cli, tmp_path):
     assert outcomes == [("", 0)] * LOADS
     assert f"log verified: {LOADS * EVENTS} entries" in cli("audit", "verify", check=True).stdout
     assert head(cli)[0] == LOADS * EVENTS
+
+
+def test_a_load_beside_a_reader_leaves_writers_waiting_for_the_lock(tmp_path):
+    """A load's closing checkpoint does not wait for readers; the connection it used
+    goes back to the pool still waiting for the lock as every writer does."""
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    init_store(store)
+    try:
+        with store.read() as connection:
+            read_head(connection)
+            load_lines(store, [json.dumps({"type": "account", "id": "a1"}).encode()], "one.jsonl")
+            assert read_head(connection)[0] == 0  # the reader's snapshot is unchanged
+        for _ in range(3):  # every pooled connection
+            with store.write() as connection:
+                assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
+    finally:
+        store.dispose()

@@ -23,6 +23,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -36,8 +37,23 @@ from sqlalchemy import Connection, func, select
 from ..errors import StoreError
 from ..store.schema import EVENT_SPECS, Kind, log
 
-Reader = Callable[[str], pa.Table]
-"""``read(type_)``: ``seq`` and the fields asked for of one event table, in log order."""
+
+class Reader:
+    """``read(type_)``: ``seq`` and the fields asked for of one event table, in log order.
+
+    Safe to call from several threads (one table is fetched at a time). ``ahead`` is true
+    when the tables come from a connection of their own, which reads the next ones while
+    the caller works: a table asked for early on another thread is then ready sooner.
+    """
+
+    def __init__(self, fetch: Callable[[str], pa.Table], head: int, ahead: bool) -> None:
+        self._fetch, self._head, self.ahead = fetch, head, ahead
+        self._lock = threading.Lock()
+
+    def __call__(self, type_: str) -> pa.Table:
+        with self._lock:
+            table = self._fetch(type_)
+        return _as_of(table, self._head)
 
 # Below this many log entries the rows come faster through the caller's own connection
 # than a second connection (on SQLite, a second process) can be set up.
@@ -191,4 +207,4 @@ def event_reader(
                 query(_statement(connection, type_, reads[type_])), arrow_schema(type_, reads[type_]))
         else:
             fetch = lambda type_: _read_rows(connection, type_, reads[type_])  # noqa: E731
-        yield lambda type_: _as_of(fetch(type_), at)
+        yield Reader(fetch, at, ahead=bool(columnar and (sqlite_file or backend == "postgresql")))

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from ..core import Policy
 from ..core.consent import purpose_lineage
+from ..core.records import CONSENT, NOTICE, SETTING, UNKNOWN, condition_check
 from ..core.signals import reserves_purpose
 from ..model import purpose_covers
 from ._tables import KIND_BITS
@@ -107,13 +108,14 @@ def _kind_grid(
                      for name, values in grid.items()})
 
 
+_WHAT = {CONSENT: "consent", SETTING: "setting", NOTICE: "notice"}
+
+
 def _parse(condition: str) -> tuple[str, str | None]:
-    if condition == "consent":
-        return "consent", None
-    for prefix in ("setting", "notice"):
-        if condition.startswith(prefix + ":"):
-            return prefix, condition[len(prefix) + 1 :]
-    raise ValueError(f"unknown condition {condition!r}")
+    _, what, argument = condition_check(condition)
+    if what == UNKNOWN:
+        raise ValueError(f"unknown condition {condition!r}")
+    return _WHAT[what], None if what == CONSENT else argument
 
 
 def compile_plan(

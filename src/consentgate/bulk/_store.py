@@ -8,6 +8,7 @@ of equal valid time are broken by ``seq``, the log order, as the in-memory view 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -80,21 +81,23 @@ def state_tables_from_store(
         return _state_tables(read, catalog)
 
 
-# What a selection reads of each event type, in the order it is used.
+# What a selection reads of each event type, in the order it is read: the items' own
+# tables, then the largest of the rest, so that the participant lines can be worked on
+# while the smaller tables are still being read.
 _READS: dict[str, tuple[str, ...]] = {
     "content": ("id", "kind", "account", "owner", "meeting", "created_at", "uri", "sha256", "derived_from",
                 "signals"),
     "service_data": ("id", "kind", "account", "user", "at"),
     "delete": ("item", "at"),
+    "participant": ("meeting", "subject", "notified"),
+    "consent": ("id", "subject", "purpose", "status", "kinds", "meeting", "by", "method", "at", "expires_at"),
+    "meeting": ("id", "account"),
     "user": ("id", "account", "groups"),
     "terms": ("version", "effective_at", "sections"),
     "account": ("id", "region"),
     "group": ("id", "account", "priority"),
     "setting": ("scope", "target", "key", "value", "locked", "at"),
     "terms_acceptance": ("account", "version", "at"),
-    "consent": ("id", "subject", "purpose", "status", "kinds", "meeting", "by", "method", "at", "expires_at"),
-    "meeting": ("id", "account"),
-    "participant": ("meeting", "subject", "notified"),
 }
 
 
@@ -111,10 +114,17 @@ def _state_tables(read: Reader, catalog: str | Path | None) -> StateTables:
         "seq": s["seq"],
     })
     deletes = read("delete")
-    items, sources, erased_rows = _merge_items(content, service, deletes["item"], catalog)
-    # Hashed now, while the reader still reads the largest tables, rather than after.
-    for name in ("kind", "account", "owner", "meeting"):
-        items = items.set_column(items.schema.get_field_index(name), name, encoded(items[name]))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Where the store is read ahead, the participant lines (its largest table) are
+        # worked on as soon as they arrive, beside the items.
+        lines = pool.submit(lambda: _participants(read("participant"))) if read.ahead else None
+        items, sources, erased_rows = _merge_items(content, service, deletes["item"], catalog)
+        # Hashed now, while the reader still reads the largest tables, rather than after.
+        for name in ("kind", "account", "owner", "meeting"):
+            items = items.set_column(items.schema.get_field_index(name), name, encoded(items[name]))
+        participants = lines.result() if lines else _participants(read("participant"))
+        consents = _consents(read("consent"))
+        meetings = _columns("meetings", read("meeting"), {"id": "id", "account": "account"})
     users = read("user")
     groups = _json_lists(users["groups"], unique=True)
     terms = read("terms")
@@ -131,9 +141,9 @@ def _state_tables(read: Reader, catalog: str | Path | None) -> StateTables:
         settings=_settings(read("setting")),
         terms_grants=_terms_grants(terms),
         acceptances=_acceptances(read("terms_acceptance"), terms),
-        consents=_consents(read("consent")),
-        meetings=_columns("meetings", read("meeting"), {"id": "id", "account": "account"}),
-        participants=_participants(read("participant")),
+        consents=consents,
+        meetings=meetings,
+        participants=participants,
         erasures=build("erasures", {"item_id": deletes["item"], "item_row": erased_rows, "at": deletes["at"]}),
     ), compact=True)
 

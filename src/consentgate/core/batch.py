@@ -27,6 +27,7 @@ from .consent import consent_sentence, purpose_lineage
 from .decide import Evaluator, Outcome, _new, _notice_missing, _unique
 from .decision import Decision, Reason
 from .policy import Policy
+from .records import CONSENT, NOTICE, SETTING, condition_check
 from .settings import EffectiveSetting, setting_off
 from .signals import reserves_purpose
 from .terms import terms_in_force
@@ -291,12 +292,13 @@ class _Group:
                     mask[index] = True
         for condition, mask in needs.items():
             rows_needing = np.flatnonzero(mask[self.pattern] & (status == 4))
-            if condition == "consent":
+            _, what, argument = condition_check(condition)
+            if what == CONSENT:
                 self._consent(rows_needing)
-            elif condition.startswith("setting:"):
-                self._setting(condition, condition[8:], rows_needing)
-            elif condition.startswith("notice:"):
-                self._notice(condition, condition[7:], rows_needing)
+            elif what == SETTING:
+                self._setting(condition, argument, rows_needing)
+            elif what == NOTICE:
+                self._notice(condition, argument, rows_needing)
             else:
                 raise ValueError(f"unknown condition {condition!r}")
         # Whether some grant holds, per row.

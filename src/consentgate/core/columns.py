@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from .records import NOTICE, condition_check
+
 NEVER = np.iinfo(np.int64).max
 # From this many items on, item ids are looked up in a pandas index and consent ids kept
 # in an Arrow array: faster for large batches, not worth importing either for small views.
@@ -106,8 +108,9 @@ class Columns:
             for section in record.event.sections:
                 for grant in section.grants:
                     for condition in grant.requires:
-                        if condition.startswith("notice:"):
-                            self.lacking(condition[7:])
+                        _, what, feature = condition_check(condition)
+                        if what == NOTICE:
+                            self.lacking(feature)
 
     # -- building --------------------------------------------------------------------
 

@@ -78,10 +78,16 @@ def publish(stage: Path, out: Path) -> None:
     stage.rename(out)
 
 
+# Columns whose values repeat over many rows, written as Parquet dictionaries. Ids,
+# locations, digests and consent lists are (nearly) all distinct: hashing them for a
+# dictionary costs the writer time and the file bytes.
+_REPEATING = ["kind", "account", "owner", "meeting", "terms_version", "section"]
+
+
 def write_manifest(stage: Path, rows: pa.Table) -> str:
     """Write ``manifest.parquet`` from a selection's allowed rows; return its SHA-256."""
     table = rows.select(MANIFEST_SCHEMA.names).cast(MANIFEST_SCHEMA)
-    pq.write_table(table, stage / MANIFEST, compression="zstd")
+    pq.write_table(table, stage / MANIFEST, compression="zstd", use_dictionary=_REPEATING)
     return file_sha256(stage / MANIFEST)
 
 

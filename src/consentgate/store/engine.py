@@ -21,6 +21,8 @@ from .schema import log
 
 DEFAULT_URL = "sqlite:///consentgate.db"
 _WRITE_LOCK_ID = 0x636F6E73  # any constant shared by every writer of a store
+# How long a SQLite writer waits for another to finish before giving up.
+BUSY_TIMEOUT_MS = 60_000
 SCHEMA_HEAD = "0003"
 
 
@@ -71,7 +73,7 @@ class Store:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             # The timeout first: switching to WAL waits for the lock like any writer.
-            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             # Index pages of a growing store stay in memory during a long import.
@@ -131,15 +133,23 @@ class Store:
 
         After a large import the log holds every page it wrote, and until it is emptied
         each page a reader reads is first looked up in the log's index: reads over a
-        store of millions of events just loaded take about half as long again. With
-        readers still busy the log is left to SQLite's own later checkpoints. A no-op
-        on PostgreSQL.
+        store of millions of events just loaded take about half as long again. It never
+        waits: with readers still busy (a build reading the state, say) it copies what it
+        can, and the rest is left to SQLite's own later checkpoints. A no-op on
+        PostgreSQL.
         """
         if not self.is_sqlite:
             return
         connection = self.engine.raw_connection()  # in autocommit: no transaction around it
         try:
-            connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            cursor = connection.cursor()
+            # Without a busy handler a TRUNCATE checkpoint that meets a reader goes on as a
+            # PASSIVE one instead of waiting (up to the timeout) for the reader to finish.
+            cursor.execute("PRAGMA busy_timeout=0")
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:  # the connection goes back to the pool: writers wait for the lock again
+                cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         finally:
             connection.close()
 
