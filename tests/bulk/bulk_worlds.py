@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow.compute as pc
 from hypothesis import strategies as st
 
 from consentgate.bulk._select import judge_all
@@ -152,3 +153,23 @@ def assert_select_equals_decide(world: World, tables: Any, purpose: str, at: dat
     want = [expected_row(world, item, purpose, at, policy) for item in listed]
     assert sorted(got, key=lambda row: row["item_id"]) == sorted(want, key=lambda row: row["item_id"])
     return len(got)
+
+
+def assert_allowed_share_equals_select(tables: Any, purpose: str, at: datetime, policy: Policy,
+                                       kinds: list[str] | None = None, engine: str = "duckdb") -> None:
+    """``select_allowed`` gives ``select``'s allowed rows, their rows among the items, and
+    the reason codes of its denied rows counted."""
+    from consentgate.bulk import select, select_allowed
+
+    result = select(tables, purpose, at, policy, kinds, engine)
+    rows, positions, excluded = select_allowed(tables, purpose, at, policy, kinds, engine)
+    kept = result.filter(result["allowed"])
+    assert rows.schema == kept.schema
+    assert rows.to_pylist() == kept.to_pylist()
+    item_ids = tables.items["item_id"].to_pylist()
+    assert [item_ids[row] for row in positions] == kept["item_id"].to_pylist()
+    counted: dict[str, int] = {}
+    for reasons in result.filter(pc.invert(result["allowed"]))["reasons"].to_pylist():
+        for code in reasons:
+            counted[code] = counted.get(code, 0) + 1
+    assert excluded == dict(sorted(counted.items()))

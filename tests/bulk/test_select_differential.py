@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from bulk_worlds import assert_select_equals_decide, kind_filters, policies, questions, world_of, worlds
+from bulk_worlds import (
+    assert_allowed_share_equals_select,
+    assert_select_equals_decide,
+    kind_filters,
+    policies,
+    questions,
+    world_of,
+    worlds,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,3 +52,11 @@ def test_items_judged_a_share_at_a_time_are_judged_the_same_way(events, asked, p
     # Each share of the items takes its account's, owner's and meeting's columns by
     # position on its own; shares of a few rows cut every world into many.
     _each_question_judged_alike(events, asked, policy, chunk_rows=chunk_rows)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(), questions, policies, st.one_of(st.none(), kind_filters))
+def test_a_datasets_share_is_the_selections_allowed_rows_and_counted_reasons(events, asked, policy, kinds):
+    tables = state_tables_from_world(world_of(events))
+    for purpose, at in asked:
+        assert_allowed_share_equals_select(tables, purpose, at, policy, kinds)

@@ -9,7 +9,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from bulk_worlds import assert_select_equals_decide, policies, questions, world_of, worlds
+from bulk_worlds import (
+    assert_allowed_share_equals_select,
+    assert_select_equals_decide,
+    policies,
+    questions,
+    world_of,
+    worlds,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -54,3 +61,11 @@ def test_spark_and_duckdb_return_the_same_table(spark, examples):
     on_duckdb = select(tables, "ai.training", at, Policy.default())
     assert on_spark.equals(on_duckdb)
     assert json.dumps(on_spark.schema.names) == json.dumps(on_duckdb.schema.names)
+
+
+def test_spark_gives_a_datasets_share_as_its_selection_does(spark, examples):
+    world = World()
+    world.apply_many(parse_event(line) for line in (examples / "seed-story.jsonl").read_text().splitlines() if line)
+    # A time when some items are allowed and others denied for several reasons.
+    assert_allowed_share_equals_select(state_tables_from_world(world), "ai.training",
+                                       parse_time("2023-09-02T00:00:00Z"), Policy.default(), engine="spark")

@@ -81,6 +81,44 @@ def in_item_order(base: pa.Table, n: int) -> dict[str, np.ndarray]:
             "version": _scatter(n, rid, base.column("vidx").fill_null(-1).to_numpy().astype(np.int32), np.int32(-1))}
 
 
+def _verdicts(base: dict[str, np.ndarray], usable: pa.Array, unusable: pa.Array) -> tuple[np.ndarray, ...]:
+    """Each item's final ``listed``, ``key``, ``allowed`` and ``version`` (arrays of every
+    item; ``base``'s are reused): a derived item is allowed only when it reached the
+    fixed point, and one with a source that is not usable says so in its key."""
+    listed, key, allowed, derived, version = (base.pop(name) for name in
+                                              ("listed", "key", "allowed", "derived", "version"))
+    n = len(key)
+    good = np.zeros(n, dtype=bool)
+    good[np.asarray(usable, dtype=np.int64)] = True
+    derived &= ~good
+    del good
+    allowed &= ~derived
+    del derived
+    bad = np.zeros(n, dtype=bool)
+    bad[np.asarray(unusable, dtype=np.int64)] = True  # a row may come once per bad source
+    key += bad
+    return listed, key, allowed, version
+
+
+def _names(plan: Plan, version: np.ndarray, allowed: np.ndarray, key: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """The ``terms_version`` and ``section`` columns of rows with these versions, keys and
+    verdicts (only allowed rows name a section: the verdict number of their key)."""
+    vid = np.zeros(len(key), dtype=np.int32)
+    vid[allowed] = (key[allowed] >> 2) // plan.consent_space
+    versions = pa.DictionaryArray.from_arrays(pa.array(version, mask=version < 0), pa.array(plan.versions, pa.string()))
+    sections = pa.DictionaryArray.from_arrays(
+        pa.array(vid, mask=~allowed),
+        pa.array([verdict.section for verdict in plan.verdicts] or [None], pa.string()))
+    return versions, sections
+
+
+def _schema(passed: list[pa.ChunkedArray | pa.Array]) -> pa.Schema:
+    # The manifest columns keep the types the items table gives them (a dictionary of
+    # strings stays one: casting would copy every id).
+    return pa.schema([*(pa.field(name, column.type) for name, column in zip(_PASSED_THROUGH, passed, strict=True)),
+                      *list(RESULT_SCHEMA)[len(_PASSED_THROUGH):]])
+
+
 def assemble(
     items: pa.Table, plan: Plan, base: dict[str, np.ndarray], usable: pa.Array, unusable: pa.Array,
     evidence: pa.Table | None, consent_ids: pa.Array,
@@ -93,19 +131,7 @@ def assemble(
     row of ``consent_ids``.
     """
     n = items.num_rows
-    listed, key, allowed, derived, version = (base.pop(name) for name in
-                                              ("listed", "key", "allowed", "derived", "version"))
-    good = np.zeros(n, dtype=bool)
-    good[np.asarray(usable, dtype=np.int64)] = True
-    derived &= ~good
-    del good
-    allowed &= ~derived  # a derived item is allowed only when it reached the fixed point
-    del derived
-    bad = np.zeros(n, dtype=bool)
-    bad[np.asarray(unusable, dtype=np.int64)] = True  # a row may come once per bad source
-    key += bad
-    del bad
-
+    listed, key, allowed, version = _verdicts(base, usable, unusable)
     # Every item listed (the usual case at "now"): views, not copies, of the columns, and
     # no array of row numbers.
     every = bool(listed.all())
@@ -115,15 +141,8 @@ def assemble(
         key, version, allowed = key[rows], version[rows], allowed[rows]
     keys = pc.dictionary_encode(pa.array(key))
     patterns = pa.array([decode(k, plan) for k in keys.dictionary.to_pylist()], pa.list_(_CODE))
-    # Only allowed rows name a section: the verdict number of their key.
-    vid = np.zeros(len(key), dtype=np.int32)
-    vid[allowed] = (key[allowed] >> 2) // plan.consent_space
+    versions, sections = _names(plan, version, allowed, key)
     del key
-    versions = pa.DictionaryArray.from_arrays(pa.array(version, mask=version < 0), pa.array(plan.versions, pa.string()))
-    sections = pa.DictionaryArray.from_arrays(
-        pa.array(vid, mask=~allowed),
-        pa.array([verdict.section for verdict in plan.verdicts] or [None], pa.string()))
-    del vid
     # Gathering the string columns is most of the work here, and Arrow does it without
     # the GIL: both cores can take a column each.
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -133,11 +152,42 @@ def assemble(
         gathered = [job.result() for job in jobs]
     passed = [items.column(name) for name in _PASSED_THROUGH] if every else gathered[:-2]
     reasons, consent_ids = gathered[-2:]
-    # The manifest columns keep the types the items table gives them (a dictionary of
-    # strings stays one: casting would copy every id).
-    schema = pa.schema([*(pa.field(name, column.type) for name, column in zip(_PASSED_THROUGH, passed, strict=True)),
-                        *list(RESULT_SCHEMA)[len(_PASSED_THROUGH):]])
-    return pa.Table.from_arrays([*passed, pa.array(allowed), reasons, versions, sections, consent_ids], schema=schema)
+    return pa.Table.from_arrays([*passed, pa.array(allowed), reasons, versions, sections, consent_ids],
+                                schema=_schema(passed))
+
+
+def assemble_allowed(
+    items: pa.Table, plan: Plan, base: dict[str, np.ndarray], usable: pa.Array, unusable: pa.Array,
+    evidence: pa.Table | None, consent_ids: pa.Array,
+) -> tuple[pa.Table, np.ndarray, dict[str, int]]:
+    """What :func:`assemble` gives of the allowed items alone: their rows of the result,
+    their rows among ``items`` and, for the denied items, how many list each reason code.
+
+    A dataset keeps only the allowed items and counts the rest, so neither the denied
+    rows' columns nor their reason lists are gathered.
+    """
+    listed, key, allowed, version = _verdicts(base, usable, unusable)
+    allowed &= listed
+    rows = np.flatnonzero(allowed)
+    denied = pc.value_counts(pa.array(key[listed & ~allowed]))
+    excluded: dict[str, int] = {}
+    for value, count in zip(denied.field("values").to_pylist(), denied.field("counts").to_pylist(), strict=True):
+        for code in decode(value, plan):
+            excluded[code] = excluded.get(code, 0) + count
+    del listed
+    key, version = key[rows], version[rows]
+    versions, sections = _names(plan, version, np.ones(len(rows), dtype=bool), key)
+    del key
+    taken = pa.array(rows)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [pool.submit(items.column(name).take, taken) for name in _PASSED_THROUGH]
+        jobs.append(pool.submit(_consent_ids, items.num_rows, rows, evidence, consent_ids))
+        gathered = [job.result() for job in jobs]
+    passed, ids = gathered[:-1], gathered[-1]
+    reasons = pa.ListArray.from_arrays(pa.array(np.zeros(len(rows) + 1, dtype=np.int32)), pa.array([], _CODE))
+    table = pa.Table.from_arrays([*passed, pa.array(np.ones(len(rows), dtype=bool)), reasons, versions, sections, ids],
+                                 schema=_schema(passed))
+    return table, rows, dict(sorted(excluded.items()))
 
 
 def _consent_ids(n: int, rows: np.ndarray | None, evidence: pa.Table | None, ids: pa.Array) -> pa.Array:

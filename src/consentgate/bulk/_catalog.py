@@ -21,7 +21,6 @@ Signals are parsed exactly as the policy core parses them, once per item while r
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -168,25 +167,18 @@ def read_catalog(path: str | Path) -> pa.Table:
 def catalog_files(path: str | Path, rows: np.ndarray) -> pa.Table:
     """``uri`` and ``sha256`` of the catalog's rows ``rows`` (ascending), in that order.
 
-    Read a row group at a time, two at once (decoding lets go of the interpreter's lock),
-    so only the rows asked for are held beyond the groups being read; row groups
-    without such rows are not read at all.
+    Read a batch at a time, so only the rows asked for are ever held.
     """
     dataset = ds.dataset(str(path), format="parquet")
     names = [name for name in FILE_COLUMNS if name in dataset.schema.names]
-    groups = [group for fragment in dataset.get_fragments() for group in fragment.split_by_row_group()]
-    sizes = [sum(info.num_rows for info in group.row_groups) for group in groups]
-    starts = np.r_[0, np.cumsum(sizes, dtype=np.int64)]
-
-    def read(number: int) -> pa.Table | None:
-        low, high = np.searchsorted(rows, starts[number:number + 2])
-        if high <= low:
-            return None
-        group = groups[number].to_table(columns=names, use_threads=False)
-        return group.take(pa.array(rows[low:high] - starts[number]))
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        parts = [part for part in pool.map(read, range(len(groups))) if part is not None]
+    parts: list[pa.Table] = []
+    start = 0
+    for batch in dataset.to_batches(columns=names):
+        end = start + batch.num_rows
+        low, high = np.searchsorted(rows, [start, end])
+        if high > low:
+            parts.append(pa.Table.from_batches([batch.take(pa.array(rows[low:high] - start))]))
+        start = end
     found = (pa.concat_tables(parts) if parts
              else pa.table({name: pa.array([], pa.string()) for name in names}))
     return pa.table({name: found[name].cast(pa.string()) if name in names else pa.nulls(len(rows), pa.string())

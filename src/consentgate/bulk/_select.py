@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -14,7 +15,7 @@ from ..core import Policy
 from ..model import DATA_KINDS
 from ..model.times import to_micros
 from . import _sql, _sql_item, _sql_out
-from ._answer import assemble, in_item_order
+from ._answer import assemble, assemble_allowed, in_item_order
 from ._engines import Executor, executor
 from ._gather import Index, indexes, widen
 from ._plan import Plan, compile_plan
@@ -55,7 +56,28 @@ def select(
         ValueError: ``at`` has no time zone; an unknown engine or data kind; terms whose
             conditions the bulk path cannot enumerate.
     """
-    return judge_all(tables, purpose, at, policy, kinds, engine)
+    result: pa.Table = judge_all(tables, purpose, at, policy, kinds, engine)
+    return result
+
+
+def select_allowed(
+    tables: StateTables,
+    purpose: str,
+    at: datetime,
+    policy: Policy,
+    kinds: Sequence[str] | None = None,
+    engine: str = "duckdb",
+) -> tuple[pa.Table, np.ndarray, dict[str, int]]:
+    """What a dataset keeps of :func:`select`: the allowed rows of its result (same
+    schema and order), their rows among ``tables.items``, and how many of the listed
+    items that are denied give each reason code.
+
+    Raises:
+        ValueError: as :func:`select`.
+    """
+    result: tuple[pa.Table, np.ndarray, dict[str, int]] = judge_all(
+        tables, purpose, at, policy, kinds, engine, allowed_only=True)
+    return result
 
 
 def judge_all(
@@ -67,11 +89,13 @@ def judge_all(
     engine: str = "duckdb",
     packed_lines: int = 4,
     chunk_rows: int = 1 << 21,
-) -> pa.Table:
+    allowed_only: bool = False,
+) -> Any:
     """:func:`select`, with the number of participant lines per meeting that travel as
     columns (``packed_lines``; the tests lower it to exercise the path for big meetings)
     and the number of items judged at a time where lookups go by position
-    (``chunk_rows``: their looked-up columns exist for one share of the items at a time)."""
+    (``chunk_rows``: their looked-up columns exist for one share of the items at a time).
+    ``allowed_only`` gives what :func:`select_allowed` does instead."""
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("the time of a selection must carry a time zone")
     unknown = sorted(set(kinds or ()) - set(DATA_KINDS))
@@ -110,17 +134,24 @@ def judge_all(
         run.close()
     columns = in_item_order(base, tables.items.num_rows)
     del base  # the arrays above replace it: a 10M-row selection need not hold both
-    return assemble(tables.items, plan, columns, usable, unusable, evidence, consent_ids)
+    return (assemble_allowed if allowed_only else assemble)(
+        tables.items, plan, columns, usable, unusable, evidence, consent_ids)
 
 
-def _consents_in_order(consents: pa.Table) -> pa.Table:
-    """``consents`` sorted by ``seq``, with ``seq`` renumbered 0, 1, ...: the order is
-    all the rules read of it, and the number of a consent is then its row."""
+def _consents_in_order(consents: pa.Table) -> tuple[pa.Table, pa.Array]:
+    """``consents`` with ``seq`` renumbered 0, 1, ... in its order (the order is all the
+    rules read of it), and the consent ids in that order: the number of a consent is
+    its place there. The rows stay where they are, so only the ids are gathered."""
     seq = consents.column("seq").to_numpy()
+    ids = consents.column("id").combine_chunks()
     if len(seq) > 1 and not np.all(seq[1:] > seq[:-1]):
-        consents = consents.take(pa.array(np.argsort(seq, kind="stable")))
-    return consents.set_column(consents.schema.get_field_index("seq"), "seq",
-                               pa.array(np.arange(consents.num_rows, dtype=np.int64)))
+        order = np.argsort(seq, kind="stable")
+        numbers = np.empty(len(order), dtype=np.int64)
+        numbers[order] = np.arange(len(order), dtype=np.int64)
+        ids = ids.take(pa.array(order))
+    else:
+        numbers = np.arange(len(seq), dtype=np.int64)
+    return consents.set_column(consents.schema.get_field_index("seq"), "seq", pa.array(numbers)), ids
 
 
 def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) -> tuple[pa.Array, pa.Table]:
@@ -139,15 +170,14 @@ def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) 
             continue
         table = table.select(SCHEMAS[name].names)
         if name == "consents":
-            table = _consents_in_order(table)
-            consent_ids = table.column("id")
+            table, consent_ids = _consents_in_order(table)
         if name in ("people", "accounts", "meetings", "groups"):
             # A row's number is what references to it hold.
             table = table.append_column("ref", pa.array(np.arange(table.num_rows, dtype=np.int64)))
         run.load(f"t_{name}", table)
     for name, table in plan_tables.items():
         run.load(name, table)
-    return consent_ids.combine_chunks(), items
+    return consent_ids, items
 
 
 def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table], chunk_rows: int) -> pa.Table:

@@ -157,7 +157,7 @@ def build_dataset(
     Raises:
         InvalidInput: a malformed request, or ``out`` already holds something.
     """
-    from ..bulk import select
+    from ..bulk import select_allowed
 
     check_request(name, purpose, kinds)
     out = Path(out)
@@ -171,13 +171,11 @@ def build_dataset(
     with store.read() as connection:
         seq, head = read_head(connection)
         tables = read_state(connection, catalog, seq)
-    selection = select(tables, purpose, when, policy, kinds, engine)
-    excluded = excluded_counts(selection)
-    rows, positions = _allowed(selection, tables.items, catalog)
-    # The state and the whole selection are not read again: freed before the catalog's
-    # files are read for the allowed rows, the build's largest step in memory.
-    del tables, selection
-    rows = _with_files(rows, positions, catalog)
+    rows, positions, excluded = select_allowed(tables, purpose, when, policy, kinds, engine)
+    # The state is not read again: freed before the catalog's files are read for the
+    # allowed rows, the build's largest step in memory.
+    del tables
+    rows = _with_files(rows, positions if catalog is not None and rows.num_rows else None, catalog)
     description = {
         "name": name, "purpose": purpose, "at": format_time(when), "kinds": kinds, "engine": engine,
         "catalog": str(catalog) if catalog else None, "excluded": excluded,
