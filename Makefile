@@ -24,7 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm
+	rm -rf $(VENV) demo.db demo.db-wal demo.db-shm demo.db.columns
 
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff mypy

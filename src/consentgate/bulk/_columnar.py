@@ -36,6 +36,7 @@ from sqlalchemy import Connection, func, select
 
 from ..errors import StoreError
 from ..store.schema import EVENT_SPECS, Kind, log
+from ._kept import Kept, KeptWriter, read_kept
 
 
 class Reader:
@@ -46,14 +47,17 @@ class Reader:
     the caller works: a table asked for early on another thread is then ready sooner.
     """
 
-    def __init__(self, fetch: Callable[[str], pa.Table], head: int, ahead: bool) -> None:
-        self._fetch, self._head, self.ahead = fetch, head, ahead
+    def __init__(self, fetch: Callable[[str], pa.Table], head: int, ahead: bool,
+                 keep: KeptWriter | None = None) -> None:
+        self._fetch, self._head, self.ahead, self._keep = fetch, head, ahead, keep
         self._lock = threading.Lock()
 
     def __call__(self, type_: str) -> pa.Table:
         with self._lock:
-            table = self._fetch(type_)
-        return _as_of(table, self._head)
+            table = _as_of(self._fetch(type_), self._head)
+            if self._keep is not None:
+                self._keep.add(type_, table)
+        return table
 
 # Below this many log entries the rows come faster through the caller's own connection
 # than a second connection (on SQLite, a second process) can be set up.
@@ -70,9 +74,13 @@ def arrow_schema(type_: str, fields: tuple[str, ...]) -> pa.Schema:
     return pa.schema([("seq", pa.int64()), *((name, _ARROW[kinds[name]]) for name in fields)])
 
 
-def _statement(connection: Connection, type_: str, fields: tuple[str, ...]) -> str:
+def _statement(connection: Connection, type_: str, fields: tuple[str, ...], after: int = 0) -> str:
+    """The query of ``seq`` and ``fields`` of one event table (events after log entry ``after``)."""
     table = EVENT_SPECS[type_].table
-    return str(select(table.c.seq, *(table.c[name] for name in fields)).compile(dialect=connection.dialect))
+    query = select(table.c.seq, *(table.c[name] for name in fields))
+    if after:
+        query = query.where(table.c.seq > after)
+    return str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _typed(result: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -92,12 +100,13 @@ def _as_of(table: pa.Table, head: int) -> pa.Table:
     return table
 
 
-def _read_rows(connection: Connection, type_: str, fields: tuple[str, ...]) -> pa.Table:
-    """One event table fetched row by row on the connection's own driver cursor."""
+def _read_rows(connection: Connection, type_: str, fields: tuple[str, ...], after: int = 0) -> pa.Table:
+    """One event table (its events after log entry ``after``) fetched row by row on the
+    connection's own driver cursor."""
     schema = arrow_schema(type_, fields)
     cursor = connection.connection.cursor()
     try:
-        cursor.execute(_statement(connection, type_, fields))
+        cursor.execute(_statement(connection, type_, fields, after))
         columns: list[list[Any]] = [[] for _ in schema]
         while rows := cursor.fetchmany(_CHUNK):
             for column, values in zip(columns, zip(*rows)):
@@ -171,7 +180,7 @@ def _sqlite_file(connection: Connection) -> str | None:
 @contextmanager
 def event_reader(
     connection: Connection, reads: Mapping[str, tuple[str, ...]], columnar: bool | None = None,
-    head: int | None = None,
+    head: int | None = None, keep: Path | None = None,
 ) -> Iterator[Reader]:
     """A reader of the event tables ``reads`` names, as of one log entry.
 
@@ -185,6 +194,11 @@ def event_reader(
         head: the log entry to read the state at; by default the log head the
             connection's transaction sees now (on PostgreSQL's READ COMMITTED, a later
             statement may see a later head: pass the one read before to pin it).
+        keep: a folder where the columns are kept between reads (see ``_kept``): where
+            it holds a copy the log vouches for, only the events logged since are read
+            from the store; a columnar read of ``COLUMNAR_FROM`` or more new events
+            leaves a new copy there once every table of ``reads`` was read. Row-by-row
+            reads (``columnar`` False) neither use nor leave one.
 
     Raises:
         StoreError: the store could not be read.
@@ -194,17 +208,37 @@ def event_reader(
     at: int = head
     if columnar is None:
         columnar = at >= COLUMNAR_FROM
+    kept = Kept(keep) if keep is not None and columnar and at else None
+    copy = kept.latest(connection, reads, at) if kept else None
+    since = copy[0] if copy else 0
+    # A few new events come faster row by row than through a connection of their own.
+    columnar = columnar and (copy is None or at - since >= COLUMNAR_FROM)
     numbers = {type_: number for number, type_ in enumerate(reads)}
     with ExitStack() as stack:
         backend = connection.dialect.name
         sqlite_file = _sqlite_file(connection) if backend == "sqlite" else None
         if columnar and sqlite_file:
-            results = _sqlite(sqlite_file, [_statement(connection, *read) for read in reads.items()], stack)
-            fetch: Reader = lambda type_: _typed(results(numbers[type_]), arrow_schema(type_, reads[type_]))  # noqa: E731
+            queries = [_statement(connection, type_, fields, since) for type_, fields in reads.items()]
+            results = _sqlite(sqlite_file, queries, stack)
+            fetch: Callable[[str], pa.Table] = lambda type_: _typed(  # noqa: E731
+                results(numbers[type_]), arrow_schema(type_, reads[type_]))
         elif columnar and backend == "postgresql":
             query = _postgresql(connection, stack)
             fetch = lambda type_: _typed(  # noqa: E731
-                query(_statement(connection, type_, reads[type_])), arrow_schema(type_, reads[type_]))
+                query(_statement(connection, type_, reads[type_], since)), arrow_schema(type_, reads[type_]))
         else:
-            fetch = lambda type_: _read_rows(connection, type_, reads[type_])  # noqa: E731
-        yield Reader(fetch, at, ahead=bool(columnar and (sqlite_file or backend == "postgresql")))
+            fetch = lambda type_: _read_rows(connection, type_, reads[type_], since)  # noqa: E731
+        if copy is not None:
+            new, path = fetch, copy[1]
+            fetch = lambda type_: pa.concat_tables([read_kept(path, type_, reads[type_]), new(type_)])  # noqa: E731
+        writer = kept.writer() if kept is not None and columnar else None
+        if writer is not None:
+            stack.callback(writer.discard)  # a no-op once committed
+        # Kept columns are at hand at once, as tables read ahead are.
+        ahead = copy is not None or bool(columnar and (sqlite_file or backend == "postgresql"))
+        reader = Reader(fetch, at, ahead=ahead, keep=writer)
+        yield reader
+        if writer is not None and set(writer.fields) == set(reads):
+            hash_ = connection.execute(select(log.c.hash).where(log.c.seq == at)).scalar()
+            if hash_ is not None:
+                writer.commit(at, hash_)

@@ -54,7 +54,7 @@ def _later_first(at: pa.ChunkedArray, seq: pa.ChunkedArray) -> np.ndarray:
 
 def state_tables_from_store(
     connection: Connection, catalog: str | Path | None = None, *, head: int | None = None,
-    columnar: bool | None = None,
+    columnar: bool | None = None, keep: str | Path | None = None,
 ) -> StateTables:
     """The store's state as Arrow tables (see :mod:`consentgate.bulk`).
 
@@ -72,12 +72,15 @@ def state_tables_from_store(
         columnar: True reads the event tables through ADBC where the store allows it;
             False fetches their rows through ``connection``; None (the default) takes
             ADBC for large stores. All give the same tables.
+        keep: a folder where the store's columns are kept between reads, so that a
+            later read asks the store only for the events logged since (see
+            :func:`~consentgate.bulk.kept_folder` for the usual place).
 
     Raises:
         ValueError: the catalog is missing a column, has a wrong type or repeats an id.
     """
     reads = {type_: fields for type_, fields in _READS.items() if catalog is None or type_ != "content"}
-    with event_reader(connection, reads, columnar, head) as read:
+    with event_reader(connection, reads, columnar, head, Path(keep) if keep is not None else None) as read:
         return _state_tables(read, catalog)
 
 

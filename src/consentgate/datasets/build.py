@@ -28,13 +28,17 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _PURPOSE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 
-def read_state(connection: Any, catalog: str | Path | None, head: int | None = None) -> Any:
+def read_state(store: Store, connection: Any, catalog: str | Path | None, head: int | None = None) -> Any:
     """The state tables for a selection, as of log entry ``head`` (default: the head the
-    connection sees); a catalog that cannot be read is bad input."""
-    from ..bulk import state_tables_from_store
+    connection, one of ``store``'s, sees); a catalog that cannot be read is bad input.
+
+    The store's columns are kept between reads where :func:`~consentgate.bulk.kept_folder`
+    says, so a later build reads only the events logged since.
+    """
+    from ..bulk import kept_folder, state_tables_from_store
 
     try:
-        return state_tables_from_store(connection, catalog, head=head)
+        return state_tables_from_store(connection, catalog, head=head, keep=kept_folder(store.url))
     except (ValueError, OSError, pa.ArrowException) as exc:
         if catalog is None:
             raise
@@ -170,7 +174,7 @@ def build_dataset(
     store.require_ready()
     with store.read() as connection:
         seq, head = read_head(connection)
-        tables = read_state(connection, catalog, seq)
+        tables = read_state(store, connection, catalog, seq)
     rows, positions, excluded = select_allowed(tables, purpose, when, policy, kinds, engine)
     # The state is not read again: freed before the catalog's files are read for the
     # allowed rows, the build's largest step in memory.
@@ -208,7 +212,7 @@ def rebuild_dataset(
         previous = registry.find_dataset(connection, name)
         version = registry.next_version(connection, previous.name)
         seq, head = read_head(connection)
-        tables = read_state(connection, previous.doc.get("catalog"), seq)
+        tables = read_state(store, connection, previous.doc.get("catalog"), seq)
     if not previous.manifest or not (Path(previous.manifest) / manifest.MANIFEST).exists():
         raise InvalidInput(f"dataset {previous.id}: its manifest ({previous.manifest}) is not readable here")
     destination = Path(out) if out else Path(previous.manifest).parent / f"{previous.name}-v{version}"

@@ -82,7 +82,7 @@ def _denied_in_catalog(
     from .build import read_state
 
     with store.read() as connection:
-        tables = read_state(connection, record.doc["catalog"])
+        tables = read_state(store, connection, record.doc["catalog"])
     selection = bulk_select(tables, record.purpose, at, policy, record.doc.get("kinds"))
     allowed = set(selection.filter(selection["allowed"])["item_id"].to_pylist())
     return {item for item in items if item not in allowed}

@@ -1,0 +1,159 @@
+"""The store's columns kept between reads: used only where the log vouches for them,
+topped up with the events logged since, and the same tables as a read of the store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from consentgate import Store, init_store
+from consentgate.bulk import _columnar, kept_folder, state_tables_from_store
+from consentgate.store import load_lines, read_head
+
+
+def seed_lines(examples: Path) -> list[bytes]:
+    return [line for line in (examples / "seed-story.jsonl").read_bytes().splitlines() if line.strip()]
+
+
+def state_of(store: Any, **options: Any) -> Any:
+    with store.read() as connection:
+        return state_tables_from_store(connection, **options)
+
+
+def assert_same_tables(one: Any, other: Any) -> None:
+    for name, table in one.as_dict().items():
+        assert table.equals(other.as_dict()[name]), name
+
+
+def copies(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir() if not path.name.startswith("."))
+
+
+def head_of(store: Any) -> int:
+    with store.read() as connection:
+        return read_head(connection)[0]
+
+
+@pytest.mark.backends
+def test_a_columnar_read_keeps_the_columns_and_the_next_read_adds_what_was_logged_since(store, examples, tmp_path):
+    lines = seed_lines(examples)
+    keep = tmp_path / "kept"
+    load_lines(store, lines[:40], "first-part.jsonl")
+    first = state_of(store, columnar=True, keep=keep)
+    assert copies(keep) == [f"at-{head_of(store)}"]
+    assert_same_tables(first, state_of(store, columnar=False))
+
+    load_lines(store, lines[40:], "the-rest.jsonl")
+    again = state_of(store, columnar=True, keep=keep)
+    assert_same_tables(again, state_of(store, columnar=False))
+    assert again.items.num_rows > first.items.num_rows
+
+
+@pytest.mark.backends
+def test_the_kept_columns_are_what_a_later_read_uses(store, examples, tmp_path):
+    """A line added to the kept participants (and nowhere in the store) shows in the
+    next read: the copy, not the store, gave those rows."""
+    keep = tmp_path / "kept"
+    load_lines(store, seed_lines(examples), "seed-story.jsonl")
+    state_of(store, columnar=True, keep=keep)
+    (copy,) = [path for path in keep.iterdir() if path.name.startswith("at-")]
+    file = copy / "participant.arrow"
+    lines = pa.ipc.open_file(pa.BufferReader(file.read_bytes())).read_all()
+    extra = pa.table({"seq": [0], "meeting": ["m-kept-only"], "subject": ["u-kept-only"], "notified": [None]},
+                     schema=lines.schema)
+    edited = copy / "edited.arrow"  # a new file in its place, as the copy is only ever mapped
+    with pa.OSFile(str(edited), "wb") as sink, pa.ipc.new_file(sink, lines.schema) as writer:
+        writer.write_table(pa.concat_tables([extra, lines]))
+    edited.replace(file)
+    people = state_of(store, columnar=True, keep=keep).people["id"].to_pylist()
+    assert "u-kept-only" in people
+    assert "u-kept-only" not in state_of(store, columnar=False).people["id"].to_pylist()
+
+
+def test_columns_kept_from_another_history_are_read_again(examples, tmp_path):
+    """Two stores whose logs differ at the kept entry: the second never uses the first's
+    copy, and leaves one of its own."""
+    keep = tmp_path / "kept"
+    lines = seed_lines(examples)
+    one = Store(f"sqlite:///{tmp_path / 'one.db'}")
+    init_store(one)
+    load_lines(one, lines, "seed-story.jsonl")
+    state_of(one, columnar=True, keep=keep)
+    kept_at = head_of(one)
+    one.dispose()
+    other = Store(f"sqlite:///{tmp_path / 'other.db'}")
+    init_store(other)
+    # One more event first: every later log entry, the kept one too, hashes differently.
+    extra = [json.dumps({"type": "account", "id": f"extra-{n}"}).encode() for n in range(3)]
+    load_lines(other, extra[:1] + lines + extra[1:], "other-story.jsonl")
+    assert head_of(other) > kept_at
+    assert_same_tables(state_of(other, columnar=True, keep=keep), state_of(other, columnar=False))
+    assert copies(keep) == [f"at-{head_of(other)}"]
+    other.dispose()
+
+
+@pytest.mark.backends
+def test_a_read_at_an_earlier_head_than_the_copy_does_not_use_it(store, examples, tmp_path):
+    keep = tmp_path / "kept"
+    lines = seed_lines(examples)
+    load_lines(store, lines[:40], "first-part.jsonl")
+    with store.read() as connection:
+        seq, _ = read_head(connection)
+        before = state_tables_from_store(connection, head=seq, columnar=False)
+        load_lines(store, lines[40:], "the-rest.jsonl")  # committed by another connection
+        state_of(store, columnar=True, keep=keep)  # a copy of the later state
+        again = state_tables_from_store(connection, head=seq, columnar=True, keep=keep)
+    assert_same_tables(again, before)
+
+
+def test_many_new_events_leave_a_new_copy_and_the_older_one_goes(store, examples, tmp_path, monkeypatch):
+    keep = tmp_path / "kept"
+    lines = seed_lines(examples)
+    load_lines(store, lines[:40], "first-part.jsonl")
+    state_of(store, columnar=True, keep=keep)
+    first = copies(keep)
+    load_lines(store, lines[40:], "the-rest.jsonl")
+    state_of(store, columnar=True, keep=keep)
+    assert copies(keep) == first  # a few events: read row by row, not kept again
+    monkeypatch.setattr(_columnar, "COLUMNAR_FROM", 5)
+    state_of(store, columnar=True, keep=keep)
+    assert copies(keep) == [f"at-{head_of(store)}"] != first
+
+
+def test_a_read_that_uses_fewer_tables_keeps_fewer_and_a_wider_read_replaces_it(store, examples, tmp_path):
+    """A build over a catalog reads no content from the store; a later build without one
+    needs it, so it reads the store whole again and keeps the wider copy."""
+    import pyarrow.parquet as pq
+
+    keep = tmp_path / "kept"
+    load_lines(store, seed_lines(examples), "seed-story.jsonl")
+    catalog = tmp_path / "catalog.parquet"
+    pq.write_table(pa.table({"id": ["c1"], "kind": ["chat"], "account": ["acme"], "owner": ["u-1"],
+                             "created_at": pa.array([0], pa.timestamp("s", tz="UTC"))}), catalog)
+    state_of(store, catalog=catalog, columnar=True, keep=keep)
+    (copy,) = [keep / name for name in copies(keep)]
+    assert not (copy / "content.arrow").exists()
+    assert_same_tables(state_of(store, columnar=True, keep=keep), state_of(store, columnar=False))
+    (copy,) = [keep / name for name in copies(keep)]
+    assert (copy / "content.arrow").exists()
+    assert_same_tables(state_of(store, catalog=catalog, columnar=True, keep=keep),
+                       state_of(store, catalog=catalog, columnar=False))
+
+
+def test_where_the_columns_are_kept(monkeypatch, tmp_path):
+    monkeypatch.delenv("CONSENTGATE_COLUMNS", raising=False)
+    assert kept_folder(f"sqlite:///{tmp_path}/s.db") == tmp_path / "s.db.columns"
+    assert kept_folder("sqlite:///relative/s.db") == Path("relative/s.db.columns")
+    assert kept_folder("sqlite:///:memory:") is None
+    assert kept_folder("postgresql+psycopg://postgres@127.0.0.1/cg") is None
+    monkeypatch.setenv("CONSENTGATE_COLUMNS", str(tmp_path / "elsewhere"))
+    one, other = kept_folder("postgresql+psycopg://postgres@127.0.0.1/cg"), kept_folder(f"sqlite:///{tmp_path}/s.db")
+    assert one is not None and other is not None and one != other
+    assert one.parent == other.parent == tmp_path / "elsewhere"
+    assert kept_folder("postgresql+psycopg://postgres:secret@127.0.0.1/cg") == one  # not by its password
+    monkeypatch.setenv("CONSENTGATE_COLUMNS", "off")
+    assert kept_folder(f"sqlite:///{tmp_path}/s.db") is None
