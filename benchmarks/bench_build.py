@@ -13,11 +13,15 @@ the same size (``--fresh`` loads it again).
 Then, at T after every item exists, for ai.training:
 
 - reading the state (store + catalog) as columns through ADBC, and row by row through
-  the SQLAlchemy connection, in the same run, best of ``--repeat``;
+  the SQLAlchemy connection, in the same run, best of ``--repeat``; then with the
+  store's columns kept by an earlier read (the state worked out again from them and
+  the catalog), and with the whole state kept by an earlier read of the same events and
+  catalog files;
 - ``select`` on DuckDB; writing ``manifest.parquet`` alone;
 - the whole build in process (``build_dataset``: read, select, manifest, dataset.json,
-  registration in the log, lineage event), best of ``--repeat``;
-- ``consentgate dataset build`` as a command, end to end, and its peak RSS.
+  registration in the log, lineage event), best of ``--repeat``, with nothing kept
+  (the store's kept folder removed before each) and after a build before it;
+- ``consentgate dataset build`` as a command, end to end, and its peak RSS, both ways.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from _common import OUT, fresh_name, machine, table, timed
 from bench_select import AI_KEY, AT, CONTENT, SHARING_KEY, T0, T1, choice, ids, peak_while, rss_mib, sha256s
 
 from consentgate import Store, init_store
-from consentgate.bulk import select, state_tables_from_store
+from consentgate.bulk import kept_folder, select, state_tables_from_store
 from consentgate.core import Policy
 from consentgate.datasets import manifest
 from consentgate.datasets.build import allowed_rows, build_dataset
@@ -214,14 +218,17 @@ def prepare(n: int, fresh: bool) -> tuple[Store, Path, int, float]:
     return store, path, count, seconds
 
 
-def best(repeat: int, function: Any) -> tuple[float, float, Any]:
-    """Best seconds of ``repeat`` runs, the peak RSS (MiB) over them, the last value.
+def best(repeat: int, function: Any, before: Any = None) -> tuple[float, float, Any]:
+    """Best seconds of ``repeat`` runs, the peak RSS (MiB) over them, the last value
+    (``before`` is called, untimed, before each run).
 
     Only the last run's value is kept: a run never holds an earlier run's tables.
     """
     seconds, peaks, value = [], [], None
     for _ in range(repeat):
         value = None
+        if before is not None:
+            before()
         gc.collect()
         elapsed, peak, value = peak_while(function)
         seconds.append(elapsed)
@@ -229,10 +236,16 @@ def best(repeat: int, function: Any) -> tuple[float, float, Any]:
     return min(seconds), max(peaks), value
 
 
-def read_state(store: Store, path: Path, columnar: bool) -> Any:
+def read_state(store: Store, path: Path, columnar: bool, keep: Path | None = None) -> Any:
     with store.read() as connection:
         seq, _ = read_head(connection)
-        return state_tables_from_store(connection, path, head=seq, columnar=columnar)
+        return state_tables_from_store(connection, path, head=seq, columnar=columnar, keep=keep)
+
+
+def forget(kept: Path, states_only: bool = False) -> None:
+    """Drop what earlier reads kept of the store: the whole states, or everything."""
+    for path in kept.glob("state-*") if states_only else [kept]:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class Rows(list[tuple[str, ...]]):
@@ -254,6 +267,19 @@ def stages(store: Store, path: Path, n: int, repeat: int, policy: Policy) -> lis
     rows.append(("read state: rows through the driver + catalog", f"{n:,} items", f"{rows_s:.2f} s", "",
                  f"{rows_peak:,.0f} MiB", "same tables as the columns" if same else "DIFFERS from the columns"))
     by_rows = None
+    kept = kept_folder(store.engine.url.render_as_string(hide_password=False))
+    assert kept is not None
+    forget(kept)
+    read_state(store, path, True, kept)  # keeps the columns (and the state)
+    seconds, peak, _ = best(repeat, lambda: read_state(store, path, True, kept), lambda: forget(kept, True))
+    rows.append(("read state: store's columns kept by an earlier read, catalog read", f"{n:,} items",
+                 f"{seconds:.2f} s", "", f"{peak:,.0f} MiB", f"best of {repeat}; the state worked out again"))
+    seconds, peak, again = best(repeat, lambda: read_state(store, path, True, kept))
+    same = all(t.equals(again.as_dict()[name]) for name, t in tables.as_dict().items())
+    rows.append(("read state: kept whole by an earlier read (same events, same catalog files)", f"{n:,} items",
+                 f"{seconds:.2f} s", "", f"{peak:,.0f} MiB",
+                 f"best of {repeat}; " + ("same tables as read afresh" if same else "DIFFERS from the tables read")))
+    again = None
     seconds, peak, selection = best(repeat, lambda: select(tables, PURPOSE, AT, policy))
     allowed = selection.filter(selection["allowed"])
     rows.append(("`select` on DuckDB", f"{n:,} items", f"{seconds:.2f} s", f"{n / seconds / 1e6:.1f} M items/s",
@@ -286,32 +312,41 @@ def main() -> None:
     else:
         rows.append(("store kept from an earlier run", f"{count:,} events", "", "", "", ""))
     rows += stages(store, path, n, args.repeat, policy)
+    kept = kept_folder(store.engine.url.render_as_string(hide_password=False))
+    assert kept is not None
     gc.collect()
     base_rss = rss_mib()
-    builds = []
-    for _ in range(args.repeat):
+    for label, fresh in (("nothing kept", True), ("kept by the build before", False)):
+        builds = []
+        for _ in range(args.repeat):
+            if fresh:
+                forget(kept)
+            out = OUT / fresh_name("build")
+            builds.append(peak_while(lambda out=out: build_dataset(store, "bench", PURPOSE, out, policy, at=AT,
+                                                                   catalog=path)))
+            shutil.rmtree(out, ignore_errors=True)
+        seconds = min(b[0] for b in builds)
+        peak = max(b[1] for b in builds)
+        rows.append((f"whole build in process (`build_dataset`), {label}", f"{n:,} items", f"{seconds:.2f} s", "",
+                     f"{peak:,.0f} MiB", f"best of {args.repeat}; +{peak - base_rss:,.0f} MiB over "
+                     f"{base_rss:,.0f}; {builds[-1][2]['count']:,} in the dataset; goal ≤ 10 s, ≤ 3 GiB"))
+    for label, fresh in (("nothing kept", True), ("kept by the build before", False)):
+        if fresh:
+            forget(kept)
         out = OUT / fresh_name("build")
-        builds.append(peak_while(lambda out=out: build_dataset(store, "bench", PURPOSE, out, policy, at=AT,
-                                                               catalog=path)))
+        command = [sys.executable, "-m", "consentgate", "--db", str(store.engine.url), "dataset", "build", "bench",
+                   "--purpose", PURPOSE, "--at", format_time(AT), "--catalog", str(path), "--out", str(out)]
+        # Started from a small process: a child forked from this one would report this
+        # process's peak as its own.
+        measure = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+                   "stdout=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        run = [sys.executable, "-c", measure, *command]
+        seconds, done = timed(lambda run=run: subprocess.run(run, check=True, capture_output=True, text=True))
         shutil.rmtree(out, ignore_errors=True)
-    seconds = min(b[0] for b in builds)
-    peak = max(b[1] for b in builds)
-    rows.append(("whole build in process (`build_dataset`)", f"{n:,} items", f"{seconds:.2f} s", "",
-                 f"{peak:,.0f} MiB", f"best of {args.repeat}; +{peak - base_rss:,.0f} MiB over {base_rss:,.0f}; "
-                 f"{builds[-1][2]['count']:,} in the dataset; goal ≤ 10 s, ≤ 3 GiB"))
-    out = OUT / fresh_name("build")
-    command = [sys.executable, "-m", "consentgate", "--db", str(store.engine.url), "dataset", "build", "bench",
-               "--purpose", PURPOSE, "--at", format_time(AT), "--catalog", str(path), "--out", str(out)]
-    # Started from a small process: a child forked from this one would report this
-    # process's peak as its own.
-    measure = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL);"
-               " print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    seconds, done = timed(lambda: subprocess.run([sys.executable, "-c", measure, *command], check=True,
-                                                 capture_output=True, text=True))
-    shutil.rmtree(out, ignore_errors=True)
-    peak_kib = int(done.stdout.split()[-1])
-    rows.append(("`consentgate dataset build --catalog`, end to end", f"{n:,} items", f"{seconds:.2f} s", "",
-                 f"{peak_kib / 1024:,.0f} MiB", "a new process: peak RSS of the whole command"))
+        peak_kib = int(done.stdout.split()[-1])
+        rows.append((f"`consentgate dataset build --catalog`, end to end, {label}", f"{n:,} items",
+                     f"{seconds:.2f} s", "", f"{peak_kib / 1024:,.0f} MiB",
+                     "a new process: peak RSS of the whole command"))
     store.dispose()
     print(f"## Dataset build (`benchmarks/bench_build.py --items {n}`)\n")
     print(f"Machine: {machine()}.\n")

@@ -4,14 +4,17 @@ topped up with the events logged since, and the same tables as a read of the sto
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from consentgate import Store, init_store
 from consentgate.bulk import _columnar, kept_folder, state_tables_from_store
+from consentgate.datasets.registry import register_model
 from consentgate.store import load_lines, read_head
 
 
@@ -30,7 +33,13 @@ def assert_same_tables(one: Any, other: Any) -> None:
 
 
 def copies(folder: Path) -> list[str]:
-    return sorted(path.name for path in folder.iterdir() if not path.name.startswith("."))
+    """The kept copies of event columns."""
+    return sorted(path.name for path in folder.iterdir() if path.name.startswith("at-"))
+
+
+def states(folder: Path) -> list[Path]:
+    """The kept states."""
+    return sorted(folder.glob("state-*"))
 
 
 def head_of(store: Any) -> int:
@@ -60,7 +69,9 @@ def test_the_kept_columns_are_what_a_later_read_uses(store, examples, tmp_path):
     keep = tmp_path / "kept"
     load_lines(store, seed_lines(examples), "seed-story.jsonl")
     state_of(store, columnar=True, keep=keep)
-    (copy,) = [path for path in keep.iterdir() if path.name.startswith("at-")]
+    for state in states(keep):  # else the state kept whole answers a read at the same head
+        shutil.rmtree(state)
+    (copy,) = [keep / name for name in copies(keep)]
     file = copy / "participant.arrow"
     lines = pa.ipc.open_file(pa.BufferReader(file.read_bytes())).read_all()
     extra = pa.table({"seq": [0], "meeting": ["m-kept-only"], "subject": ["u-kept-only"], "notified": [None]},
@@ -120,6 +131,8 @@ def test_many_new_events_leave_a_new_copy_and_the_older_one_goes(store, examples
     state_of(store, columnar=True, keep=keep)
     assert copies(keep) == first  # a few events: read row by row, not kept again
     monkeypatch.setattr(_columnar, "COLUMNAR_FROM", 5)
+    for state in states(keep):  # else the state kept whole answers a read at the same head
+        shutil.rmtree(state)
     state_of(store, columnar=True, keep=keep)
     assert copies(keep) == [f"at-{head_of(store)}"] != first
 
@@ -127,8 +140,6 @@ def test_many_new_events_leave_a_new_copy_and_the_older_one_goes(store, examples
 def test_a_read_that_uses_fewer_tables_keeps_fewer_and_a_wider_read_replaces_it(store, examples, tmp_path):
     """A build over a catalog reads no content from the store; a later build without one
     needs it, so it reads the store whole again and keeps the wider copy."""
-    import pyarrow.parquet as pq
-
     keep = tmp_path / "kept"
     load_lines(store, seed_lines(examples), "seed-story.jsonl")
     catalog = tmp_path / "catalog.parquet"
@@ -157,3 +168,123 @@ def test_where_the_columns_are_kept(monkeypatch, tmp_path):
     assert kept_folder("postgresql+psycopg://postgres:secret@127.0.0.1/cg") == one  # not by its password
     monkeypatch.setenv("CONSENTGATE_COLUMNS", "off")
     assert kept_folder(f"sqlite:///{tmp_path}/s.db") is None
+
+
+def write_catalog(path: Path, owner: str) -> None:
+    pq.write_table(pa.table({"id": ["c1", "c2"], "kind": ["chat", "audio"], "account": ["acme", "acme"],
+                             "owner": [owner, "u-2"], "created_at": pa.array([0, 1], pa.timestamp("s", tz="UTC"))}),
+                   path)
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("with_catalog", [False, True])
+def test_a_read_at_the_same_head_over_the_same_catalog_reads_nothing_again(store, examples, tmp_path, monkeypatch,
+                                                                           with_catalog):
+    from consentgate.bulk import _store
+
+    keep = tmp_path / "kept"
+    catalog = tmp_path / "catalog.parquet" if with_catalog else None
+    if catalog:
+        write_catalog(catalog, "u-1")
+    load_lines(store, seed_lines(examples), "seed-story.jsonl")
+    first = state_of(store, catalog=catalog, columnar=True, keep=keep)
+    assert len(states(keep)) == 1
+
+    def no_store_read(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the store was read again")
+
+    monkeypatch.setattr(_store, "event_reader", no_store_read)
+    # A log entry that is no event (a model registered) leaves the state as it was.
+    with store.write() as connection:
+        register_model(connection, {"id": "m", "dataset": "none", "shards": 1, "shard_counts": [0],
+                                    "registered_at": "2024-01-01T00:00:00Z"})
+    again = state_of(store, catalog=catalog, columnar=True, keep=keep)
+    assert_same_tables(again, first)
+    monkeypatch.undo()
+    assert_same_tables(again, state_of(store, catalog=catalog, columnar=False))
+
+
+def test_a_kept_state_is_not_used_once_the_catalog_or_the_code_changed(store, examples, tmp_path, monkeypatch):
+    from consentgate.bulk import _kept
+
+    keep, catalog = tmp_path / "kept", tmp_path / "catalog.parquet"
+    load_lines(store, seed_lines(examples), "seed-story.jsonl")
+    write_catalog(catalog, "u-1")
+    state_of(store, catalog=catalog, columnar=True, keep=keep)
+    write_catalog(catalog, "u-changed")
+    changed = state_of(store, catalog=catalog, columnar=True, keep=keep)
+    assert changed.items.column("owner").to_pylist()[0] == "u-changed"
+    assert_same_tables(changed, state_of(store, catalog=catalog, columnar=False))
+    assert len(states(keep)) == 2
+
+    state_of(store, columnar=True, keep=keep)  # a third state: the least recently used goes
+    assert len(states(keep)) == 2
+    monkeypatch.setattr(_kept, "_code_digest", lambda: "other code")
+    calls: list[str] = []
+    original = _kept.KeptStates.keep
+    monkeypatch.setattr(_kept.KeptStates, "keep", lambda self, key, tables: calls.append(key) or original(
+        self, key, tables))
+    state_of(store, catalog=catalog, columnar=True, keep=keep)
+    assert len(calls) == 1  # worked out again, and kept
+
+
+def test_builds_keep_the_state_and_a_withdrawal_after_one_reaches_the_next(sqlite_store, examples, tmp_path,
+                                                                           monkeypatch):
+    """Builds through the product's own path: the first keeps the store's columns and
+    state beside the SQLite file, a build of the same events reads nothing again, and a
+    withdrawal logged after them is in the next build."""
+    from datetime import UTC, datetime
+
+    from consentgate.bulk import _store
+    from consentgate.core import Policy
+    from consentgate.datasets.build import build_dataset
+
+    monkeypatch.delenv("CONSENTGATE_COLUMNS", raising=False)
+    monkeypatch.setattr(_store, "COLUMNAR_FROM", 1)  # the seed story counts as a large store
+    at, policy = datetime(2023, 9, 2, tzinfo=UTC), Policy.default()
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+
+    def build(number: int) -> set[str]:
+        out = tmp_path / f"ds{number}"
+        build_dataset(sqlite_store, "seed", "ai.training", out, policy, at=at)
+        return set(pq.read_table(out / "manifest.parquet")["item_id"].to_pylist())
+
+    first = build(1)
+    kept = kept_folder(sqlite_store.url)
+    assert kept is not None and kept.parent == tmp_path
+    assert copies(kept) and states(kept)
+    assert "m-100-audio" in first
+
+    def no_store_read(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the store was read again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_store, "event_reader", no_store_read)
+        assert build(2) == first  # the first build's registration is no event
+
+    withdrawal = {"type": "consent", "id": "c-ana-2", "subject": "ana", "purpose": "ai.training",
+                  "status": "withdrawn", "at": "2023-08-20T00:00:00Z"}
+    load_lines(sqlite_store, [json.dumps(withdrawal).encode()], "withdrawal.jsonl")
+    after = build(3)
+    assert "m-100-audio" not in after and after < first
+    with sqlite_store.read() as connection:
+        fresh = state_tables_from_store(connection, columnar=False)
+    from consentgate.bulk import select
+
+    selection = select(fresh, "ai.training", at, policy)
+    assert after == set(selection.filter(selection["allowed"])["item_id"].to_pylist())
+
+
+def test_nothing_is_kept_when_told_so(sqlite_store, examples, tmp_path, monkeypatch):
+    from datetime import UTC, datetime
+
+    from consentgate.bulk import _store
+    from consentgate.core import Policy
+    from consentgate.datasets.build import build_dataset
+
+    monkeypatch.setenv("CONSENTGATE_COLUMNS", "off")
+    monkeypatch.setattr(_store, "COLUMNAR_FROM", 1)
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    build_dataset(sqlite_store, "seed", "ai.training", tmp_path / "ds", Policy.default(),
+                  at=datetime(2023, 9, 2, tzinfo=UTC))
+    assert not [path for path in tmp_path.iterdir() if path.name.endswith(".columns")]

@@ -34,11 +34,13 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.dataset as ds
 from sqlalchemy import Connection, make_url, select
 
 from ..store.schema import log
@@ -177,3 +179,93 @@ def _holds(path: Path, fields: Mapping[str, Any]) -> bool:
     """Whether the copy in ``path`` keeps every field of ``fields``."""
     kept = _meta(path).get("fields", {})
     return all(type_ in kept and set(wanted) <= set(kept[type_]) for type_, wanted in fields.items())
+
+
+# The modules whose code turns events and a catalog into state tables: a kept state is
+# used only by the same code that made it.
+_STATE_CODE = ("_store.py", "_refs.py", "_catalog.py", "_tables.py", "_columnar.py", "_kept.py")
+_STATES_KEPT = 2
+
+
+@cache
+def _code_digest() -> str:
+    digest = hashlib.sha256()
+    for name in _STATE_CODE:
+        digest.update((Path(__file__).with_name(name)).read_bytes())
+    return digest.hexdigest()
+
+
+def _catalog_files(catalog: str | Path) -> list[tuple[str, int, int]]:
+    """Each file of a catalog: its path, size and time of last change (ns)."""
+    files = []
+    for name in sorted(ds.dataset(str(catalog), format="parquet").files):
+        info = os.stat(name)
+        files.append((str(Path(name).resolve()), info.st_size, info.st_mtime_ns))
+    return files
+
+
+def state_key(seq: int, hash_: str, catalog: str | Path | None) -> str:
+    """What a kept state stands for: the log entry it is as of (and its hash), the
+    catalog's files as they are now (path, size, last change), the code that made it."""
+    key = {"seq": seq, "hash": hash_, "catalog": _catalog_files(catalog) if catalog is not None else None,
+           "code": _code_digest()}
+    return hashlib.sha256(orjson.dumps(key)).hexdigest()
+
+
+class KeptStates:
+    """Whole states (every state table) kept by :func:`state_key`, the newest few.
+
+    A build of another dataset, or at another time, over the same store and catalog
+    reads the state the previous build worked out instead of working it out again.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def read(self, key: str) -> dict[str, pa.Table] | None:
+        """The tables kept under ``key`` (memory-mapped), or None."""
+        path = self.folder / f"state-{key[:32]}"
+        if _meta(path).get("key") != key:
+            return None
+        tables = {}
+        try:
+            for name in _meta(path)["tables"]:
+                with pa.memory_map(str(path / f"{name}.arrow")) as source:
+                    tables[name] = pa.ipc.open_file(source).read_all()
+            os.utime(path)  # the most recently used are the ones kept
+        except (OSError, pa.ArrowException):
+            return None
+        return tables
+
+    def keep(self, key: str, tables: Mapping[str, pa.Table]) -> None:
+        """Keep ``tables`` under ``key``; only the most recently used states stay."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))
+        except OSError:
+            return
+        try:
+            for name, table in tables.items():
+                table = _one_dictionary_each(table)
+                with pa.OSFile(str(staging / f"{name}.arrow"), "wb") as sink, \
+                        pa.ipc.new_file(sink, table.schema) as writer:
+                    writer.write_table(table)
+            (staging / _META).write_bytes(orjson.dumps({"key": key, "tables": list(tables)}))
+            target = self.folder / f"state-{key[:32]}"
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+        except (OSError, pa.ArrowException):
+            shutil.rmtree(staging, ignore_errors=True)
+            return
+        states = sorted(self.folder.glob("state-*"), key=lambda path: path.stat().st_mtime, reverse=True)
+        for old in states[_STATES_KEPT:]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _one_dictionary_each(table: pa.Table) -> pa.Table:
+    """``table`` with each dictionary column in one chunk (an Arrow file holds one
+    dictionary per column)."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type) and table.column(index).num_chunks > 1:
+            table = table.set_column(index, field, pa.chunked_array([table.column(index).combine_chunks()]))
+    return table

@@ -16,10 +16,12 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
+from ..store.schema import EVENT_SPECS, log
 from ._catalog import content_items, read_catalog
-from ._columnar import Reader, event_reader
+from ._columnar import COLUMNAR_FROM, Reader, event_reader
+from ._kept import KeptStates, state_key
 from ._refs import encoded, with_references
 from ._tables import StateTables, build, kinds_mask, raw_schema, side_by_side, strings
 
@@ -73,15 +75,45 @@ def state_tables_from_store(
             False fetches their rows through ``connection``; None (the default) takes
             ADBC for large stores. All give the same tables.
         keep: a folder where the store's columns are kept between reads, so that a
-            later read asks the store only for the events logged since (see
-            :func:`~consentgate.bulk.kept_folder` for the usual place).
+            later read asks the store only for the events logged since, and where the
+            state tables themselves are kept, so that a read at the same log entry over
+            the same catalog files (as the same code read them) reads nothing again
+            (see ``_kept``; :func:`~consentgate.bulk.kept_folder` gives the usual place).
+            Only columnar reads keep anything.
 
     Raises:
         ValueError: the catalog is missing a column, has a wrong type or repeats an id.
     """
     reads = {type_: fields for type_, fields in _READS.items() if catalog is None or type_ != "content"}
+    if head is None:
+        head = connection.execute(select(func.coalesce(func.max(log.c.seq), 0))).scalar_one()
+    if columnar is None:
+        columnar = head >= COLUMNAR_FROM
+    states, key = None, None
+    if keep is not None and columnar:
+        # Log entries that are no event read here (a dataset registered, say) leave the
+        # state as it was: it is the state as of the last event read.
+        last = max((connection.execute(select(func.max(EVENT_SPECS[type_].table.c.seq)).where(
+            EVENT_SPECS[type_].table.c.seq <= head)).scalar() or 0 for type_ in reads), default=0)
+        hash_ = connection.execute(select(log.c.hash).where(log.c.seq == last)).scalar()
+        if hash_ is not None:
+            states, key = KeptStates(Path(keep)), _state_key(last, hash_, catalog)
+            found = states.read(key) if key else None
+            if found is not None:
+                return StateTables(**found)
     with event_reader(connection, reads, columnar, head, Path(keep) if keep is not None else None) as read:
-        return _state_tables(read, catalog)
+        tables = _state_tables(read, catalog)
+    if states is not None and key:
+        states.keep(key, tables.as_dict())
+    return tables
+
+
+def _state_key(head: int, hash_: str, catalog: str | Path | None) -> str | None:
+    """The kept state's key (None when the catalog cannot be listed: reading it says why)."""
+    try:
+        return state_key(head, hash_, catalog)
+    except (OSError, ValueError, pa.ArrowException):
+        return None
 
 
 # What a selection reads of each event type, in the order it is read: the items' own
