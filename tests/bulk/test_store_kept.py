@@ -222,8 +222,8 @@ def test_a_kept_state_is_not_used_once_the_catalog_or_the_code_changed(store, ex
     monkeypatch.setattr(_kept, "_code_digest", lambda: "other code")
     calls: list[str] = []
     original = _kept.KeptStates.keep
-    monkeypatch.setattr(_kept.KeptStates, "keep", lambda self, key, tables: calls.append(key) or original(
-        self, key, tables))
+    monkeypatch.setattr(_kept.KeptStates, "keep", lambda self, key, *rest: calls.append(key) or original(
+        self, key, *rest))
     state_of(store, catalog=catalog, columnar=True, keep=keep)
     assert len(calls) == 1  # worked out again, and kept
 
@@ -288,3 +288,59 @@ def test_nothing_is_kept_when_told_so(sqlite_store, examples, tmp_path, monkeypa
     build_dataset(sqlite_store, "seed", "ai.training", tmp_path / "ds", Policy.default(),
                   at=datetime(2023, 9, 2, tzinfo=UTC))
     assert not [path for path in tmp_path.iterdir() if path.name.endswith(".columns")]
+
+
+def consent(**fields: Any) -> bytes:
+    return json.dumps({"type": "consent", "purpose": "ai.training", "at": "2023-08-20T00:00:00Z", **fields}).encode()
+
+
+@pytest.mark.backends
+def test_consents_logged_after_a_kept_state_update_it_without_working_the_rest_out_again(store, examples, tmp_path,
+                                                                                        monkeypatch):
+    from consentgate.bulk import _store
+
+    keep = tmp_path / "kept"
+    load_lines(store, seed_lines(examples), "seed-story.jsonl")
+    state_of(store, columnar=True, keep=keep)
+    load_lines(store, [consent(id="c-ana-2", subject="ana", status="withdrawn")], "withdrawal.jsonl")
+
+    def worked_out_again(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the whole state was worked out again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_store, "_state_tables", worked_out_again)
+        updated = state_of(store, columnar=True, keep=keep)
+    assert_same_tables(updated, state_of(store, columnar=False))
+    assert "c-ana-2" in updated.consents["id"].to_pylist()
+    assert len(states(keep)) == 2  # the updated state is kept too
+
+
+def test_a_consent_naming_new_people_and_meetings_adds_them_after_the_kept_ones(store, examples, tmp_path):
+    from datetime import UTC, datetime
+
+    from consentgate.bulk import select
+    from consentgate.core import Policy
+
+    keep = tmp_path / "kept"
+    load_lines(store, seed_lines(examples), "seed-story.jsonl")
+    before = state_of(store, columnar=True, keep=keep)
+    load_lines(store, [consent(id="c-new-1", subject="newcomer", status="given"),
+                       consent(id="c-ana-3", subject="ana", status="withdrawn", meeting="m-100")], "new.jsonl")
+    updated = state_of(store, columnar=True, keep=keep)
+    fresh = state_of(store, columnar=False)
+    people = updated.people["id"].to_pylist()
+    assert people[:before.people.num_rows] == before.people["id"].to_pylist() and "newcomer" in people
+    at, policy = datetime(2023, 9, 2, tzinfo=UTC), Policy.default()
+    one, other = select(updated, "ai.training", at, policy), select(fresh, "ai.training", at, policy)
+    assert one.to_pylist() == other.to_pylist()
+
+
+def test_other_events_after_a_kept_state_have_it_worked_out_again(store, examples, tmp_path):
+    keep = tmp_path / "kept"
+    load_lines(store, seed_lines(examples), "seed-story.jsonl")
+    state_of(store, columnar=True, keep=keep)
+    setting = {"type": "setting", "scope": "account", "target": "northwind", "key": "ai.training", "value": False,
+               "locked": True, "at": "2023-08-20T00:00:00Z"}
+    load_lines(store, [consent(id="c-ana-2", subject="ana", status="withdrawn"), json.dumps(setting).encode()],
+               "more.jsonl")
+    assert_same_tables(state_of(store, columnar=True, keep=keep), state_of(store, columnar=False))

@@ -180,7 +180,7 @@ def _sqlite_file(connection: Connection) -> str | None:
 @contextmanager
 def event_reader(
     connection: Connection, reads: Mapping[str, tuple[str, ...]], columnar: bool | None = None,
-    head: int | None = None, keep: Path | None = None,
+    head: int | None = None, keep: Path | None = None, leave: bool = True,
 ) -> Iterator[Reader]:
     """A reader of the event tables ``reads`` names, as of one log entry.
 
@@ -199,6 +199,8 @@ def event_reader(
             from the store; a columnar read of ``COLUMNAR_FROM`` or more new events
             leaves a new copy there once every table of ``reads`` was read. Row-by-row
             reads (``columnar`` False) neither use nor leave one.
+        leave: False never leaves a new copy (a read of a few event types, whose copy
+            would stand in for the wider one kept).
 
     Raises:
         StoreError: the store could not be read.
@@ -231,7 +233,7 @@ def event_reader(
         if copy is not None:
             new, path = fetch, copy[1]
             fetch = lambda type_: pa.concat_tables([read_kept(path, type_, reads[type_]), new(type_)])  # noqa: E731
-        writer = kept.writer() if kept is not None and columnar else None
+        writer = kept.writer() if kept is not None and columnar and leave else None
         if writer is not None:
             stack.callback(writer.discard)  # a no-op once committed
         # Kept columns are at hand at once, as tables read ahead are.

@@ -204,12 +204,16 @@ def _catalog_files(catalog: str | Path) -> list[tuple[str, int, int]]:
     return files
 
 
-def state_key(seq: int, hash_: str, catalog: str | Path | None) -> str:
-    """What a kept state stands for: the log entry it is as of (and its hash), the
-    catalog's files as they are now (path, size, last change), the code that made it."""
-    key = {"seq": seq, "hash": hash_, "catalog": _catalog_files(catalog) if catalog is not None else None,
-           "code": _code_digest()}
-    return hashlib.sha256(orjson.dumps(key)).hexdigest()
+def state_base(catalog: str | Path | None) -> str:
+    """What a kept state stands for besides the events: the catalog's files as they are
+    now (path, size, last change) and the code that made it."""
+    base = {"catalog": _catalog_files(catalog) if catalog is not None else None, "code": _code_digest()}
+    return hashlib.sha256(orjson.dumps(base)).hexdigest()
+
+
+def state_key(base: str, seq: int, hash_: str) -> str:
+    """The key of the state made with ``base`` as of log entry ``seq`` (and its hash)."""
+    return hashlib.sha256(orjson.dumps({"base": base, "seq": seq, "hash": hash_})).hexdigest()
 
 
 class KeptStates:
@@ -227,6 +231,23 @@ class KeptStates:
         path = self.folder / f"state-{key[:32]}"
         if _meta(path).get("key") != key:
             return None
+        return self._tables(path)
+
+    def earlier(self, connection: Connection, base: str, seq: int) -> tuple[int, dict[str, pa.Table]] | None:
+        """The newest state kept with ``base`` as of an event before ``seq`` that the
+        store's log vouches for: its ``seq`` and tables."""
+        found = []
+        for path in self.folder.glob("state-*"):
+            meta = _meta(path)
+            if meta.get("base") == base and isinstance(meta.get("seq"), int) and meta["seq"] < seq:
+                found.append((meta["seq"], meta.get("hash"), path))
+        for kept_seq, hash_, path in sorted(found, reverse=True):
+            if connection.execute(select(log.c.hash).where(log.c.seq == kept_seq)).scalar() == hash_:
+                tables = self._tables(path)
+                return (kept_seq, tables) if tables is not None else None
+        return None
+
+    def _tables(self, path: Path) -> dict[str, pa.Table] | None:
         tables = {}
         try:
             for name in _meta(path)["tables"]:
@@ -237,8 +258,9 @@ class KeptStates:
             return None
         return tables
 
-    def keep(self, key: str, tables: Mapping[str, pa.Table]) -> None:
-        """Keep ``tables`` under ``key``; only the most recently used states stay."""
+    def keep(self, key: str, tables: Mapping[str, pa.Table], about: Mapping[str, Any] | None = None) -> None:
+        """Keep ``tables`` under ``key`` (``about`` is recorded beside it: ``base``,
+        ``seq``, ``hash``); only the most recently used states stay."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))
@@ -250,7 +272,7 @@ class KeptStates:
                 with pa.OSFile(str(staging / f"{name}.arrow"), "wb") as sink, \
                         pa.ipc.new_file(sink, table.schema) as writer:
                     writer.write_table(table)
-            (staging / _META).write_bytes(orjson.dumps({"key": key, "tables": list(tables)}))
+            (staging / _META).write_bytes(orjson.dumps({**(about or {}), "key": key, "tables": list(tables)}))
             target = self.folder / f"state-{key[:32]}"
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)

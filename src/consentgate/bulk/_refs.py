@@ -28,7 +28,7 @@ from ..model import DATA_KINDS
 from ._tables import SCHEMAS, StateTables, distinct, kind_table, refs, side_by_side, strings
 
 
-def _extend(table: pa.Table, name: str, ids: pa.Array, all_new: bool = False) -> pa.Table:
+def extend(table: pa.Table, name: str, ids: pa.Array, all_new: bool = False) -> pa.Table:
     """``table`` plus a row (nulls but the id) for each id it does not have yet
     (``all_new``: the caller knows it has none of ``ids``)."""
     new = ids if all_new else pc.filter(ids, pc.invert(pc.is_in(ids, value_set=table.column("id"))))
@@ -43,7 +43,7 @@ def _by_scope(settings: pa.Table, scope: str) -> pa.ChunkedArray:
     return settings.filter(pc.equal(settings["scope"], scope)).column("target")
 
 
-def _with(table: pa.Table, name: str, columns: dict[str, Any]) -> pa.Table:
+def with_columns(table: pa.Table, name: str, columns: dict[str, Any]) -> pa.Table:
     for column, values in columns.items():
         table = table.append_column(column, values)
     return table.select(SCHEMAS[name].names).cast(SCHEMAS[name])
@@ -173,18 +173,18 @@ def with_references(raw: dict[str, pa.Table], compact: bool = False) -> StateTab
         meeting_ids, rows = _numbered(described, lines, cm, item_refs["meeting"])
         if _leads(meeting_ids, described):
             # The meeting events' ids are the first numbers: the rest are the meetings to add.
-            return _extend(raw["meetings"], "meetings", meeting_ids.slice(len(described)), all_new=True), rows
+            return extend(raw["meetings"], "meetings", meeting_ids.slice(len(described)), all_new=True), rows
         # An id repeats among the meeting events: rows are the first of each.
-        meetings = _extend(raw["meetings"], "meetings", meeting_ids)
+        meetings = extend(raw["meetings"], "meetings", meeting_ids)
         return meetings, _rows_among(meetings["id"], lines, cm, item_refs["meeting"])
 
     # The store has been read by now: people and meetings are numbered at once, on both cores.
     (people, (member, owner, consent_subject, line_subject, targeted)), \
         (meetings, (line_meeting, consent_meeting, meeting)) = side_by_side(number_people, number_meetings)
-    accounts = _extend(raw["accounts"], "accounts", distinct(
+    accounts = extend(raw["accounts"], "accounts", distinct(
         item_accounts, raw["acceptances"]["account"], _by_scope(settings, "account"), raw["groups"]["account"],
         users["account"], raw["meetings"]["account"]))
-    groups = _extend(raw["groups"], "groups", distinct(user_groups["group_id"], _by_scope(settings, "group")))
+    groups = extend(raw["groups"], "groups", distinct(user_groups["group_id"], _by_scope(settings, "group")))
     keys = {"people": people["id"], "meetings": meetings["id"], "accounts": accounts["id"], "groups": groups["id"]}
     (account,) = _rows_among(keys["accounts"], item_refs["account"])
     compact_items = _items(items, keys, {"account": account, "owner": owner, "meeting": meeting}, item_refs["kind"],
@@ -202,21 +202,21 @@ def with_references(raw: dict[str, pa.Table], compact: bool = False) -> StateTab
         accounts=accounts,
         groups=groups,
         users=users.select(SCHEMAS["users"].names).cast(SCHEMAS["users"]),
-        user_groups=_with(user_groups, "user_groups", {
+        user_groups=with_columns(user_groups, "user_groups", {
             "user_ref": member.cast(pa.int64()),
             "group_ref": refs(user_groups["group_id"], keys["groups"]),
         }),
-        settings=_with(settings, "settings", {"target_ref": target_ref}),
+        settings=with_columns(settings, "settings", {"target_ref": target_ref}),
         terms_grants=raw["terms_grants"],
-        acceptances=_with(raw["acceptances"], "acceptances", {
+        acceptances=with_columns(raw["acceptances"], "acceptances", {
             "account_ref": refs(raw["acceptances"]["account"], keys["accounts"]),
         }),
-        consents=_with(consents, "consents", {
+        consents=with_columns(consents, "consents", {
             "subject_ref": consent_subject, "meeting_ref": consent_meeting,
         }),
         consent_kinds=kind_table(),
         meetings=meetings,
-        participants=_lines(participants, keys, line_meeting, line_subject) if compact else _with(
+        participants=_lines(participants, keys, line_meeting, line_subject) if compact else with_columns(
             participants, "participants", {"meeting_ref": line_meeting, "subject_ref": line_subject}),
         erasures=raw["erasures"],
         sources=raw["sources"],

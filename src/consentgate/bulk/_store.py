@@ -21,9 +21,9 @@ from sqlalchemy import Connection, func, select
 from ..store.schema import EVENT_SPECS, log
 from ._catalog import content_items, read_catalog
 from ._columnar import COLUMNAR_FROM, Reader, event_reader
-from ._kept import KeptStates, state_key
-from ._refs import encoded, with_references
-from ._tables import StateTables, build, kinds_mask, raw_schema, side_by_side, strings
+from ._kept import KeptStates, state_base, state_key
+from ._refs import encoded, extend, with_columns, with_references
+from ._tables import StateTables, build, distinct, kinds_mask, raw_schema, refs, side_by_side, strings
 
 _STRS = pa.list_(pa.string())
 
@@ -89,31 +89,66 @@ def state_tables_from_store(
         head = connection.execute(select(func.coalesce(func.max(log.c.seq), 0))).scalar_one()
     if columnar is None:
         columnar = head >= COLUMNAR_FROM
-    states, key = None, None
+    states, key, about = None, None, {}
     if keep is not None and columnar:
         # Log entries that are no event read here (a dataset registered, say) leave the
         # state as it was: it is the state as of the last event read.
         last = max((connection.execute(select(func.max(EVENT_SPECS[type_].table.c.seq)).where(
             EVENT_SPECS[type_].table.c.seq <= head)).scalar() or 0 for type_ in reads), default=0)
         hash_ = connection.execute(select(log.c.hash).where(log.c.seq == last)).scalar()
-        if hash_ is not None:
-            states, key = KeptStates(Path(keep)), _state_key(last, hash_, catalog)
-            found = states.read(key) if key else None
+        base = _state_base(catalog)
+        if hash_ is not None and base is not None:
+            states, key = KeptStates(Path(keep)), state_key(base, last, hash_)
+            about = {"base": base, "seq": last, "hash": hash_}
+            found = states.read(key)
             if found is not None:
                 return StateTables(**found)
+            earlier = states.earlier(connection, base, last)
+            if earlier is not None:
+                refreshed = _with_new_consents(connection, earlier, reads, head, Path(keep))
+                if refreshed is not None:
+                    states.keep(key, refreshed.as_dict(), about)
+                    return refreshed
     with event_reader(connection, reads, columnar, head, Path(keep) if keep is not None else None) as read:
         tables = _state_tables(read, catalog)
     if states is not None and key:
-        states.keep(key, tables.as_dict())
+        states.keep(key, tables.as_dict(), about)
     return tables
 
 
-def _state_key(head: int, hash_: str, catalog: str | Path | None) -> str | None:
-    """The kept state's key (None when the catalog cannot be listed: reading it says why)."""
+def _state_base(catalog: str | Path | None) -> str | None:
+    """A kept state's base (None when the catalog cannot be listed: reading it says why)."""
     try:
-        return state_key(head, hash_, catalog)
+        return state_base(catalog)
     except (OSError, ValueError, pa.ArrowException):
         return None
+
+
+def _with_new_consents(
+    connection: Connection, earlier: tuple[int, dict[str, pa.Table]], reads: dict[str, tuple[str, ...]], head: int,
+    keep: Path,
+) -> StateTables | None:
+    """A state kept as of an earlier event, brought to ``head`` where every event logged
+    since is a consent (as most are: given, refused, withdrawn); None otherwise.
+
+    Only the consents are worked out again, with their references: the people and
+    meetings they name that the kept state lacks are added after its own.
+    """
+    seq, tables = earlier
+    if head - seq >= COLUMNAR_FROM:
+        return None  # many new events: read as a whole, so that they are kept as columns
+    for type_ in reads:
+        table = EVENT_SPECS[type_].table
+        logged = connection.execute(select(table.c.seq).where(table.c.seq > seq, table.c.seq <= head).limit(1))
+        if type_ != "consent" and logged.first() is not None:
+            return None
+    with event_reader(connection, {"consent": reads["consent"]}, True, head, keep, leave=False) as read:
+        consents = _consents(read("consent"))
+    people = extend(tables["people"], "people", distinct(consents["subject"]))
+    meetings = extend(tables["meetings"], "meetings", distinct(consents["meeting"]))
+    return StateTables(**{**tables, "people": people, "meetings": meetings, "consents": with_columns(
+        consents, "consents", {"subject_ref": refs(consents["subject"], people["id"]),
+                               "meeting_ref": refs(consents["meeting"], meetings["id"])})})
 
 
 # What a selection reads of each event type, in the order it is read: the items' own
