@@ -312,7 +312,21 @@ def test_consents_logged_after_a_kept_state_update_it_without_working_the_rest_o
         updated = state_of(store, columnar=True, keep=keep)
     assert_same_tables(updated, state_of(store, columnar=False))
     assert "c-ana-2" in updated.consents["id"].to_pylist()
-    assert len(states(keep)) == 2  # the updated state is kept too
+    first, second = states(keep)  # the updated state is kept too, its unchanged files shared
+    assert (first / "items.arrow").stat().st_ino == (second / "items.arrow").stat().st_ino
+    assert (first / "consents.arrow").stat().st_ino != (second / "consents.arrow").stat().st_ino
+
+
+def test_new_ids_are_added_after_a_table_and_a_repeated_id_refers_to_its_first_row():
+    from consentgate.bulk._store import _added
+    from consentgate.bulk._tables import SCHEMAS
+
+    meetings = pa.table({"id": ["m1", "m2", "m1"], "account": ["a", "b", "c"]}, schema=SCHEMAS["meetings"])
+    extended, rows = _added(meetings, "meetings", pa.chunked_array([["m2", None, "m9", "m1", "m9"]]))
+    assert extended["id"].to_pylist() == ["m1", "m2", "m1", "m9"]
+    assert rows.to_pylist() == [1, None, 3, 0, 3]
+    same, none = _added(meetings, "meetings", pa.chunked_array([[None]], pa.string()))
+    assert same.num_rows == 3 and none.to_pylist() == [None]
 
 
 def test_a_consent_naming_new_people_and_meetings_adds_them_after_the_kept_ones(store, examples, tmp_path):

@@ -233,9 +233,10 @@ class KeptStates:
             return None
         return self._tables(path)
 
-    def earlier(self, connection: Connection, base: str, seq: int) -> tuple[int, dict[str, pa.Table]] | None:
+    def earlier(self, connection: Connection, base: str,
+                seq: int) -> tuple[int, dict[str, pa.Table], Path] | None:
         """The newest state kept with ``base`` as of an event before ``seq`` that the
-        store's log vouches for: its ``seq`` and tables."""
+        store's log vouches for: its ``seq``, tables and folder."""
         found = []
         for path in self.folder.glob("state-*"):
             meta = _meta(path)
@@ -244,7 +245,7 @@ class KeptStates:
         for kept_seq, hash_, path in sorted(found, reverse=True):
             if connection.execute(select(log.c.hash).where(log.c.seq == kept_seq)).scalar() == hash_:
                 tables = self._tables(path)
-                return (kept_seq, tables) if tables is not None else None
+                return (kept_seq, tables, path) if tables is not None else None
         return None
 
     def _tables(self, path: Path) -> dict[str, pa.Table] | None:
@@ -258,9 +259,12 @@ class KeptStates:
             return None
         return tables
 
-    def keep(self, key: str, tables: Mapping[str, pa.Table], about: Mapping[str, Any] | None = None) -> None:
+    def keep(self, key: str, tables: Mapping[str, pa.Table], about: Mapping[str, Any] | None = None,
+             linked: Mapping[str, Path] | None = None) -> None:
         """Keep ``tables`` under ``key`` (``about`` is recorded beside it: ``base``,
-        ``seq``, ``hash``); only the most recently used states stay."""
+        ``seq``, ``hash``); only the most recently used states stay. The tables named in
+        ``linked`` are those of the state kept in that folder, unchanged: their files are
+        linked rather than written again."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))
@@ -268,6 +272,12 @@ class KeptStates:
             return
         try:
             for name, table in tables.items():
+                if linked and name in linked:
+                    try:
+                        os.link(linked[name] / f"{name}.arrow", staging / f"{name}.arrow")
+                        continue
+                    except OSError:
+                        pass  # written below instead
                 table = _one_dictionary_each(table)
                 with pa.OSFile(str(staging / f"{name}.arrow"), "wb") as sink, \
                         pa.ipc.new_file(sink, table.schema) as writer:

@@ -23,7 +23,7 @@ from ._catalog import content_items, read_catalog
 from ._columnar import COLUMNAR_FROM, Reader, event_reader
 from ._kept import KeptStates, state_base, state_key
 from ._refs import encoded, extend, with_columns, with_references
-from ._tables import StateTables, build, distinct, kinds_mask, raw_schema, refs, side_by_side, strings
+from ._tables import StateTables, build, kinds_mask, raw_schema, side_by_side, strings
 
 _STRS = pa.list_(pa.string())
 
@@ -105,10 +105,13 @@ def state_tables_from_store(
                 return StateTables(**found)
             earlier = states.earlier(connection, base, last)
             if earlier is not None:
-                refreshed = _with_new_consents(connection, earlier, reads, head, Path(keep))
+                kept_seq, kept_tables, kept_path = earlier
+                refreshed = _with_new_consents(connection, (kept_seq, kept_tables), reads, head, Path(keep))
                 if refreshed is not None:
-                    states.keep(key, refreshed.as_dict(), about)
-                    return refreshed
+                    tables, changed = refreshed
+                    states.keep(key, tables.as_dict(), about,
+                                linked={name: kept_path for name in kept_tables if name not in changed})
+                    return tables
     with event_reader(connection, reads, columnar, head, Path(keep) if keep is not None else None) as read:
         tables = _state_tables(read, catalog)
     if states is not None and key:
@@ -127,12 +130,14 @@ def _state_base(catalog: str | Path | None) -> str | None:
 def _with_new_consents(
     connection: Connection, earlier: tuple[int, dict[str, pa.Table]], reads: dict[str, tuple[str, ...]], head: int,
     keep: Path,
-) -> StateTables | None:
+) -> tuple[StateTables, set[str]] | None:
     """A state kept as of an earlier event, brought to ``head`` where every event logged
-    since is a consent (as most are: given, refused, withdrawn); None otherwise.
+    since is a consent (as most are: given, refused, withdrawn), and the names of the
+    tables that changed; None otherwise.
 
-    Only the consents are worked out again, with their references: the people and
-    meetings they name that the kept state lacks are added after its own.
+    Only the consents are worked out again; the references of those the kept state
+    already had are its own, and the people and meetings the new ones name that it
+    lacks are added after its own.
     """
     seq, tables = earlier
     if head - seq >= COLUMNAR_FROM:
@@ -144,11 +149,42 @@ def _with_new_consents(
             return None
     with event_reader(connection, {"consent": reads["consent"]}, True, head, keep, leave=False) as read:
         consents = _consents(read("consent"))
-    people = extend(tables["people"], "people", distinct(consents["subject"]))
-    meetings = extend(tables["meetings"], "meetings", distinct(consents["meeting"]))
-    return StateTables(**{**tables, "people": people, "meetings": meetings, "consents": with_columns(
-        consents, "consents", {"subject_ref": refs(consents["subject"], people["id"]),
-                               "meeting_ref": refs(consents["meeting"], meetings["id"])})})
+    kept = tables["consents"]
+    if consents.num_rows < kept.num_rows or not consents["id"].slice(0, kept.num_rows).equals(kept["id"]):
+        return None  # not the kept consents and more (never so for an append-only table)
+    new = consents.slice(kept.num_rows)
+    people, subject_refs = _added(tables["people"], "people", new["subject"])
+    meetings, meeting_refs = _added(tables["meetings"], "meetings", new["meeting"])
+    consents = with_columns(consents, "consents", {
+        "subject_ref": pa.chunked_array([*kept["subject_ref"].chunks, subject_refs], pa.int64()),
+        "meeting_ref": pa.chunked_array([*kept["meeting_ref"].chunks, meeting_refs], pa.int64()),
+    })
+    changed = {"consents"} | {name for name, table in (("people", people), ("meetings", meetings))
+                              if table.num_rows != tables[name].num_rows}
+    return StateTables(**{**tables, "people": people, "meetings": meetings, "consents": consents}), changed
+
+
+def _added(table: pa.Table, name: str, ids: pa.ChunkedArray) -> tuple[pa.Table, pa.Array]:
+    """``table`` (of distinct ids, or each id's first row counting) with a row for each of
+    ``ids`` it lacks, after its own rows, and each of ``ids``'s row (null for null).
+
+    Only the few ``ids`` are hashed; the table's ids are looked up among them.
+    """
+    wanted = pc.unique(pc.drop_null(ids.combine_chunks())) if len(ids) else pa.array([], pa.string())
+    if not len(wanted):
+        return table, pa.nulls(len(ids), pa.int64())
+    hits = pc.index_in(table["id"], value_set=wanted)
+    valid = pc.is_valid(hits).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(valid)
+    found = np.full(len(wanted), -1, dtype=np.int64)
+    found[pc.filter(hits, pa.array(valid)).to_numpy()[::-1]] = rows[::-1]  # the first row of a repeated id
+    missing = np.flatnonzero(found < 0)
+    if len(missing):
+        table = extend(table, name, wanted.take(pa.array(missing)), all_new=True)
+        found[missing] = table.num_rows - len(missing) + np.arange(len(missing))
+    positions = pc.index_in(ids, value_set=wanted)
+    rows_of = pa.array(found).take(positions.combine_chunks() if isinstance(positions, pa.ChunkedArray) else positions)
+    return table, rows_of
 
 
 # What a selection reads of each event type, in the order it is read: the items' own
