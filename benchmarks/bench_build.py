@@ -20,7 +20,9 @@ Then, at T after every item exists, for ai.training:
 - ``select`` on DuckDB; writing ``manifest.parquet`` alone;
 - the whole build in process (``build_dataset``: read, select, manifest, dataset.json,
   registration in the log, lineage event), best of ``--repeat``, with nothing kept
-  (the store's kept folder removed before each) and after a build before it;
+  (the store's kept folder removed before each), after a build before it, and after a
+  build before it and one consent withdrawn since (an item owner's, loaded before each
+  run and left in the store);
 - ``consentgate dataset build`` as a command, end to end, and its peak RSS, both ways.
 """
 
@@ -316,11 +318,18 @@ def main() -> None:
     assert kept is not None
     gc.collect()
     base_rss = rss_mib()
-    for label, fresh in (("nothing kept", True), ("kept by the build before", False)):
+    owner = pq.read_table(path, columns=["owner"]).column("owner")[0].as_py()
+    runs = (("nothing kept", "fresh"), ("kept by the build before", "kept"),
+            ("a consent withdrawn since the build before", "withdrawn"))
+    for label, how in runs:
         builds = []
         for _ in range(args.repeat):
-            if fresh:
+            if how == "fresh":
                 forget(kept)
+            elif how == "withdrawn":  # the latest consent of an item owner's, before AT
+                withdrawal = {"type": "consent", "id": fresh_name("withdrawal"), "subject": owner,
+                              "purpose": PURPOSE, "status": "withdrawn", "at": "2025-12-31T00:00:00Z"}
+                load_lines(store, [json.dumps(withdrawal).encode()], "withdrawal.jsonl")
             out = OUT / fresh_name("build")
             builds.append(peak_while(lambda out=out: build_dataset(store, "bench", PURPOSE, out, policy, at=AT,
                                                                    catalog=path)))
@@ -330,8 +339,8 @@ def main() -> None:
         rows.append((f"whole build in process (`build_dataset`), {label}", f"{n:,} items", f"{seconds:.2f} s", "",
                      f"{peak:,.0f} MiB", f"best of {args.repeat}; +{peak - base_rss:,.0f} MiB over "
                      f"{base_rss:,.0f}; {builds[-1][2]['count']:,} in the dataset; goal ≤ 10 s, ≤ 3 GiB"))
-    for label, fresh in (("nothing kept", True), ("kept by the build before", False)):
-        if fresh:
+    for label, how in runs[:2]:
+        if how == "fresh":
             forget(kept)
         out = OUT / fresh_name("build")
         command = [sys.executable, "-m", "consentgate", "--db", str(store.engine.url), "dataset", "build", "bench",

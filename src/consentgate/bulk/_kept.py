@@ -1,4 +1,4 @@
-"""The event columns of a store, kept between reads as Arrow files.
+"""What a read of a large store keeps for the next one: its event columns and whole states.
 
 Event tables are append-only and every committed state holds exactly the events whose
 ``seq`` is at most its log head (see ``_columnar``). So the columns read at head H are,
@@ -20,10 +20,17 @@ Layout of the folder (by default ``<file>.columns`` beside a SQLite store, see
     at-<seq>/<event type>.arrow   one file per event type: seq and the fields kept
     at-<seq>/kept.json            {"seq", "hash", "fields": {type: [field, ...]}},
                                   written last: a folder without it is not a copy
+    state-<key>/<table>.arrow     a whole state (:class:`KeptStates`): every state table
+    state-<key>/kept.json         {"key", "base", "seq", "hash", "tables"}
+
+A whole state is kept under a key of the last event read (its ``seq`` and hash), the
+catalog's files (path, size, last change) and the code that worked it out, and is
+vouched for by the log in the same way.
 
 A new copy is written into a staging folder and renamed into place, then older copies
-are removed; a reader that still maps one keeps its pages until it is done. Deleting the
-whole folder is always safe: the next read writes it again.
+are removed; a reader that still maps one keeps its pages until it is done. Files are
+never changed in place. Deleting the whole folder is always safe: the next read writes
+it again.
 """
 
 from __future__ import annotations
