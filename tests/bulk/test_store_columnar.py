@@ -6,27 +6,13 @@ Small stores are read row by row unless asked otherwise, so every test here asks
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from store_reads import assert_same_tables, seed_lines, state_of
 
 from consentgate.bulk import state_tables_from_store
 from consentgate.store import load_lines, read_head
-
-
-def seed_lines(examples: Path) -> list[bytes]:
-    return [line for line in (examples / "seed-story.jsonl").read_bytes().splitlines() if line.strip()]
-
-
-def state_of(store: Any, **options: Any) -> Any:
-    with store.read() as connection:
-        return state_tables_from_store(connection, **options)
-
-
-def assert_same_tables(one: Any, other: Any) -> None:
-    for name, table in one.as_dict().items():
-        assert table.equals(other.as_dict()[name]), name
 
 
 def line(**event: Any) -> bytes:

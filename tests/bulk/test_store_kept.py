@@ -11,25 +11,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from store_reads import assert_same_tables, seed_lines, state_of
 
 from consentgate import Store, init_store
 from consentgate.bulk import _columnar, kept_folder, state_tables_from_store
 from consentgate.datasets.registry import register_model
 from consentgate.store import load_lines, read_head
-
-
-def seed_lines(examples: Path) -> list[bytes]:
-    return [line for line in (examples / "seed-story.jsonl").read_bytes().splitlines() if line.strip()]
-
-
-def state_of(store: Any, **options: Any) -> Any:
-    with store.read() as connection:
-        return state_tables_from_store(connection, **options)
-
-
-def assert_same_tables(one: Any, other: Any) -> None:
-    for name, table in one.as_dict().items():
-        assert table.equals(other.as_dict()[name]), name
 
 
 def copies(folder: Path) -> list[str]:
