@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -128,3 +129,19 @@ def test_consents_out_of_log_order_rely_on_the_same_consents(examples):
     shuffled = StateTables(**{**tables.as_dict(), "consents": consents})
     for at in ("2023-08-25T00:00:00Z", "2023-09-02T00:00:00Z", "2023-10-02T00:00:00Z"):
         assert_select_equals_decide(state, shuffled, "ai.training", parse_time(at), Policy.default())
+
+
+@pytest.mark.parametrize("numbering", ["ranks", "sparse"])
+def test_consents_numbered_by_rank_or_sparsely_rely_on_the_same_consents(examples, numbering):
+    # A store's state numbers consents 0..n-1 by rank (no sort needed); other states may
+    # number them with gaps. Both, with the rows out of that order, answer as decide does.
+    state, tables = _seed_story(examples)
+    seq = tables.consents.column("seq").to_numpy()
+    ranks = np.empty(len(seq), dtype=np.int64)
+    ranks[np.argsort(seq, kind="stable")] = np.arange(len(seq))
+    numbers = ranks if numbering == "ranks" else ranks * 3 + 7
+    consents = tables.consents.set_column(tables.consents.schema.get_field_index("seq"), "seq", pa.array(numbers))
+    consents = consents.take(pa.array(list(reversed(range(consents.num_rows)))))
+    renumbered = StateTables(**{**tables.as_dict(), "consents": consents})
+    for at in ("2023-08-25T00:00:00Z", "2023-09-02T00:00:00Z", "2023-10-02T00:00:00Z"):
+        assert_select_equals_decide(state, renumbered, "ai.training", parse_time(at), Policy.default())

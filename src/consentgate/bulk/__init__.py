@@ -19,7 +19,7 @@ Where each rule lives:
 """
 
 from ._answer import RESULT_SCHEMA
-from ._catalog import catalog_files
+from ._catalog import catalog_file_batches, catalog_files
 from ._engines import ENGINES, spark_session
 from ._from_world import state_tables_from_world
 from ._kept import kept_folder
@@ -33,6 +33,7 @@ __all__ = [
     "RESULT_SCHEMA",
     "SCHEMAS",
     "StateTables",
+    "catalog_file_batches",
     "catalog_files",
     "kept_folder",
     "select",

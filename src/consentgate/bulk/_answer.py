@@ -57,6 +57,18 @@ def decode(key: int, plan: Plan) -> list[str]:
     return codes
 
 
+class ConsentIds:
+    """The consents' ids by their number (see ``_select._consents_in_order``): ``rows``
+    gives the row of the consent numbered k where the numbers are not the rows'."""
+
+    def __init__(self, ids: pa.Array, rows: np.ndarray | None = None) -> None:
+        self.ids, self.rows = ids, rows
+
+    def of(self, numbers: np.ndarray) -> pa.Array:
+        """The ids of the consents numbered ``numbers``."""
+        return self.ids.take(pa.array(numbers if self.rows is None else self.rows[numbers]))
+
+
 def _scatter(size: int, rows: np.ndarray | None, values: np.ndarray, fill: object) -> np.ndarray:
     """``values`` placed at ``rows`` of an array of ``size`` (``rows`` None: already there)."""
     if rows is None:
@@ -121,14 +133,14 @@ def _schema(passed: list[pa.ChunkedArray | pa.Array]) -> pa.Schema:
 
 def assemble(
     items: pa.Table, plan: Plan, base: dict[str, np.ndarray], usable: pa.Array, unusable: pa.Array,
-    evidence: pa.Table | None, consent_ids: pa.Array,
+    evidence: pa.Table | None, consent_ids: ConsentIds,
 ) -> pa.Table:
     """The result of ``select``: one row per listed item, in the order of ``items``.
 
     ``base`` is ``s_base`` in items order (:func:`in_item_order`; its arrays are reused);
     ``usable`` the derived rows in the fixed point; ``unusable`` the derived rows with a
     source that is not; ``evidence`` (rid, pos, consent) the consents relied on, each a
-    row of ``consent_ids``.
+    consent by its number in ``consent_ids``.
     """
     n = items.num_rows
     listed, key, allowed, version = _verdicts(base, usable, unusable)
@@ -158,7 +170,7 @@ def assemble(
 
 def assemble_allowed(
     items: pa.Table, plan: Plan, base: dict[str, np.ndarray], usable: pa.Array, unusable: pa.Array,
-    evidence: pa.Table | None, consent_ids: pa.Array,
+    evidence: pa.Table | None, consent_ids: ConsentIds,
 ) -> tuple[pa.Table, np.ndarray, dict[str, int]]:
     """What :func:`assemble` gives of the allowed items alone: their rows of the result,
     their rows among ``items`` and, for the denied items, how many list each reason code.
@@ -190,7 +202,7 @@ def assemble_allowed(
     return table, rows, dict(sorted(excluded.items()))
 
 
-def _consent_ids(n: int, rows: np.ndarray | None, evidence: pa.Table | None, ids: pa.Array) -> pa.Array:
+def _consent_ids(n: int, rows: np.ndarray | None, evidence: pa.Table | None, ids: ConsentIds) -> pa.Array:
     """The ``consent_ids`` column: each listed row's consents in order, empty where none
     (``rows``: the listed rows; None when all ``n`` are).
 
@@ -202,12 +214,13 @@ def _consent_ids(n: int, rows: np.ndarray | None, evidence: pa.Table | None, ids
         return pa.ListArray.from_arrays(pa.array(np.zeros(listed + 1, dtype=np.int32)), pa.array([], pa.string()))
     rid = evidence.column("rid").to_numpy().astype(np.int64)  # row numbers may come as int32
     pos = evidence.column("pos").to_numpy() + 1
-    # One integer sorts by both: the item above, the place (at least 0) below.
-    order = np.argsort(rid * (int(pos.max()) + 1) + pos)
+    # One integer sorts by both: the item above, the place (at least 0) below. The rows
+    # come in long runs already in order, which a stable sort (timsort) finds.
+    order = np.argsort(rid * (int(pos.max()) + 1) + pos, kind="stable")
     counts = np.bincount(rid, minlength=n)
     del rid, pos
     # Evidence rows belong to listed rows only, so in rid order they follow the listed rows.
     offsets = np.zeros(listed + 1, dtype=np.int32)
     np.cumsum(counts if rows is None else counts[rows], out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), ids.take(evidence.column("consent").combine_chunks().take(
-        pa.array(order))))
+    numbers = evidence.column("consent").to_numpy()[order]
+    return pa.ListArray.from_arrays(pa.array(offsets), ids.of(numbers))

@@ -21,6 +21,7 @@ Signals are parsed exactly as the policy core parses them, once per item while r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -169,17 +170,28 @@ def catalog_files(path: str | Path, rows: np.ndarray) -> pa.Table:
 
     Read a batch at a time, so only the rows asked for are ever held.
     """
+    parts = [files for _, files in catalog_file_batches(path, rows)]
+    if parts:
+        return pa.concat_tables(parts)
+    return pa.table({name: pa.array([], pa.string()) for name in FILE_COLUMNS})
+
+
+def catalog_file_batches(path: str | Path, rows: np.ndarray) -> Iterator[tuple[int, pa.Table]]:
+    """:func:`catalog_files` a share at a time, as the catalog is read: how many of
+    ``rows`` each share answers, and their ``uri`` and ``sha256`` (string columns, null
+    where the catalog has no such column).
+
+    The catalog is decoded ahead on Arrow's threads while the caller works on a share.
+    """
     dataset = ds.dataset(str(path), format="parquet")
     names = [name for name in FILE_COLUMNS if name in dataset.schema.names]
-    parts: list[pa.Table] = []
     start = 0
     for batch in dataset.to_batches(columns=names):
         end = start + batch.num_rows
         low, high = np.searchsorted(rows, [start, end])
         if high > low:
-            parts.append(pa.Table.from_batches([batch.take(pa.array(rows[low:high] - start))]))
+            found = batch.take(pa.array(rows[low:high] - start))
+            yield int(high - low), pa.table({
+                name: found.column(name).cast(pa.string()) if name in names else pa.nulls(int(high - low), pa.string())
+                for name in FILE_COLUMNS})
         start = end
-    found = (pa.concat_tables(parts) if parts
-             else pa.table({name: pa.array([], pa.string()) for name in names}))
-    return pa.table({name: found[name].cast(pa.string()) if name in names else pa.nulls(len(rows), pa.string())
-                     for name in FILE_COLUMNS})

@@ -15,7 +15,7 @@ from ..core import Policy
 from ..model import DATA_KINDS
 from ..model.times import to_micros
 from . import _sql, _sql_item, _sql_out
-from ._answer import assemble, assemble_allowed, in_item_order
+from ._answer import ConsentIds, assemble, assemble_allowed, in_item_order
 from ._engines import Executor, executor
 from ._gather import Index, indexes, widen
 from ._plan import Plan, compile_plan
@@ -138,23 +138,30 @@ def judge_all(
         tables.items, plan, columns, usable, unusable, evidence, consent_ids)
 
 
-def _consents_in_order(consents: pa.Table) -> tuple[pa.Table, pa.Array]:
+def _consents_in_order(consents: pa.Table) -> tuple[pa.Table, ConsentIds]:
     """``consents`` with ``seq`` renumbered 0, 1, ... in its order (the order is all the
-    rules read of it), and the consent ids in that order: the number of a consent is
-    its place there. The rows stay where they are, so only the ids are gathered."""
+    rules read of it), and their ids by that number. The rows stay where they are.
+
+    A store's state numbers its consents so already (``seq`` is each one's rank): then
+    nothing is sorted, and only the ids a selection relies on are ever gathered."""
     seq = consents.column("seq").to_numpy()
+    n = len(seq)
     ids = consents.column("id").combine_chunks()
-    if len(seq) > 1 and not np.all(seq[1:] > seq[:-1]):
-        order = np.argsort(seq, kind="stable")
-        numbers = np.empty(len(order), dtype=np.int64)
-        numbers[order] = np.arange(len(order), dtype=np.int64)
-        ids = ids.take(pa.array(order))
-    else:
-        numbers = np.arange(len(seq), dtype=np.int64)
-    return consents.set_column(consents.schema.get_field_index("seq"), "seq", pa.array(numbers)), ids
+    if n and seq.min() == 0 and seq.max() == n - 1 and bool(np.all(np.bincount(seq, minlength=n) == 1)):
+        rows = np.empty(n, dtype=np.int64)
+        rows[seq] = np.arange(n, dtype=np.int64)  # the row of the consent numbered k
+        return consents, ConsentIds(ids, rows)
+    if n > 1 and not np.all(seq[1:] > seq[:-1]):
+        rows = np.argsort(seq, kind="stable")
+        numbers = np.empty(n, dtype=np.int64)
+        numbers[rows] = np.arange(n, dtype=np.int64)
+        seq_at = consents.schema.get_field_index("seq")
+        return consents.set_column(seq_at, "seq", pa.array(numbers)), ConsentIds(ids, rows)
+    numbers = np.arange(n, dtype=np.int64)
+    return consents.set_column(consents.schema.get_field_index("seq"), "seq", pa.array(numbers)), ConsentIds(ids)
 
 
-def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) -> tuple[pa.Array, pa.Table]:
+def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) -> tuple[ConsentIds, pa.Table]:
     """Register the state and the plan with the engine; the consent ids, by ``seq``, and
     the items as the engine reads them."""
     items = tables.items

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def allowed_rows(selection: pa.Table, items: pa.Table, catalog: str | Path | Non
     ``items``, and a selection lists items in ``items`` order.
     """
     rows, positions = _allowed(selection, items, catalog)
-    return _with_files(rows, positions, catalog)
+    return pa.concat_tables(with_files(rows, positions, catalog), promote_options="none")
 
 
 def _allowed(selection: pa.Table, items: pa.Table, catalog: str | Path | None) -> tuple[pa.Table, Any]:
@@ -68,19 +69,31 @@ def _allowed(selection: pa.Table, items: pa.Table, catalog: str | Path | None) -
     return rows, pc.index_in(rows["item_id"], value_set=items["item_id"]).to_numpy(zero_copy_only=False)
 
 
-def _with_files(rows: pa.Table, positions: Any, catalog: str | Path | None) -> pa.Table:
-    """``rows`` with the catalog's ``uri`` and ``sha256`` of the items at ``positions``."""
-    if catalog is None or positions is None:
-        return rows
-    from_catalog = positions < ds.dataset(str(catalog), format="parquet").count_rows()
-    from ..bulk import catalog_files
+def with_files(rows: pa.Table, positions: Any, catalog: str | Path | None) -> Iterator[pa.Table]:
+    """``rows`` with the catalog's ``uri`` and ``sha256`` of the items at ``positions``
+    (ascending), a share at a time as the catalog is read: the shares, in order, are
+    ``rows``. Service data, after the catalog's items, has no files.
 
-    files = catalog_files(catalog, positions[from_catalog])
-    if not from_catalog.all():  # service data: no files
-        found = np.cumsum(from_catalog) - 1
-        where = pa.array(np.where(from_catalog, found, files.num_rows))
-        files = pa.table({name: pa.concat_arrays([files[name].combine_chunks(), pa.nulls(1, pa.string())]).take(where)
-                          for name in files.column_names})
+    A manifest is written from the shares as they come, while the catalog's next
+    batches are decoded, and the files of every allowed item are never held at once.
+    """
+    if catalog is None or positions is None or not rows.num_rows:
+        yield rows
+        return
+    from ..bulk import catalog_file_batches
+
+    positions = np.asarray(positions)
+    in_catalog = int(np.searchsorted(positions, ds.dataset(str(catalog), format="parquet").count_rows()))
+    done = 0
+    for count, files in catalog_file_batches(catalog, positions[:in_catalog]):
+        yield _set_files(rows.slice(done, count), files)
+        done += count
+    if done < rows.num_rows:  # service data: no files
+        rest = rows.num_rows - done
+        yield _set_files(rows.slice(done), pa.table({name: pa.nulls(rest, pa.string()) for name in ("uri", "sha256")}))
+
+
+def _set_files(rows: pa.Table, files: pa.Table) -> pa.Table:
     for name in files.column_names:
         rows = rows.set_column(rows.schema.get_field_index(name), name, files[name])
     return rows
@@ -110,17 +123,18 @@ def excluded_counts(selection: pa.Table) -> dict[str, int]:
 
 
 def write_and_register(
-    store: Store, out: Path, rows: pa.Table, description: dict[str, Any], inputs: list[str]
+    store: Store, out: Path, rows: pa.Table | Iterable[pa.Table], count: int, description: dict[str, Any],
+    inputs: list[str],
 ) -> dict[str, Any]:
     """Write the manifest and description, register the dataset, publish the folder.
 
-    ``description`` lacks ``id``, ``version``, ``count`` and the manifest's hash; they are
-    filled in here, the version inside the write transaction.
+    ``rows`` are the manifest's ``count`` rows, as one table or in shares. ``description``
+    lacks ``id``, ``version``, ``count`` and the manifest's hash; they are filled in here,
+    the version inside the write transaction.
     """
     manifest.check_destination(out)
     with manifest.staged(out) as stage:
-        description = {**description, "count": rows.num_rows,
-                       "manifest_sha256": manifest.write_manifest(stage, rows)}
+        description = {**description, "count": count, "manifest_sha256": manifest.write_manifest(stage, rows)}
         with store.write() as connection:
             version = registry.next_version(connection, description["name"])
             previous = f"{description['name']}@{version - 1}" if version > 1 else None
@@ -179,7 +193,8 @@ def build_dataset(
     # The state is not read again: freed before the catalog's files are read for the
     # allowed rows, the build's largest step in memory.
     del tables
-    rows = _with_files(rows, positions if catalog is not None and rows.num_rows else None, catalog)
+    count = rows.num_rows
+    shares = with_files(rows, positions if catalog is not None else None, catalog)
     description = {
         "name": name, "purpose": purpose, "at": format_time(when), "kinds": kinds, "engine": engine,
         "catalog": str(catalog) if catalog else None, "excluded": excluded,
@@ -187,7 +202,7 @@ def build_dataset(
         "built_at": format_time(datetime.now(UTC)),
     }
     inputs = ["store"] + ([str(catalog)] if catalog else [])
-    return write_and_register(store, out, rows, description, inputs)
+    return write_and_register(store, out, shares, count, description, inputs)
 
 
 def rebuild_dataset(
@@ -231,4 +246,4 @@ def rebuild_dataset(
         "log_head": {"seq": seq, "hash": head}, "replaces": previous.id,
         "built_at": format_time(datetime.now(UTC)),
     }
-    return write_and_register(store, destination, rows, description, [previous.manifest])
+    return write_and_register(store, destination, rows, rows.num_rows, description, [previous.manifest])

@@ -10,7 +10,8 @@ import hashlib
 import json
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -84,11 +85,40 @@ def publish(stage: Path, out: Path) -> None:
 _REPEATING = ["kind", "account", "owner", "meeting", "terms_version", "section"]
 
 
-def write_manifest(stage: Path, rows: pa.Table) -> str:
-    """Write ``manifest.parquet`` from a selection's allowed rows; return its SHA-256."""
-    table = rows.select(MANIFEST_SCHEMA.names).cast(MANIFEST_SCHEMA)
-    pq.write_table(table, stage / MANIFEST, compression="zstd", use_dictionary=_REPEATING)
+# Rows of a row group, at least: shares that come smaller are gathered first.
+_ROW_GROUP = 1 << 18
+
+
+def write_manifest(stage: Path, rows: pa.Table | Iterable[pa.Table]) -> str:
+    """Write ``manifest.parquet`` from a selection's allowed rows (one table, or shares of
+    it in order, each written as it comes); return its SHA-256."""
+    with pq.ParquetWriter(stage / MANIFEST, MANIFEST_SCHEMA, compression="zstd",
+                          use_dictionary=_REPEATING) as writer:
+        waiting: list[pa.Table] = []
+        for share in _ahead([rows] if isinstance(rows, pa.Table) else rows):
+            waiting.append(share)
+            if sum(part.num_rows for part in waiting) >= _ROW_GROUP:
+                writer.write_table(pa.concat_tables(waiting))
+                waiting = []
+        if waiting:
+            writer.write_table(pa.concat_tables(waiting))
     return file_sha256(stage / MANIFEST)
+
+
+def _ahead(shares: Iterable[pa.Table]) -> Iterator[pa.Table]:
+    """``shares`` in the manifest's schema, the next one made on a thread while the caller
+    writes this one (Arrow lets go of the interpreter's lock: both cores work)."""
+    shares = iter(shares)
+
+    def following() -> pa.Table | None:
+        share = next(shares, None)
+        return None if share is None else share.select(MANIFEST_SCHEMA.names).cast(MANIFEST_SCHEMA)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(following)
+        while (share := pending.result()) is not None:
+            pending = pool.submit(following)
+            yield share
 
 
 def write_description(stage: Path, description: dict[str, Any]) -> None:
