@@ -83,3 +83,41 @@ def widen(items: pa.Table, indexes: dict[str, Index]) -> pa.Table:
         for name, column in index.take(items.column(lookup.ref)).items():
             items = items.append_column(name, column)
     return items
+
+
+def per_meeting(lines: pa.Table, packed_lines: int, flags: list[str]) -> pa.Table:
+    """``s_lines`` from the participant lines of ``_sql.line_flags``, by position rather
+    than grouped: one row per meeting that has lines (``meeting``), the packed states of
+    its lines at places 0 .. ``packed_lines`` - 1 (``pk{j}``, null where it has no such
+    line), whether it has lines after them (``over``) and, for each notice flag in
+    ``flags`` (``n{cond}``), whether any line has it (a null flag counts as not, as it does where
+    ``s_lines`` is read)."""
+    meeting = _numbers(lines.column("meeting"))
+    known = meeting >= 0  # a line of no meeting is never looked up
+    pos = _numbers(lines.column("pos"))[known]
+    meeting = meeting[known]
+    size = int(meeting.max(initial=-1)) + 1
+    has_lines = np.zeros(size, dtype=bool)
+    has_lines[meeting] = True
+    rows = np.flatnonzero(has_lines)
+    columns: dict[str, pa.Array] = {"meeting": pa.array(rows.astype(np.int64))}
+    if "packed" in lines.column_names:
+        packed = lines.column("packed")
+        values = packed.to_numpy(zero_copy_only=False)[known] if packed.null_count == 0 else \
+            pc.fill_null(packed, 0).to_numpy(zero_copy_only=False)[known]
+        for j in range(packed_lines):
+            at = pos == j  # a meeting's places are distinct
+            value = np.zeros(size, dtype=values.dtype)
+            value[meeting[at]] = values[at]
+            present = np.zeros(size, dtype=bool)
+            present[meeting[at]] = True
+            columns[f"pk{j}"] = pa.array(value[rows], mask=~present[rows])
+        over = np.zeros(size, dtype=bool)
+        over[meeting[pos >= packed_lines]] = True
+        columns["over"] = pa.array(over[rows])
+    for name in flags:
+        told_not = np.asarray(pc.fill_null(lines.column(name), False).to_numpy(zero_copy_only=False), dtype=bool)
+        flag = np.zeros(size, dtype=bool)
+        flag[meeting[told_not[known]]] = True
+        columns[name] = pa.array(flag[rows])
+    return pa.table(columns)

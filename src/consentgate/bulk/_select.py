@@ -17,7 +17,7 @@ from ..model.times import to_micros
 from . import _sql, _sql_item, _sql_out
 from ._answer import ConsentIds, assemble, assemble_allowed, in_item_order
 from ._engines import Executor, executor
-from ._gather import Index, indexes, widen
+from ._gather import Index, indexes, per_meeting, widen
 from ._plan import Plan, compile_plan
 from ._tables import SCHEMAS, StateTables
 
@@ -218,7 +218,14 @@ def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table], 
         run.load(lines, participants.select(["meeting_ref", "subject_ref", "pos", "notified"]).append_column(
             "o_pg", looked_up["s_owner"].take(participants.column("subject_ref"), ["pg"])["o_pg"]))
         scratch.append(lines)
-    if consent or notices:
+    if (consent or notices) and run.in_process:
+        # Grouped by position: a meeting's row is its number (see ``per_meeting``).
+        meetings = per_meeting(run.fetch(_sql.line_flags(plan, lines)), plan.packed_lines,
+                               [f"n{c.index}" for c in notices])
+        run.load("s_lines", meetings)
+        scratch.append("s_lines")
+        looked_up.update(indexes({"s_lines": meetings}))
+    elif consent or notices:
         step("s_lines", _sql.meetings(plan, lines), lookup=True)
     if consent:
         # Meetings with more lines than travel as columns are rare; skip the per-item

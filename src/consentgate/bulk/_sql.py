@@ -145,21 +145,33 @@ def _line_states(plan: Plan, lines: str | None) -> str:
         LEFT JOIN s_pgm pm ON pm.subject = p.subject_ref AND pm.meeting = p.meeting_ref"""
 
 
+def line_flags(plan: Plan, lines: str | None = None) -> str:
+    """Each participant line's meeting, place (``pos``), packed consent states (when
+    consent counts) and, for each notice condition, whether its subject was not told
+    (``n{cond}``). ``lines`` as in ``_line_states``."""
+    columns, joins = ["p.meeting", "p.pos"], []
+    if plan.of_kind("consent"):
+        columns.append("p.packed")
+        source = f"({_line_states(plan, lines)})"
+    else:
+        source = "(SELECT meeting_ref AS meeting, pos, notified FROM t_participants)"
+    for c in plan.of_kind("notice"):
+        columns.append(f"NOT list_contains(p.notified, n{c.index}.arg) AS n{c.index}")
+        joins.append(f"CROSS JOIN (SELECT arg FROM p_cond WHERE cond = {c.index}) n{c.index}")
+    return f"SELECT {', '.join(columns)} FROM {source} p {' '.join(joins)}"
+
+
 def meetings(plan: Plan, lines: str | None = None) -> str:
     """``s_lines``: per meeting, the packed states of its first lines (``pk{j}``), whether it
     has more (``over``), and for each notice condition whether someone was not told.
-    ``lines`` as in ``_line_states``."""
-    columns, joins = [], []
+    ``lines`` as in ``_line_states``. (In process, the same table is made from
+    :func:`line_flags` by position: ``_gather.per_meeting``.)"""
+    columns = []
     if plan.of_kind("consent"):
-        columns += [f"max(CASE WHEN p.pos = {j} THEN p.packed END) AS pk{j}" for j in range(plan.packed_lines)]
-        columns.append(f"max(p.pos) >= {plan.packed_lines} AS over")
-        source = f"({_line_states(plan, lines)})"
-    else:
-        source = "(SELECT meeting_ref AS meeting, notified FROM t_participants)"
-    for c in plan.of_kind("notice"):
-        columns.append(f"bool_or(NOT list_contains(p.notified, n{c.index}.arg)) AS n{c.index}")
-        joins.append(f"CROSS JOIN (SELECT arg FROM p_cond WHERE cond = {c.index}) n{c.index}")
-    return f"SELECT p.meeting, {', '.join(columns)} FROM {source} p {' '.join(joins)} GROUP BY p.meeting"
+        columns += [f"max(CASE WHEN f.pos = {j} THEN f.packed END) AS pk{j}" for j in range(plan.packed_lines)]
+        columns.append(f"max(f.pos) >= {plan.packed_lines} AS over")
+    columns += [f"bool_or(f.n{c.index}) AS n{c.index}" for c in plan.of_kind("notice")]
+    return f"SELECT f.meeting, {', '.join(columns)} FROM ({line_flags(plan, lines)}) f GROUP BY f.meeting"
 
 
 def overflow(plan: Plan, t: int, lines: str | None = None) -> str:
