@@ -12,6 +12,7 @@ from bulk_worlds import assert_select_equals_decide, world_of
 
 import consentgate.bulk as bulk
 from consentgate.bulk import RESULT_SCHEMA, StateTables, select, state_tables_from_world
+from consentgate.bulk._select import judge_all
 from consentgate.core import Policy, World
 from consentgate.model import parse_event
 from consentgate.model.times import parse_time
@@ -145,3 +146,21 @@ def test_consents_numbered_by_rank_or_sparsely_rely_on_the_same_consents(example
     renumbered = StateTables(**{**tables.as_dict(), "consents": consents})
     for at in ("2023-08-25T00:00:00Z", "2023-09-02T00:00:00Z", "2023-10-02T00:00:00Z"):
         assert_select_equals_decide(state, renumbered, "ai.training", parse_time(at), Policy.default())
+
+
+@pytest.mark.parametrize("packed_lines", [1, 2])
+def test_a_later_line_alone_refusing_denies_the_meetings_items(examples, packed_lines):
+    # m-100's lines: ana (0), ben (1), guest-zoe (2). Zoe alone refuses later: her line is
+    # one of the lines after those that travel as columns, and still counts.
+    state = World()
+    lines = (examples / "seed-story.jsonl").read_text().splitlines()
+    refusal = ('{"type": "consent", "id": "c-zoe-2", "subject": "guest-zoe", "purpose": "ai.training", '
+               '"status": "refused", "meeting": "m-100", "method": "ui", "at": "2023-09-01T09:00:00Z"}')
+    state.apply_many(parse_event(line) for line in [*lines, refusal] if line)
+    tables = state_tables_from_world(state)
+    at = parse_time("2023-09-02T00:00:00Z")
+    assert assert_select_equals_decide(state, tables, "ai.training", at, Policy.default(), packed_lines=packed_lines)
+    result = judge_all(tables, "ai.training", at, Policy.default(), packed_lines=packed_lines)
+    audio = result.filter(pc.equal(result["item_id"], "m-100-audio")).to_pylist()[0]
+    assert not audio["allowed"]
+    assert audio["reasons"] == ["consent.refused"]

@@ -64,9 +64,9 @@ class ConsentIds:
     def __init__(self, ids: pa.Array, rows: np.ndarray | None = None) -> None:
         self.ids, self.rows = ids, rows
 
-    def of(self, numbers: np.ndarray) -> pa.Array:
-        """The ids of the consents numbered ``numbers``."""
-        return self.ids.take(pa.array(numbers if self.rows is None else self.rows[numbers]))
+    def of(self, numbers: pa.Array) -> pa.Array:
+        """The ids of the consents numbered ``numbers`` (null for null)."""
+        return self.ids.take(numbers if self.rows is None else pa.array(self.rows).take(numbers))
 
 
 def _scatter(size: int, rows: np.ndarray | None, values: np.ndarray, fill: object) -> np.ndarray:
@@ -222,5 +222,5 @@ def _consent_ids(n: int, rows: np.ndarray | None, evidence: pa.Table | None, ids
     # Evidence rows belong to listed rows only, so in rid order they follow the listed rows.
     offsets = np.zeros(listed + 1, dtype=np.int32)
     np.cumsum(counts if rows is None else counts[rows], out=offsets[1:])
-    numbers = evidence.column("consent").to_numpy()[order]
+    numbers = evidence.column("consent").combine_chunks().take(pa.array(order))
     return pa.ListArray.from_arrays(pa.array(offsets), ids.of(numbers))

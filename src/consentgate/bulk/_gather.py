@@ -121,3 +121,79 @@ def per_meeting(lines: pa.Table, packed_lines: int, flags: list[str]) -> pa.Tabl
         flag[meeting[told_not[known]]] = True
         columns[name] = pa.array(flag[rows])
     return pa.table(columns)
+
+
+def relied_on(allowed: pa.Table, participants: pa.Table, general: pa.Table, limited: pa.Table,
+              kidx: np.ndarray) -> pa.Table:
+    """The consent each person counted for an allowed item relied on, by position (what
+    ``_sql_out.people_sql`` and ``evidence_sql`` give by joins): a row (rid, pos, consent)
+    for the item's owner (pos -1) and for each other subject's first line of its meeting
+    (that line's pos, only where the owner is known). ``consent`` is the number of the
+    latest consent of the person for the item's kind, counting those for any meeting
+    (``general``: ``s_cg``) and those for that meeting (``limited``: ``s_cm``); null when
+    neither has one or the kind needs none. ``kidx`` gives each kind code's place among
+    the kinds that need consent (-1 for none); items of no known kind are left out.
+    """
+    code = _numbers(allowed.column("kind_code"))
+    keep = (code >= 0) & (code < len(kidx))
+    rid = allowed.column("rid").to_numpy(zero_copy_only=False)[keep].astype(np.int64)
+    owner = _numbers(allowed.column("owner_ref"))[keep]
+    meeting = _numbers(allowed.column("meeting_ref"))[keep]
+    place = kidx[code[keep]]
+    # Each meeting's lines, as a run of the lines sorted by meeting.
+    line_meeting = _numbers(participants.column("meeting_ref"))
+    line_subject = _numbers(participants.column("subject_ref"))
+    first = np.asarray(participants.column("first").to_numpy(zero_copy_only=False), dtype=bool)
+    line_pos = _numbers(participants.column("pos"))
+    order = np.argsort(line_meeting, kind="stable")
+    order = order[line_meeting[order] >= 0]
+    size = int(max(line_meeting.max(initial=-1), meeting.max(initial=-1))) + 1
+    counts = np.bincount(line_meeting[order], minlength=size)
+    starts = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    with_lines = (meeting >= 0) & (owner >= 0)
+    items = np.flatnonzero(with_lines)
+    n_lines = counts[meeting[items]]
+    item = np.repeat(items, n_lines)
+    offsets = np.arange(len(item)) - np.repeat(np.cumsum(n_lines) - n_lines, n_lines)
+    line = order[np.repeat(starts[meeting[items]], n_lines) + offsets]
+    subject = line_subject[line]
+    counted = first[line] & (subject >= 0) & (subject != owner[item])
+    item, line, subject = item[counted], line[counted], subject[counted]
+    # Owners first, then the others: (row among the allowed, subject, pos).
+    who = np.concatenate([np.arange(len(rid)), item])
+    person = np.concatenate([owner, subject])
+    pos = np.concatenate([np.full(len(rid), -1, dtype=np.int64), line_pos[line]])
+    kind = place[who]
+    # The latest consent for any meeting, by the person's row in ``general`` (a kind's
+    # column at a time: one column is read at random far faster than a row of them).
+    kinds = int(kidx.max(initial=-1)) + 1
+    people = _numbers(general.column("subject"))
+    row_of = np.full(int(max(people.max(initial=-1), person.max(initial=-1))) + 2, general.num_rows, dtype=np.int64)
+    row_of[people[people >= 0]] = np.flatnonzero(people >= 0)
+    known = (person >= 0) & (kind >= 0)
+    rows = np.where(known, row_of[np.where(person >= 0, person, -1)], general.num_rows)
+    latest = np.full(len(who), -1, dtype=np.int64)
+    for i in range(kinds):
+        at = kind == i
+        latest[at] = np.append(_numbers(general.column(f"e{i}")), -1)[rows[at]]
+    # And for the item's meeting, by (person, meeting) among ``limited``'s sorted pairs:
+    # only people who gave one for some meeting are looked for.
+    if limited.num_rows:
+        subjects, meetings = _numbers(limited.column("subject")), _numbers(limited.column("meeting"))
+        some = np.zeros(len(row_of), dtype=bool)
+        some[subjects[(subjects >= 0) & (subjects < len(row_of))]] = True
+        asked = np.flatnonzero(known & (meeting[who] >= 0) & some[np.where(person >= 0, person, -1)])
+        width = int(max(meetings.max(initial=-1), meeting.max(initial=-1))) + 2
+        pairs = subjects * width + meetings + 1
+        sorted_at = np.argsort(pairs)
+        wanted = person[asked] * width + meeting[who[asked]] + 1
+        found = np.clip(np.searchsorted(pairs[sorted_at], wanted), 0, len(pairs) - 1)
+        hit = pairs[sorted_at][found] == wanted
+        asked, found = asked[hit], sorted_at[found[hit]]
+        for i in range(kinds):
+            at = kind[asked] == i
+            more = _numbers(limited.column(f"e{i}"))[found[at]]
+            latest[asked[at]] = np.maximum(latest[asked[at]], more)
+    return pa.table({"rid": pa.array(rid[who]), "pos": pa.array(pos),
+                     "consent": pa.array(latest >> 3, mask=latest < 0)})

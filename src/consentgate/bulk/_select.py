@@ -17,9 +17,9 @@ from ..model.times import to_micros
 from . import _sql, _sql_item, _sql_out
 from ._answer import ConsentIds, assemble, assemble_allowed, in_item_order
 from ._engines import Executor, executor
-from ._gather import Index, indexes, per_meeting, widen
+from ._gather import Index, indexes, per_meeting, relied_on, widen
 from ._plan import Plan, compile_plan
-from ._tables import SCHEMAS, StateTables
+from ._tables import KIND_BITS, SCHEMAS, StateTables
 
 
 def select(
@@ -122,11 +122,13 @@ def judge_all(
             # The allowed items' owner, meeting and kind, taken from the items by row.
             rows = run.fetch(_sql_out.allowed_sql(fixed)).column("rid")
             allowed = items.select(["rid", "owner_ref", "meeting_ref", "kind_code"]).take(rows)
-            run.load("s_allowed", allowed)
-            run.materialize("s_people", _sql_out.people_sql(fixed, "s_allowed"))
-            run.drop("s_allowed")
+            kinds_table = plan.tables["p_kinds"]
+            kidx = np.full(len(KIND_BITS), -1, dtype=np.int64)
+            kidx[kinds_table.column("code").to_numpy()] = pc.fill_null(kinds_table.column("kidx"), -1).to_numpy()
+            # Who counted and the consent each relied on, looked up by position.
+            evidence = relied_on(allowed, tables.participants, run.fetch("SELECT * FROM s_cg"),
+                                 run.fetch("SELECT * FROM s_cm"), kidx)
             del allowed
-            evidence = run.fetch(_sql_out.evidence_sql(plan))
         elif plan.of_kind("consent"):
             run.materialize("s_people", _sql_out.people_sql(fixed))
             evidence = run.fetch(_sql_out.evidence_sql(plan))
