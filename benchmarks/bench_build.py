@@ -258,8 +258,9 @@ class Rows(list[tuple[str, ...]]):
         super().append(row)
 
 
-def stages(store: Store, path: Path, n: int, repeat: int, policy: Policy) -> list[tuple[str, ...]]:
-    """Reading the state both ways, select and writing the manifest, each timed alone."""
+def stages(store: Store, path: Path, n: int, repeat: int, policy: Policy) -> tuple[list[tuple[str, ...]], str]:
+    """Reading the state both ways, select and writing the manifest, each timed alone;
+    also the owner of the first item selected (whose withdrawal a later build times)."""
     seconds, peak, tables = best(repeat, lambda: read_state(store, path, True))
     rows = Rows()
     rows.append(("read state: columns (ADBC) + catalog", f"{n:,} items", f"{seconds:.2f} s", "", f"{peak:,.0f} MiB",
@@ -284,6 +285,7 @@ def stages(store: Store, path: Path, n: int, repeat: int, policy: Policy) -> lis
     again = None
     seconds, peak, selection = best(repeat, lambda: select(tables, PURPOSE, AT, policy))
     allowed = selection.filter(selection["allowed"])
+    owner = str(allowed["owner"][0].as_py())
     rows.append(("`select` on DuckDB", f"{n:,} items", f"{seconds:.2f} s", f"{n / seconds / 1e6:.1f} M items/s",
                  f"{peak:,.0f} MiB", f"best of {repeat}; {allowed.num_rows:,} allowed"))
     # As a build writes it: the catalog's uri and sha256 read for the allowed items.
@@ -296,7 +298,7 @@ def stages(store: Store, path: Path, n: int, repeat: int, policy: Policy) -> lis
         size = (Path(folder) / manifest.MANIFEST).stat().st_size
     rows.append(("write manifest.parquet (and its SHA-256)", f"{allowed.num_rows:,} rows", f"{seconds:.2f} s", "",
                  "", f"{size / 2**20:,.0f} MiB file"))
-    return rows
+    return rows, owner
 
 
 def main() -> None:
@@ -313,12 +315,12 @@ def main() -> None:
                      f"{count / load_s:,.0f} events/s", "", "once; later runs of this size reuse it"))
     else:
         rows.append(("store kept from an earlier run", f"{count:,} events", "", "", "", ""))
-    rows += stages(store, path, n, args.repeat, policy)
+    measured, owner = stages(store, path, n, args.repeat, policy)
+    rows += measured
     kept = kept_folder(store.engine.url.render_as_string(hide_password=False))
     assert kept is not None
     gc.collect()
     base_rss = rss_mib()
-    owner = pq.read_table(path, columns=["owner"]).column("owner")[0].as_py()
     runs = (("nothing kept", "fresh"), ("kept by the build before", "kept"),
             ("a consent withdrawn since the build before", "withdrawn"))
     for label, how in runs:
@@ -326,7 +328,7 @@ def main() -> None:
         for _ in range(args.repeat):
             if how == "fresh":
                 forget(kept)
-            elif how == "withdrawn":  # the latest consent of an item owner's, before AT
+            elif how == "withdrawn":  # the latest consent of the owner of an item selected, before AT
                 withdrawal = {"type": "consent", "id": fresh_name("withdrawal"), "subject": owner,
                               "purpose": PURPOSE, "status": "withdrawn", "at": "2025-12-31T00:00:00Z"}
                 load_lines(store, [json.dumps(withdrawal).encode()], "withdrawal.jsonl")
