@@ -90,8 +90,8 @@ def per_meeting(lines: pa.Table, packed_lines: int, flags: list[str]) -> pa.Tabl
     than grouped: one row per meeting that has lines (``meeting``), the packed states of
     its lines at places 0 .. ``packed_lines`` - 1 (``pk{j}``, null where it has no such
     line), whether it has lines after them (``over``) and, for each notice flag in
-    ``flags`` (``n{cond}``), whether any line has it (a null flag counts as not, as it does where
-    ``s_lines`` is read)."""
+    ``flags`` (``n{cond}``), whether any line has it (a null flag counts as not, as it
+    does where ``s_lines`` is read)."""
     meeting = _numbers(lines.column("meeting"))
     known = meeting >= 0  # a line of no meeting is never looked up
     pos = _numbers(lines.column("pos"))[known]
@@ -102,9 +102,7 @@ def per_meeting(lines: pa.Table, packed_lines: int, flags: list[str]) -> pa.Tabl
     rows = np.flatnonzero(has_lines)
     columns: dict[str, pa.Array] = {"meeting": pa.array(rows.astype(np.int64))}
     if "packed" in lines.column_names:
-        packed = lines.column("packed")
-        values = packed.to_numpy(zero_copy_only=False)[known] if packed.null_count == 0 else \
-            pc.fill_null(packed, 0).to_numpy(zero_copy_only=False)[known]
+        values = pc.fill_null(lines.column("packed"), 0).to_numpy(zero_copy_only=False)[known]
         for j in range(packed_lines):
             at = pos == j  # a meeting's places are distinct
             value = np.zeros(size, dtype=values.dtype)

@@ -81,6 +81,11 @@ class Plan:
         a digit for the owner, one per packed line, five for later lines."""
         return int(8 ** (self.packed_lines + 6))
 
+    def consent_places(self) -> list[int]:
+        """Each kind code's place among the kinds whose grants need consent (its consent
+        digit, ``p_kinds.kidx``), -1 for a kind that needs none."""
+        return [self.consent_kinds.index(bit) if bit in self.consent_kinds else -1 for bit in KIND_BITS.values()]
+
     def of_kind(self, kind: str) -> list[Condition]:
         """The conditions of one kind (consent, setting or notice)."""
         return [condition for condition in self.conditions if condition.kind == kind]

@@ -19,7 +19,7 @@ from ._answer import ConsentIds, assemble, assemble_allowed, in_item_order
 from ._engines import Executor, executor
 from ._gather import Index, indexes, per_meeting, relied_on, widen
 from ._plan import Plan, compile_plan
-from ._tables import KIND_BITS, SCHEMAS, StateTables
+from ._tables import SCHEMAS, StateTables
 
 
 def select(
@@ -122,12 +122,9 @@ def judge_all(
             # The allowed items' owner, meeting and kind, taken from the items by row.
             rows = run.fetch(_sql_out.allowed_sql(fixed)).column("rid")
             allowed = items.select(["rid", "owner_ref", "meeting_ref", "kind_code"]).take(rows)
-            kinds_table = plan.tables["p_kinds"]
-            kidx = np.full(len(KIND_BITS), -1, dtype=np.int64)
-            kidx[kinds_table.column("code").to_numpy()] = pc.fill_null(kinds_table.column("kidx"), -1).to_numpy()
             # Who counted and the consent each relied on, looked up by position.
             evidence = relied_on(allowed, tables.participants, run.fetch("SELECT * FROM s_cg"),
-                                 run.fetch("SELECT * FROM s_cm"), kidx)
+                                 run.fetch("SELECT * FROM s_cm"), np.array(plan.consent_places(), dtype=np.int64))
             del allowed
         elif plan.of_kind("consent"):
             run.materialize("s_people", _sql_out.people_sql(fixed))
@@ -153,14 +150,11 @@ def _consents_in_order(consents: pa.Table) -> tuple[pa.Table, ConsentIds]:
         rows = np.empty(n, dtype=np.int64)
         rows[seq] = np.arange(n, dtype=np.int64)  # the row of the consent numbered k
         return consents, ConsentIds(ids, rows)
-    if n > 1 and not np.all(seq[1:] > seq[:-1]):
-        rows = np.argsort(seq, kind="stable")
-        numbers = np.empty(n, dtype=np.int64)
-        numbers[rows] = np.arange(n, dtype=np.int64)
-        seq_at = consents.schema.get_field_index("seq")
-        return consents.set_column(seq_at, "seq", pa.array(numbers)), ConsentIds(ids, rows)
+    rows = None if n < 2 or np.all(seq[1:] > seq[:-1]) else np.argsort(seq, kind="stable")
     numbers = np.arange(n, dtype=np.int64)
-    return consents.set_column(consents.schema.get_field_index("seq"), "seq", pa.array(numbers)), ConsentIds(ids)
+    if rows is not None:
+        numbers[rows] = np.arange(n, dtype=np.int64)
+    return consents.set_column(consents.schema.get_field_index("seq"), "seq", pa.array(numbers)), ConsentIds(ids, rows)
 
 
 def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) -> tuple[ConsentIds, pa.Table]:

@@ -52,13 +52,11 @@ def allowed_sql(fixed: str) -> str:
     WHERE b.needs_ids AND b.candidate AND (NOT b.derived OR o.rid IS NOT NULL)"""
 
 
-def people_sql(fixed: str, allowed: str | None = None) -> str:
+def people_sql(fixed: str) -> str:
     """``s_people``: for allowed items whose grant needs consent, everyone whose consent
-    counted, with their place (the owner -1, others their first participant line).
-
-    ``allowed`` names a table of those items' ``rid``, ``owner_ref``, ``meeting_ref`` and
-    ``kind_code`` taken from the items already; without it they are joined here."""
-    items = allowed or f"(SELECT i.* FROM ({allowed_sql(fixed)}) b JOIN t_items i ON i.rid = b.rid)"
+    counted, with their place (the owner -1, others their first participant line). (In
+    process, ``_gather.relied_on`` gives the same by position.)"""
+    items = f"(SELECT i.* FROM ({allowed_sql(fixed)}) b JOIN t_items i ON i.rid = b.rid)"
     return f"""
     WITH allowed AS (
         SELECT i.rid, i.owner_ref AS owner, i.meeting_ref AS meeting, k.kidx
