@@ -86,9 +86,13 @@ def in_item_order(base: pa.Table, n: int) -> dict[str, np.ndarray]:
         rid = None  # every item exists at T and DuckDB kept the scan order: no scattering
 
     def column(name: str, fill: object) -> np.ndarray:
-        return _scatter(n, rid, base.column(name).to_numpy(zero_copy_only=False), fill)
+        # Concatenated from the chunks: one copy, and a writable one.
+        chunks = base.column(name).chunks
+        values = np.concatenate([chunk.to_numpy(zero_copy_only=False) for chunk in chunks]) if chunks else \
+            np.zeros(0, dtype=base.schema.field(name).type.to_pandas_dtype())
+        return _scatter(n, rid, values, fill)
 
-    return {"listed": column("candidate", False), "key": np.array(column("key", 0)),  # writable
+    return {"listed": column("candidate", False), "key": column("key", 0),
             "allowed": column("base_ok", False), "derived": column("derived", False),
             "version": _scatter(n, rid, base.column("vidx").fill_null(-1).to_numpy().astype(np.int32), np.int32(-1))}
 

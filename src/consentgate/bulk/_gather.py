@@ -6,7 +6,8 @@ A hash join of ten million items against them probes a hash table per item and c
 each column through; an index from ref to row, built once per table, lets Arrow take the
 same values by position instead, in a fraction of the time. Engines that cannot hold the
 items in one process (Spark) keep the joins of ``_sql_item``; both give the same columns,
-named ``{prefix}{column}``.
+named ``{prefix}{column}``. The same goes for each item's row of ``p_vk`` (by its terms
+version and kind) and its owner's packed consent states for its meeting (``s_pgm``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ._plan import KIND_SLOTS, UNKNOWN_KIND
 
 
 @dataclass(frozen=True)
@@ -35,18 +38,29 @@ LOOKUPS = (
     Lookup("s_owner", "subject", "owner_ref", "o_"),
     Lookup("s_lines", "meeting", "meeting_ref", "m_", unread=("over",)),
 )
+# An item's p_vk row is keyed by its terms version and kind (``_sql_item``): the key here
+# is that plus KIND_SLOTS, so that items with no terms in force (vidx -1) have one too.
+VERDICT_KINDS = Lookup("p_vk", "vkk", "vkk", "vk_")
 
 
 def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """An integer column as int64 NumPy values, nulls as -1."""
-    return np.asarray(pc.fill_null(column, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    """An integer column as NumPy values of its own width, nulls as -1 (a view of the
+    column where it has no nulls and one chunk). Arithmetic that may leave that width
+    widens first."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    if column.null_count:
+        column = pc.fill_null(column, -1)
+    return np.asarray(column.to_numpy(zero_copy_only=False))
 
 
 class Index:
     """Where each ref's row is in one looked-up table.
 
-    The table gains a last row of nulls, where every ref without a row points: taking
-    by indices without nulls is the fast path of Arrow's ``take``."""
+    The table gains a last row of nulls, where every ref without a row points. What is
+    taken is a dictionary column over the table's (its indices the rows, which copies
+    nothing): the engine reads the values through it, faster than Arrow's ``take``
+    would copy them, nullable as most are."""
 
     def __init__(self, table: pa.Table, lookup: Lookup) -> None:
         keys = _numbers(table.column(lookup.key))
@@ -60,28 +74,82 @@ class Index:
         self.table = pa.concat_tables([table, nulls]).combine_chunks()
         self.prefix = lookup.prefix
 
-    def take(self, refs: pa.ChunkedArray | pa.Array, names: list[str] | None = None) -> dict[str, pa.ChunkedArray]:
+    def take(self, refs: pa.ChunkedArray | pa.Array, names: list[str] | None = None) -> dict[str, pa.Array]:
         """The table's columns (or those ``names``) for each of ``refs``, prefixed (null
         where the ref is null or has no row)."""
         wanted = _numbers(refs)
         outside = len(self.rows) - 1
         rows = pa.array(self.rows[np.where((wanted >= 0) & (wanted < outside), wanted, outside)])
-        return {self.prefix + name: self.table.column(name).take(rows) for name in names or self.table.column_names}
+        return {self.prefix + name: pa.DictionaryArray.from_arrays(rows, self.table.column(name).chunk(0))
+                for name in names or self.table.column_names}
+
+
+class Pairs:
+    """Where each (subject, meeting) pair's row is in a table keyed by both, such as
+    ``s_pgm``: the pairs as one sorted integer each, searched for the people who have any."""
+
+    def __init__(self, table: pa.Table, value: str, name: str) -> None:
+        subjects, meetings = _numbers(table.column("subject")), _numbers(table.column("meeting"))
+        values = table.column(value).combine_chunks()
+        keep = (subjects >= 0) & (meetings >= 0)  # a null never matches
+        subjects, meetings = subjects[keep].astype(np.int64), meetings[keep]
+        self.width = int(meetings.max(initial=-1)) + 1
+        keys = subjects * self.width + meetings
+        order = np.argsort(keys)
+        self.keys = keys[order]
+        self.values = values.filter(pa.array(keep)).take(pa.array(order))
+        self.some = np.zeros(int(subjects.max(initial=-1)) + 1, dtype=bool)
+        self.some[subjects] = True
+        self.name = name
+
+    def take(self, subjects: pa.ChunkedArray | pa.Array, meetings: pa.ChunkedArray | pa.Array) -> pa.Array:
+        """The value for each (subject, meeting), null where the pair has no row."""
+        subject, meeting = _numbers(subjects), _numbers(meetings)
+        n = len(subject)
+        known = (subject >= 0) & (subject < len(self.some)) & (meeting >= 0) & (meeting < self.width)
+        asked = np.flatnonzero(known)
+        asked = asked[self.some[subject[asked]]]
+        wanted = subject[asked].astype(np.int64) * self.width + meeting[asked]
+        found = np.clip(np.searchsorted(self.keys, wanted), 0, max(len(self.keys) - 1, 0))
+        hit = self.keys[found] == wanted if len(self.keys) else np.zeros(len(asked), dtype=bool)
+        rows = np.full(n, len(self.keys), dtype=np.int64)  # the null appended below
+        rows[asked[hit]] = found[hit]
+        padded = pa.concat_arrays([self.values, pa.nulls(1, self.values.type)])
+        return padded.take(pa.array(rows))
 
 
 def indexes(tables: dict[str, pa.Table]) -> dict[str, Index]:
-    """An :class:`Index` for each of ``tables`` that :data:`LOOKUPS` names."""
-    return {lookup.table: Index(tables[lookup.table], lookup) for lookup in LOOKUPS if lookup.table in tables}
+    """An :class:`Index` for each of ``tables`` that :data:`LOOKUPS` names, and for
+    ``p_vk`` (see :data:`VERDICT_KINDS`)."""
+    found = {lookup.table: Index(tables[lookup.table], lookup) for lookup in LOOKUPS if lookup.table in tables}
+    if "p_vk" in tables:
+        kinds = tables["p_vk"]
+        shifted = pc.add(kinds.column("vkk"), KIND_SLOTS)
+        found["p_vk"] = Index(kinds.set_column(kinds.schema.get_field_index("vkk"), "vkk", shifted), VERDICT_KINDS)
+    return found
 
 
-def widen(items: pa.Table, indexes: dict[str, Index]) -> pa.Table:
-    """``items`` with the looked-up columns of every :data:`LOOKUPS` table in ``indexes``."""
+def widen(items: pa.Table, indexes: dict[str, Index], pairs: Pairs | None = None) -> pa.Table:
+    """``items`` with the looked-up columns of every :data:`LOOKUPS` table in ``indexes``,
+    of their ``p_vk`` row when ``indexes`` has it (which needs ``s_acc``'s ``vidx``) and
+    of ``pairs`` by (owner, meeting), named ``om_`` + its name."""
     for lookup in LOOKUPS:
         index = indexes.get(lookup.table)
         if index is None:
             continue
         for name, column in index.take(items.column(lookup.ref)).items():
             items = items.append_column(name, column)
+    kinds = indexes.get("p_vk")
+    if kinds is not None:
+        vidx = items.column("a_vidx").combine_chunks()  # a dictionary column (see Index.take)
+        # -1 where no terms are in force
+        vidx = _numbers(vidx.dictionary_decode() if pa.types.is_dictionary(vidx.type) else vidx).astype(np.int64)
+        code = pc.fill_null(items.column("kind_code"), UNKNOWN_KIND).to_numpy()
+        for name, column in kinds.take(pa.array((vidx + 1) * KIND_SLOTS + code)).items():
+            items = items.append_column(name, column)
+    if pairs is not None:
+        packed = pairs.take(items.column("owner_ref"), items.column("meeting_ref"))
+        items = items.append_column("om_" + pairs.name, packed)
     return items
 
 
@@ -103,13 +171,15 @@ def per_meeting(lines: pa.Table, packed_lines: int, flags: list[str]) -> pa.Tabl
     columns: dict[str, pa.Array] = {"meeting": pa.array(rows.astype(np.int64))}
     if "packed" in lines.column_names:
         values = pc.fill_null(lines.column("packed"), 0).to_numpy(zero_copy_only=False)[known]
+        # A meeting's places are distinct: one scatter puts each line in its cell.
+        inside = (pos >= 0) & (pos < packed_lines)
+        cell, place = meeting[inside], pos[inside]
+        grid = np.zeros((size, packed_lines), dtype=values.dtype)
+        present = np.zeros((size, packed_lines), dtype=bool)
+        grid[cell, place] = values[inside]
+        present[cell, place] = True
         for j in range(packed_lines):
-            at = pos == j  # a meeting's places are distinct
-            value = np.zeros(size, dtype=values.dtype)
-            value[meeting[at]] = values[at]
-            present = np.zeros(size, dtype=bool)
-            present[meeting[at]] = True
-            columns[f"pk{j}"] = pa.array(value[rows], mask=~present[rows])
+            columns[f"pk{j}"] = pa.array(grid[rows, j], mask=~present[rows, j])
         over = np.zeros(size, dtype=bool)
         over[meeting[pos >= packed_lines]] = True
         columns["over"] = pa.array(over[rows])
@@ -183,9 +253,9 @@ def relied_on(allowed: pa.Table, participants: pa.Table, general: pa.Table, limi
         some[subjects[(subjects >= 0) & (subjects < len(row_of))]] = True
         asked = np.flatnonzero(known & (meeting[who] >= 0) & some[np.where(person >= 0, person, -1)])
         width = int(max(meetings.max(initial=-1), meeting.max(initial=-1))) + 2
-        pairs = subjects * width + meetings + 1
+        pairs = subjects.astype(np.int64) * width + meetings + 1
         sorted_at = np.argsort(pairs)
-        wanted = person[asked] * width + meeting[who[asked]] + 1
+        wanted = person[asked].astype(np.int64) * width + meeting[who[asked]] + 1
         found = np.clip(np.searchsorted(pairs[sorted_at], wanted), 0, len(pairs) - 1)
         hit = pairs[sorted_at][found] == wanted
         asked, found = asked[hit], sorted_at[found[hit]]

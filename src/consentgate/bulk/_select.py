@@ -17,7 +17,7 @@ from ..model.times import to_micros
 from . import _sql, _sql_item, _sql_out
 from ._answer import ConsentIds, assemble, assemble_allowed, in_item_order
 from ._engines import Executor, executor
-from ._gather import Index, indexes, per_meeting, relied_on, widen
+from ._gather import Index, Pairs, indexes, per_meeting, relied_on, widen
 from ._plan import Plan, compile_plan
 from ._tables import SCHEMAS, StateTables
 
@@ -109,8 +109,10 @@ def judge_all(
     try:
         consent_ids, items = _load(run, tables, plan.tables)
         base = _judge(run, plan, t, (items, tables.participants), chunk_rows)
+        columns = in_item_order(base, tables.items.num_rows)
+        del base  # the engine holds it as s_base; the arrays above replace it here
         in_arrow = run.in_process and tables.sources.num_rows > 0
-        links = _links(base, tables.sources, tables.items.num_rows) if in_arrow else None
+        links = _links(columns, tables.sources) if in_arrow else None
         fixed = _fixed_point(run, tables.sources.num_rows > 0, links)
         del links
         usable = run.fetch(f"SELECT rid FROM {fixed}").column("rid")
@@ -131,8 +133,6 @@ def judge_all(
             evidence = run.fetch(_sql_out.evidence_sql(plan))
     finally:
         run.close()
-    columns = in_item_order(base, tables.items.num_rows)
-    del base  # the arrays above replace it: a 10M-row selection need not hold both
     return (assemble_allowed if allowed_only else assemble)(
         tables.items, plan, columns, usable, unusable, evidence, consent_ids)
 
@@ -223,26 +223,30 @@ def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table], 
         looked_up.update(indexes({"s_lines": meetings}))
     elif consent or notices:
         step("s_lines", _sql.meetings(plan, lines), lookup=True)
+    big = 0
     if consent:
-        # Meetings with more lines than travel as columns are rare; skip the per-item
-        # path when there are none.
+        # Meetings with more lines than travel as columns are rare; s_over, the path for
+        # their items, is made only when there are some.
         big = run.fetch("SELECT count(*) AS n FROM s_lines WHERE over").column("n")[0].as_py()
-        step("s_over", _sql.overflow(plan, t, lines) + ("" if big else " WHERE FALSE"))
+        if big:
+            step("s_over", _sql.overflow(plan, t, lines))
     if not run.in_process:
-        base = run.collect("s_base", _sql_item.base(plan, t))
+        base = run.collect("s_base", _sql_item.base(plan, t, overflow=bool(big)))
         run.drop(*scratch)
         return base
-    sql = _sql_item.base(plan, t, gathered="t_wide")
+    looked_up.update(indexes({"p_vk": plan.tables["p_vk"]}))
+    pairs = Pairs(run.fetch("SELECT * FROM s_pgm"), "packed", "packed") if consent else None
+    sql = _sql_item.base(plan, t, gathered="t_wide", overflow=bool(big))
     parts = []
     starts = range(0, max(items.num_rows, 1), chunk_rows)
     # The next share's columns are taken (Arrow, without the GIL) while the engine
     # judges this one.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        wide = pool.submit(widen, items.slice(0, chunk_rows), looked_up)
+        wide = pool.submit(widen, items.slice(0, chunk_rows), looked_up, pairs)
         for start in starts:
             run.load("t_wide", wide.result())
             if start + chunk_rows < items.num_rows:
-                wide = pool.submit(widen, items.slice(start + chunk_rows, chunk_rows), looked_up)
+                wide = pool.submit(widen, items.slice(start + chunk_rows, chunk_rows), looked_up, pairs)
             parts.append(run.fetch(sql))
     run.drop("t_wide", *scratch)
     base = pa.concat_tables(parts)
@@ -250,30 +254,25 @@ def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table], 
     return base
 
 
-def _links(base: pa.Table, sources: pa.Table, n: int) -> pa.Table:
-    """``s_links`` (see ``_sql_out.LINKS``) from ``s_base`` and the source rows by position:
-    what ``s_base`` says of an item, spread over an array of every row, is read at each
-    link's two ends without a join."""
-    def spread(values: np.ndarray) -> np.ndarray:
-        out = np.zeros(n + 1, dtype=bool)  # the last place stands for a missing source
-        out[rid] = values
-        return out
+def _links(columns: dict[str, np.ndarray], sources: pa.Table) -> pa.Table:
+    """``s_links`` (see ``_sql_out.LINKS``) from ``s_base`` in items order (see
+    ``in_item_order``) and the source rows by position: what ``s_base`` says of an item
+    is read at each link's two ends without a join."""
+    def padded(values: np.ndarray) -> np.ndarray:
+        return np.append(np.asarray(values, dtype=bool), False)  # the last place stands for a missing source
 
-    def column(name: str) -> np.ndarray:
-        return np.asarray(base.column(name).to_numpy(zero_copy_only=False), dtype=bool)
-
-    rid = base.column("rid").to_numpy()
-    keys = base.column("key").to_numpy()
-    base_ok, derived = spread(column("base_ok")), spread(column("derived"))
-    listed = spread(column("candidate") & (keys >= 0))
+    n = len(columns["key"])
+    base_ok, derived = padded(columns["allowed"]), padded(columns["derived"])
+    listed = padded(np.asarray(columns["listed"], dtype=bool) & (columns["key"] >= 0))
     item_row = np.asarray(sources.column("item_row").to_numpy(), dtype=np.int64)
     source_row = np.asarray(pc.fill_null(sources.column("source_row"), n).to_numpy(), dtype=np.int64)
     keep = derived[item_row] & (base_ok[item_row] | listed[item_row])
     item_row, source_row = item_row[keep], source_row[keep]
     src_ok = base_ok[source_row]
+    narrow = np.int32 if n < 2**31 else np.int64  # as the engine's row numbers (``_load``)
     return pa.table({
-        "rid": pa.array(item_row.astype(rid.dtype)),
-        "source_row": pa.array(source_row.astype(rid.dtype), mask=source_row == n),
+        "rid": pa.array(item_row.astype(narrow)),
+        "source_row": pa.array(source_row.astype(narrow), mask=source_row == n),
         "base_ok": pa.array(base_ok[item_row]), "listed": pa.array(listed[item_row]),
         "src_ok": pa.array(src_ok), "src_derived": pa.array(src_ok & derived[source_row]),
     })

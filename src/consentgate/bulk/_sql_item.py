@@ -21,14 +21,15 @@ from ._plan import KIND_SLOTS, UNKNOWN_KIND, Plan
 from ._sql import STATE_CODES, missing_all
 
 
-def _codes(plan: Plan, o: str, m: str) -> list[str]:
+def _codes(plan: Plan, o: str, m: str, k: str, om: str, overflow: bool) -> list[str]:
     """Consent state codes for the item's kind: the owner's (``co``) and those of the
-    meeting's first lines (``c{j}``, 0 where the meeting has no such line)."""
+    meeting's first lines (``c{j}``, 0 where the meeting has no such line), and with
+    ``overflow`` the states of later lines (``p{code}``)."""
     owner = (f"CASE WHEN x.owner_ref IS NULL THEN 1 "
-             f"ELSE (COALESCE(om.packed, {o}pg, {missing_all(plan)}) >> vk.kshift) & 7 END AS co")
-    lines = [f"CASE WHEN {m}pk{j} IS NULL THEN 0 ELSE ({m}pk{j} >> vk.kshift) & 7 END AS c{j}"
+             f"ELSE (COALESCE({om}packed, {o}pg, {missing_all(plan)}) >> {k}kshift) & 7 END AS co")
+    lines = [f"CASE WHEN {m}pk{j} IS NULL THEN 0 ELSE ({m}pk{j} >> {k}kshift) & 7 END AS c{j}"
              for j in range(plan.packed_lines)]
-    return [owner, *lines, *(f"ov.p{code}" for code in STATE_CODES)]
+    return [owner, *lines, *(f"ov.p{code}" for code in STATE_CODES if overflow)]
 
 
 def _failing(name: str) -> str:
@@ -36,15 +37,16 @@ def _failing(name: str) -> str:
     return f"CASE WHEN {name} = 5 AND NOT self_only THEN 0 ELSE {name} END"
 
 
-def _consent_digits(plan: Plan) -> str:
-    """The failing consent codes as digits (see the module docstring), from ``q*``."""
+def _consent_digits(plan: Plan, overflow: bool) -> str:
+    """The failing consent codes as digits (see the module docstring), from ``q*`` (and
+    ``p*`` with ``overflow``)."""
     people = ["qo", *(f"q{j}" for j in range(plan.packed_lines))]
     digits = ["qo"]
     for place in range(1, len(people)):
         earlier = ", ".join(people[:place])
         digits.append(f"CASE WHEN {people[place]} NOT IN (0, {earlier}) THEN {people[place]} * {8**place} ELSE 0 END")
     later = len(people)
-    for code in STATE_CODES:
+    for code in STATE_CODES if overflow else ():
         weight = " ".join(f"WHEN {p} THEN {code * 8 ** (later + p)}" for p in range(len(STATE_CODES)))
         allowed_here = "self_only AND " if code == 5 else ""
         digits.append(f"CASE WHEN p{code} IS NOT NULL AND {allowed_here}{code} NOT IN ({', '.join(people)}) "
@@ -52,22 +54,26 @@ def _consent_digits(plan: Plan) -> str:
     return " + ".join(digits)
 
 
-def base(plan: Plan, t: int, gathered: str | None = None) -> str:
+def base(plan: Plan, t: int, gathered: str | None = None, overflow: bool = True) -> str:
     """``s_base``: one row per item that exists at T (see the module docstring).
 
     With ``gathered``, the items come from that table, which already holds their
-    account's, owner's and meeting's columns (``_gather.widen``) instead of joining them."""
+    account's, owner's and meeting's columns, their ``p_vk`` row's and their owner's
+    packed states for their meeting (``_gather.widen``) instead of joining them.
+    Without ``overflow`` no meeting has more lines than travel as columns, and
+    ``s_over`` is not read."""
     settings, notices, consent = plan.of_kind("setting"), plan.of_kind("notice"), plan.of_kind("consent")
     # Where the account's (a), owner's (o) and meeting's (m) columns are read.
-    a, o, m = ("x.a_", "x.o_", "x.m_") if gathered else ("a.", "o.", "m.")
+    a, o, m, k, om = ("x.a_", "x.o_", "x.m_", "x.vk_", "x.om_") if gathered else ("a.", "o.", "m.", "vk.", "om.")
     joins: list[str] = []
     columns: list[str] = []  # computed per item in ``judged``
     bits: list[str] = []  # one per condition: its bit in the failing mask
     if (consent or settings) and not gathered:
         joins.append("LEFT JOIN s_owner o ON o.subject = x.owner_ref")
-    if consent:
-        joins += ["LEFT JOIN s_pgm om ON om.subject = x.owner_ref AND om.meeting = x.meeting_ref",
-                  "LEFT JOIN s_over ov ON ov.rid = x.rid"]
+    if consent and not gathered:
+        joins.append("LEFT JOIN s_pgm om ON om.subject = x.owner_ref AND om.meeting = x.meeting_ref")
+    if consent and overflow:
+        joins.append("LEFT JOIN s_over ov ON ov.rid = x.rid")
     if (consent or notices) and not gathered:
         joins.append("LEFT JOIN s_lines m ON m.meeting = x.meeting_ref")
     for c in settings:
@@ -80,21 +86,23 @@ def base(plan: Plan, t: int, gathered: str | None = None) -> str:
         bits.append(f"CASE WHEN f{c.index} THEN {1 << c.index} ELSE 0 END")
     failing, order = ["0 AS nothing"], "0"
     if consent:
-        columns += _codes(plan, o, m)
+        columns += _codes(plan, o, m, k, om, overflow)
         failing = [f"{_failing(name)} AS q{name[1:]}" for name in ("co", *(f"c{j}" for j in range(plan.packed_lines)))]
         order = "corder"
         bits.append(f"CASE WHEN corder > 0 THEN {1 << consent[0].index} ELSE 0 END")
     fmask = " + ".join(bits) or "0"
-    digits = _consent_digits(plan) if consent else "0"
+    verdict_kind = (f"LEFT JOIN p_vk vk "
+                    f"ON vk.vkk = COALESCE(a.vidx, -1) * {KIND_SLOTS} + COALESCE(x.kind_code, {UNKNOWN_KIND})")
+    digits = _consent_digits(plan, overflow) if consent else "0"
     reserved = "TRUE" if plan.reserves else "FALSE"
     return f"""
     WITH judged AS (
-        SELECT x.rid, x.derived, vk.candidate, {a}vidx AS vidx, vk.vk, vk.used, vk.kshift,
+        SELECT x.rid, x.derived, {k}candidate AS candidate, {a}vidx AS vidx, {k}vk AS vk, {k}used AS used,
+               {k}kshift AS kshift,
                COALESCE(x.erased <= {t}, FALSE) AS erased, x.train_reserved AND {reserved} AS sig,
                COALESCE({a}self_only, FALSE) AS self_only, {", ".join(columns) or "0 AS nothing"}
         FROM {gathered or "t_items"} x
-        {"" if gathered else "LEFT JOIN s_acc a ON a.account = x.account_ref"}
-        LEFT JOIN p_vk vk ON vk.vkk = COALESCE({a}vidx, -1) * {KIND_SLOTS} + COALESCE(x.kind_code, {UNKNOWN_KIND})
+        {"" if gathered else f"LEFT JOIN s_acc a ON a.account = x.account_ref {verdict_kind}"}
         {" ".join(joins)}
         WHERE x.created <= {t}),
     failing AS (SELECT j.*, {", ".join(failing)} FROM judged j),
