@@ -73,15 +73,31 @@ class Index:
         nulls = pa.table({field.name: pa.nulls(1, field.type) for field in table.schema})
         self.table = pa.concat_tables([table, nulls]).combine_chunks()
         self.prefix = lookup.prefix
+        self._numbers: dict[str, np.ndarray] = {}
 
-    def take(self, refs: pa.ChunkedArray | pa.Array, names: list[str] | None = None) -> dict[str, pa.Array]:
-        """The table's columns (or those ``names``) for each of ``refs``, prefixed (null
-        where the ref is null or has no row)."""
+    def rows_of(self, refs: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        """The table's row for each of ``refs`` (the row of nulls where the ref is null
+        or has no row)."""
         wanted = _numbers(refs)
         outside = len(self.rows) - 1
-        rows = pa.array(self.rows[np.where((wanted >= 0) & (wanted < outside), wanted, outside)])
-        return {self.prefix + name: pa.DictionaryArray.from_arrays(rows, self.table.column(name).chunk(0))
+        if len(wanted) and (wanted.min() < 0 or wanted.max() >= outside):
+            wanted = np.where((wanted >= 0) & (wanted < outside), wanted, outside)
+        return self.rows[wanted]
+
+    def take(self, refs: pa.ChunkedArray | pa.Array, names: list[str] | None = None,
+             rows: np.ndarray | None = None) -> dict[str, pa.Array]:
+        """The table's columns (or those ``names``) for each of ``refs`` (or at ``rows``,
+        from :meth:`rows_of`), prefixed (null where the ref is null or has no row)."""
+        indices = pa.array(self.rows_of(refs) if rows is None else rows)
+        return {self.prefix + name: pa.DictionaryArray.from_arrays(indices, self.table.column(name).chunk(0))
                 for name in names or self.table.column_names}
+
+    def numbers(self, name: str) -> np.ndarray:
+        """An integer column of the table as NumPy values, -1 for null (so at the row of
+        nulls too), by row."""
+        if name not in self._numbers:
+            self._numbers[name] = _numbers(self.table.column(name))
+        return self._numbers[name]
 
 
 class Pairs:
@@ -97,25 +113,26 @@ class Pairs:
         keys = subjects * self.width + meetings
         order = np.argsort(keys)
         self.keys = keys[order]
-        self.values = values.filter(pa.array(keep)).take(pa.array(order))
+        self.values = pa.concat_arrays([values.filter(pa.array(keep)).take(pa.array(order)), pa.nulls(1, values.type)])
         self.some = np.zeros(int(subjects.max(initial=-1)) + 1, dtype=bool)
         self.some[subjects] = True
         self.name = name
 
     def take(self, subjects: pa.ChunkedArray | pa.Array, meetings: pa.ChunkedArray | pa.Array) -> pa.Array:
-        """The value for each (subject, meeting), null where the pair has no row."""
+        """The value for each (subject, meeting), null where the pair has no row: a
+        dictionary column over the values (as :meth:`Index.take` gives)."""
         subject, meeting = _numbers(subjects), _numbers(meetings)
-        n = len(subject)
-        known = (subject >= 0) & (subject < len(self.some)) & (meeting >= 0) & (meeting < self.width)
-        asked = np.flatnonzero(known)
-        asked = asked[self.some[subject[asked]]]
+        some = len(self.some)
+        if len(subject) and (subject.min() < 0 or subject.max() >= some):
+            subject = np.where((subject >= 0) & (subject < some), subject, some)  # past the end: has none
+        asked = np.flatnonzero(np.append(self.some, False)[subject])
+        asked = asked[(meeting[asked] >= 0) & (meeting[asked] < self.width)]
         wanted = subject[asked].astype(np.int64) * self.width + meeting[asked]
         found = np.clip(np.searchsorted(self.keys, wanted), 0, max(len(self.keys) - 1, 0))
         hit = self.keys[found] == wanted if len(self.keys) else np.zeros(len(asked), dtype=bool)
-        rows = np.full(n, len(self.keys), dtype=np.int64)  # the null appended below
-        rows[asked[hit]] = found[hit]
-        padded = pa.concat_arrays([self.values, pa.nulls(1, self.values.type)])
-        return padded.take(pa.array(rows))
+        rows = np.full(len(subject), len(self.keys), dtype=np.int32 if len(self.keys) < 2**31 - 1 else np.int64)
+        rows[asked[hit]] = found[hit]  # elsewhere the null after the values
+        return pa.DictionaryArray.from_arrays(pa.array(rows), self.values)
 
 
 def indexes(tables: dict[str, pa.Table]) -> dict[str, Index]:
@@ -133,17 +150,19 @@ def widen(items: pa.Table, indexes: dict[str, Index], pairs: Pairs | None = None
     """``items`` with the looked-up columns of every :data:`LOOKUPS` table in ``indexes``,
     of their ``p_vk`` row when ``indexes`` has it (which needs ``s_acc``'s ``vidx``) and
     of ``pairs`` by (owner, meeting), named ``om_`` + its name."""
+    account_rows = None
     for lookup in LOOKUPS:
         index = indexes.get(lookup.table)
         if index is None:
             continue
-        for name, column in index.take(items.column(lookup.ref)).items():
+        rows = index.rows_of(items.column(lookup.ref))
+        if lookup.table == "s_acc":
+            account_rows = rows
+        for name, column in index.take(items.column(lookup.ref), rows=rows).items():
             items = items.append_column(name, column)
     kinds = indexes.get("p_vk")
-    if kinds is not None:
-        vidx = items.column("a_vidx").combine_chunks()  # a dictionary column (see Index.take)
-        # -1 where no terms are in force
-        vidx = _numbers(vidx.dictionary_decode() if pa.types.is_dictionary(vidx.type) else vidx).astype(np.int64)
+    if kinds is not None and account_rows is not None:
+        vidx = indexes["s_acc"].numbers("vidx")[account_rows].astype(np.int64)  # -1 where no terms are in force
         code = pc.fill_null(items.column("kind_code"), UNKNOWN_KIND).to_numpy()
         for name, column in kinds.take(pa.array((vidx + 1) * KIND_SLOTS + code)).items():
             items = items.append_column(name, column)
@@ -213,10 +232,15 @@ def relied_on(allowed: pa.Table, participants: pa.Table, general: pa.Table, limi
     line_subject = _numbers(participants.column("subject_ref"))
     first = np.asarray(participants.column("first").to_numpy(zero_copy_only=False), dtype=bool)
     line_pos = _numbers(participants.column("pos"))
-    order = np.argsort(line_meeting, kind="stable")
-    order = order[line_meeting[order] >= 0]
+    # Lines of no meeting (-1) sort first and are left out. A store lists a meeting's
+    # lines together already; then the order is the lines' own.
+    in_order = bool(np.all(line_meeting[1:] >= line_meeting[:-1]))
+    order = None if in_order else np.argsort(line_meeting, kind="stable")
+    skipped = int(np.count_nonzero(line_meeting < 0))
+    if order is not None:
+        order = order[skipped:]
     size = int(max(line_meeting.max(initial=-1), meeting.max(initial=-1))) + 1
-    counts = np.bincount(line_meeting[order], minlength=size)
+    counts = np.bincount(line_meeting[skipped:] if order is None else line_meeting[order], minlength=size)
     starts = np.zeros(size + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
     with_lines = (meeting >= 0) & (owner >= 0)
@@ -224,7 +248,8 @@ def relied_on(allowed: pa.Table, participants: pa.Table, general: pa.Table, limi
     n_lines = counts[meeting[items]]
     item = np.repeat(items, n_lines)
     offsets = np.arange(len(item)) - np.repeat(np.cumsum(n_lines) - n_lines, n_lines)
-    line = order[np.repeat(starts[meeting[items]], n_lines) + offsets]
+    line = np.repeat(starts[meeting[items]], n_lines) + offsets
+    line = line + skipped if order is None else order[line]
     subject = line_subject[line]
     counted = first[line] & (subject >= 0) & (subject != owner[item])
     item, line, subject = item[counted], line[counted], subject[counted]
@@ -233,18 +258,19 @@ def relied_on(allowed: pa.Table, participants: pa.Table, general: pa.Table, limi
     person = np.concatenate([owner, subject])
     pos = np.concatenate([np.full(len(rid), -1, dtype=np.int64), line_pos[line]])
     kind = place[who]
-    # The latest consent for any meeting, by the person's row in ``general`` (a kind's
-    # column at a time: one column is read at random far faster than a row of them).
+    # The latest consent for any meeting, by the person's row in ``general``.
     kinds = int(kidx.max(initial=-1)) + 1
     people = _numbers(general.column("subject"))
     row_of = np.full(int(max(people.max(initial=-1), person.max(initial=-1))) + 2, general.num_rows, dtype=np.int64)
     row_of[people[people >= 0]] = np.flatnonzero(people >= 0)
     known = (person >= 0) & (kind >= 0)
     rows = np.where(known, row_of[np.where(person >= 0, person, -1)], general.num_rows)
-    latest = np.full(len(who), -1, dtype=np.int64)
+    # One row per person, a column per kind, and a last row of none (-1) for the rest.
+    by_kind = np.full((general.num_rows + 1, max(kinds, 1)), -1, dtype=np.int64)
     for i in range(kinds):
-        at = kind == i
-        latest[at] = np.append(_numbers(general.column(f"e{i}")), -1)[rows[at]]
+        by_kind[:-1, i] = _numbers(general.column(f"e{i}"))
+    latest = by_kind[rows, np.maximum(kind, 0)]  # an unknown kind's row is the last
+    del by_kind
     # And for the item's meeting, by (person, meeting) among ``limited``'s sorted pairs:
     # only people who gave one for some meeting are looked for.
     if limited.num_rows:
