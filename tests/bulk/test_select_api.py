@@ -132,6 +132,21 @@ def test_consents_out_of_log_order_rely_on_the_same_consents(examples):
         assert_select_equals_decide(state, shuffled, "ai.training", parse_time(at), Policy.default())
 
 
+def test_participant_lines_out_of_meeting_order_rely_on_the_same_consents(examples):
+    # A store lists a meeting's lines together; other states may not. Reversed, the lines
+    # are out of meeting order, and the consents relied on are still found per meeting.
+    state, tables = _seed_story(examples)
+    lines = tables.participants
+    reversed_lines = lines.take(pa.array(list(reversed(range(lines.num_rows)))))
+    meetings = pc.fill_null(reversed_lines.column("meeting_ref"), -1).to_numpy()
+    assert np.any(meetings[1:] < meetings[:-1])  # the case this test is about
+    shuffled = StateTables(**{**tables.as_dict(), "participants": reversed_lines})
+    for at in ("2023-08-25T00:00:00Z", "2023-09-02T00:00:00Z", "2023-10-02T00:00:00Z"):
+        assert_select_equals_decide(state, shuffled, "ai.training", parse_time(at), Policy.default())
+    assert select(shuffled, "ai.training", parse_time("2023-09-02T00:00:00Z"), Policy.default()).to_pylist() == \
+        select(tables, "ai.training", parse_time("2023-09-02T00:00:00Z"), Policy.default()).to_pylist()
+
+
 @pytest.mark.parametrize("numbering", ["ranks", "sparse"])
 def test_consents_numbered_by_rank_or_sparsely_rely_on_the_same_consents(examples, numbering):
     # A store's state numbers consents 0..n-1 by rank (no sort needed); other states may

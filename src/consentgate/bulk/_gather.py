@@ -84,11 +84,14 @@ class Index:
             wanted = np.where((wanted >= 0) & (wanted < outside), wanted, outside)
         return self.rows[wanted]
 
-    def take(self, refs: pa.ChunkedArray | pa.Array, names: list[str] | None = None,
-             rows: np.ndarray | None = None) -> dict[str, pa.Array]:
-        """The table's columns (or those ``names``) for each of ``refs`` (or at ``rows``,
-        from :meth:`rows_of`), prefixed (null where the ref is null or has no row)."""
-        indices = pa.array(self.rows_of(refs) if rows is None else rows)
+    def take(self, refs: pa.ChunkedArray | pa.Array, names: list[str] | None = None) -> dict[str, pa.Array]:
+        """The table's columns (or those ``names``) for each of ``refs``, prefixed (null
+        where the ref is null or has no row)."""
+        return self.at(self.rows_of(refs), names)
+
+    def at(self, rows: np.ndarray, names: list[str] | None = None) -> dict[str, pa.Array]:
+        """The table's columns (or those ``names``) at ``rows`` (from :meth:`rows_of`), prefixed."""
+        indices = pa.array(rows)
         return {self.prefix + name: pa.DictionaryArray.from_arrays(indices, self.table.column(name).chunk(0))
                 for name in names or self.table.column_names}
 
@@ -101,38 +104,45 @@ class Index:
 
 
 class Pairs:
-    """Where each (subject, meeting) pair's row is in a table keyed by both, such as
-    ``s_pgm``: the pairs as one sorted integer each, searched for the people who have any."""
+    """Where each (subject, meeting) pair's row is in a table keyed by both (``s_pgm``,
+    ``s_cm``): the pairs as one sorted integer each, searched for the people who have any."""
 
-    def __init__(self, table: pa.Table, value: str, name: str) -> None:
+    def __init__(self, table: pa.Table) -> None:
         subjects, meetings = _numbers(table.column("subject")), _numbers(table.column("meeting"))
-        values = table.column(value).combine_chunks()
-        keep = (subjects >= 0) & (meetings >= 0)  # a null never matches
-        subjects, meetings = subjects[keep].astype(np.int64), meetings[keep]
+        kept = np.flatnonzero((subjects >= 0) & (meetings >= 0))  # a null never matches
+        subjects, meetings = subjects[kept].astype(np.int64), meetings[kept]
         self.width = int(meetings.max(initial=-1)) + 1
         keys = subjects * self.width + meetings
         order = np.argsort(keys)
-        self.keys = keys[order]
-        self.values = pa.concat_arrays([values.filter(pa.array(keep)).take(pa.array(order)), pa.nulls(1, values.type)])
-        self.some = np.zeros(int(subjects.max(initial=-1)) + 1, dtype=bool)
+        self.keys, self.rows = keys[order], kept[order]
+        self.some = np.zeros(int(subjects.max(initial=-1)) + 2, dtype=bool)  # the last: no one's
         self.some[subjects] = True
-        self.name = name
+        self.table = table
 
-    def take(self, subjects: pa.ChunkedArray | pa.Array, meetings: pa.ChunkedArray | pa.Array) -> pa.Array:
-        """The value for each (subject, meeting), null where the pair has no row: a
-        dictionary column over the values (as :meth:`Index.take` gives)."""
-        subject, meeting = _numbers(subjects), _numbers(meetings)
-        some = len(self.some)
-        if len(subject) and (subject.min() < 0 or subject.max() >= some):
-            subject = np.where((subject >= 0) & (subject < some), subject, some)  # past the end: has none
-        asked = np.flatnonzero(np.append(self.some, False)[subject])
-        asked = asked[(meeting[asked] >= 0) & (meeting[asked] < self.width)]
-        wanted = subject[asked].astype(np.int64) * self.width + meeting[asked]
+    def rows_of(self, subjects: np.ndarray, meetings: np.ndarray) -> np.ndarray:
+        """The table's row for each (subject, meeting), -1 where the pair has none."""
+        outside = len(self.some) - 1
+        if len(subjects) and (subjects.min() < 0 or subjects.max() >= outside):
+            subjects = np.where((subjects >= 0) & (subjects < outside), subjects, outside)
+        asked = np.flatnonzero(self.some[subjects])
+        asked = asked[(meetings[asked] >= 0) & (meetings[asked] < self.width)]
+        wanted = subjects[asked].astype(np.int64) * self.width + meetings[asked]
         found = np.clip(np.searchsorted(self.keys, wanted), 0, max(len(self.keys) - 1, 0))
         hit = self.keys[found] == wanted if len(self.keys) else np.zeros(len(asked), dtype=bool)
-        rows = np.full(len(subject), len(self.keys), dtype=np.int32 if len(self.keys) < 2**31 - 1 else np.int64)
-        rows[asked[hit]] = found[hit]  # elsewhere the null after the values
-        return pa.DictionaryArray.from_arrays(pa.array(rows), self.values)
+        rows = np.full(len(subjects), -1, dtype=np.int64)
+        rows[asked[hit]] = self.rows[found[hit]]
+        return rows
+
+    def take(self, subjects: pa.ChunkedArray | pa.Array, meetings: pa.ChunkedArray | pa.Array,
+             name: str) -> pa.Array:
+        """Column ``name`` for each (subject, meeting), null where the pair has no row: a
+        dictionary column over the table's (as :meth:`Index.take` gives)."""
+        rows = self.rows_of(_numbers(subjects), _numbers(meetings))
+        values = self.table.column(name).combine_chunks()
+        rows[rows < 0] = len(values)  # the null after the values
+        narrow = np.int32 if len(values) < 2**31 - 1 else np.int64
+        return pa.DictionaryArray.from_arrays(pa.array(rows.astype(narrow)),
+                                              pa.concat_arrays([values, pa.nulls(1, values.type)]))
 
 
 def indexes(tables: dict[str, pa.Table]) -> dict[str, Index]:
@@ -149,7 +159,7 @@ def indexes(tables: dict[str, pa.Table]) -> dict[str, Index]:
 def widen(items: pa.Table, indexes: dict[str, Index], pairs: Pairs | None = None) -> pa.Table:
     """``items`` with the looked-up columns of every :data:`LOOKUPS` table in ``indexes``,
     of their ``p_vk`` row when ``indexes`` has it (which needs ``s_acc``'s ``vidx``) and
-    of ``pairs`` by (owner, meeting), named ``om_`` + its name."""
+    the ``packed`` states of ``pairs`` (``s_pgm``) by (owner, meeting), as ``om_packed``."""
     account_rows = None
     for lookup in LOOKUPS:
         index = indexes.get(lookup.table)
@@ -158,7 +168,7 @@ def widen(items: pa.Table, indexes: dict[str, Index], pairs: Pairs | None = None
         rows = index.rows_of(items.column(lookup.ref))
         if lookup.table == "s_acc":
             account_rows = rows
-        for name, column in index.take(items.column(lookup.ref), rows=rows).items():
+        for name, column in index.at(rows).items():
             items = items.append_column(name, column)
     kinds = indexes.get("p_vk")
     if kinds is not None and account_rows is not None:
@@ -167,8 +177,8 @@ def widen(items: pa.Table, indexes: dict[str, Index], pairs: Pairs | None = None
         for name, column in kinds.take(pa.array((vidx + 1) * KIND_SLOTS + code)).items():
             items = items.append_column(name, column)
     if pairs is not None:
-        packed = pairs.take(items.column("owner_ref"), items.column("meeting_ref"))
-        items = items.append_column("om_" + pairs.name, packed)
+        items = items.append_column("om_packed", pairs.take(items.column("owner_ref"), items.column("meeting_ref"),
+                                                            "packed"))
     return items
 
 
@@ -274,17 +284,10 @@ def relied_on(allowed: pa.Table, participants: pa.Table, general: pa.Table, limi
     # And for the item's meeting, by (person, meeting) among ``limited``'s sorted pairs:
     # only people who gave one for some meeting are looked for.
     if limited.num_rows:
-        subjects, meetings = _numbers(limited.column("subject")), _numbers(limited.column("meeting"))
-        some = np.zeros(len(row_of), dtype=bool)
-        some[subjects[(subjects >= 0) & (subjects < len(row_of))]] = True
-        asked = np.flatnonzero(known & (meeting[who] >= 0) & some[np.where(person >= 0, person, -1)])
-        width = int(max(meetings.max(initial=-1), meeting.max(initial=-1))) + 2
-        pairs = subjects.astype(np.int64) * width + meetings + 1
-        sorted_at = np.argsort(pairs)
-        wanted = person[asked].astype(np.int64) * width + meeting[who[asked]] + 1
-        found = np.clip(np.searchsorted(pairs[sorted_at], wanted), 0, len(pairs) - 1)
-        hit = pairs[sorted_at][found] == wanted
-        asked, found = asked[hit], sorted_at[found[hit]]
+        pairs = Pairs(limited)
+        asked = np.flatnonzero(known & (meeting[who] >= 0))
+        found = pairs.rows_of(person[asked], meeting[who[asked]])
+        asked, found = asked[found >= 0], found[found >= 0]
         for i in range(kinds):
             at = kind[asked] == i
             more = _numbers(limited.column(f"e{i}"))[found[at]]

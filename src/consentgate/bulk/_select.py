@@ -235,7 +235,7 @@ def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table], 
         run.drop(*scratch)
         return base
     looked_up.update(indexes({"p_vk": plan.tables["p_vk"]}))
-    pairs = Pairs(run.fetch("SELECT * FROM s_pgm"), "packed", "packed") if consent else None
+    pairs = Pairs(run.fetch("SELECT * FROM s_pgm")) if consent else None
     sql = _sql_item.base(plan, t, gathered="t_wide", overflow=bool(big))
     parts = []
     starts = range(0, max(items.num_rows, 1), chunk_rows)
