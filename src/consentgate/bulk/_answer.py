@@ -9,6 +9,7 @@ lists are gathered from them, rather than built row by row.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -69,32 +70,26 @@ class ConsentIds:
         return self.ids.take(numbers if self.rows is None else pa.array(self.rows).take(numbers))
 
 
-def _scatter(size: int, rows: np.ndarray | None, values: np.ndarray, fill: object) -> np.ndarray:
-    """``values`` placed at ``rows`` of an array of ``size`` (``rows`` None: already there)."""
-    if rows is None:
-        return values
-    out = np.full(size, fill, dtype=values.dtype)
-    out[rows] = values
-    return out
-
-
 def in_item_order(base: pa.Table, n: int) -> dict[str, np.ndarray]:
     """The per-item columns of ``s_base`` as arrays of ``n`` rows in items order (rows
-    that do not exist at T are not listed, with key 0)."""
-    rid: np.ndarray | None = base.column("rid").to_numpy()
-    if rid is not None and len(rid) == n and (n == 0 or (rid[0] == 0 and np.all(np.diff(rid) == 1))):
-        rid = None  # every item exists at T and DuckDB kept the scan order: no scattering
+    that do not exist at T are not listed, with key 0).
 
-    def column(name: str, fill: object) -> np.ndarray:
-        # Concatenated from the chunks: one copy, and a writable one.
-        chunks = base.column(name).chunks
-        values = np.concatenate([chunk.to_numpy(zero_copy_only=False) for chunk in chunks]) if chunks else \
-            np.zeros(0, dtype=base.schema.field(name).type.to_pandas_dtype())
-        return _scatter(n, rid, values, fill)
+    Each batch of ``base`` is placed at its rows directly: one copy per column."""
+    batches = base.to_batches()
+    rids = [batch.column("rid").to_numpy() for batch in batches]
+    every = sum(len(rid) for rid in rids) == n  # each row once: every place is written
+
+    def column(name: str, fill: object, dtype: Any = None) -> np.ndarray:
+        kind = dtype or base.schema.field(name).type.to_pandas_dtype()
+        out = np.empty(n, dtype=kind) if every else np.full(n, fill, dtype=kind)
+        for rid, batch in zip(rids, batches, strict=True):
+            values = batch.column(name)
+            out[rid] = (pc.fill_null(values, fill) if values.null_count else values).to_numpy(zero_copy_only=False)
+        return out
 
     return {"listed": column("candidate", False), "key": column("key", 0),
             "allowed": column("base_ok", False), "derived": column("derived", False),
-            "version": _scatter(n, rid, base.column("vidx").fill_null(-1).to_numpy().astype(np.int32), np.int32(-1))}
+            "version": column("vidx", -1, np.int32)}
 
 
 def _verdicts(base: dict[str, np.ndarray], usable: pa.Array, unusable: pa.Array) -> tuple[np.ndarray, ...]:

@@ -268,18 +268,22 @@ def relied_on(allowed: pa.Table, participants: pa.Table, general: pa.Table, limi
     person = np.concatenate([owner, subject])
     pos = np.concatenate([np.full(len(rid), -1, dtype=np.int64), line_pos[line]])
     kind = place[who]
-    # The latest consent for any meeting, by the person's row in ``general``.
+    # The latest consent for any meeting, by the person's row in ``general``: a person
+    # of none (-1) takes the last place of ``row_of``, which is the last row of none.
     kinds = int(kidx.max(initial=-1)) + 1
     people = _numbers(general.column("subject"))
     row_of = np.full(int(max(people.max(initial=-1), person.max(initial=-1))) + 2, general.num_rows, dtype=np.int64)
     row_of[people[people >= 0]] = np.flatnonzero(people >= 0)
+    # One row per person, a column per kind and a last one of none (-1), where an item of
+    # no known kind reads (its place is -1); a last row of none for the people without one.
+    latests = [_numbers(general.column(f"e{i}")) for i in range(kinds)]
+    wide = np.int32 if all(len(e) == 0 or int(e.max()) < 2**31 for e in latests) else np.int64
+    by_kind = np.full((general.num_rows + 1, kinds + 1), -1, dtype=wide)
+    for i, values in enumerate(latests):
+        by_kind[:-1, i] = values
+    del latests
+    latest = by_kind[row_of[person], kind].astype(np.int64)
     known = (person >= 0) & (kind >= 0)
-    rows = np.where(known, row_of[np.where(person >= 0, person, -1)], general.num_rows)
-    # One row per person, a column per kind, and a last row of none (-1) for the rest.
-    by_kind = np.full((general.num_rows + 1, max(kinds, 1)), -1, dtype=np.int64)
-    for i in range(kinds):
-        by_kind[:-1, i] = _numbers(general.column(f"e{i}"))
-    latest = by_kind[rows, np.maximum(kind, 0)]  # an unknown kind's row is the last
     del by_kind
     # And for the item's meeting, by (person, meeting) among ``limited``'s sorted pairs:
     # only people who gave one for some meeting are looked for.
