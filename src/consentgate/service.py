@@ -295,7 +295,7 @@ def _json_lines(decisions: Sequence[Decision]) -> bytes:
 
     dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     times: dict[datetime, str] = {}
-    reasons: dict[tuple, list[dict[str, str]]] = {(): []}
+    reasons: dict[tuple[Any, ...], list[dict[str, str]]] = {(): []}
     lines = []
     for decision in decisions:
         at = times.get(decision.at)

@@ -82,7 +82,8 @@ class Index:
         outside = len(self.rows) - 1
         if len(wanted) and (wanted.min() < 0 or wanted.max() >= outside):
             wanted = np.where((wanted >= 0) & (wanted < outside), wanted, outside)
-        return self.rows[wanted]
+        found: np.ndarray = self.rows[wanted]
+        return found
 
     def take(self, refs: pa.ChunkedArray | pa.Array, names: list[str] | None = None) -> dict[str, pa.Array]:
         """The table's columns (or those ``names``) for each of ``refs``, prefixed (null

@@ -147,9 +147,9 @@ def _consents_in_order(consents: pa.Table) -> tuple[pa.Table, ConsentIds]:
     n = len(seq)
     ids = consents.column("id").combine_chunks()
     if n and seq.min() == 0 and seq.max() == n - 1 and bool(np.all(np.bincount(seq, minlength=n) == 1)):
-        rows = np.empty(n, dtype=np.int64)
-        rows[seq] = np.arange(n, dtype=np.int64)  # the row of the consent numbered k
-        return consents, ConsentIds(ids, rows)
+        by_number = np.empty(n, dtype=np.int64)
+        by_number[seq] = np.arange(n, dtype=np.int64)  # the row of the consent numbered k
+        return consents, ConsentIds(ids, by_number)
     rows = None if n < 2 or np.all(seq[1:] > seq[:-1]) else np.argsort(seq, kind="stable")
     numbers = np.arange(n, dtype=np.int64)
     if rows is not None:

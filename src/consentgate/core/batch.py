@@ -13,7 +13,7 @@ that are themselves made from others is handed to the evaluator.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import repeat
 from operator import add, itemgetter
@@ -32,6 +32,10 @@ from .settings import EffectiveSetting, setting_off
 from .signals import reserves_purpose
 from .terms import terms_in_force
 from .world import World
+
+Row = tuple[Any, ...]
+# emit(positions, allowed, reasons, bases): see ``_Batch._emitter``.
+Emit = Callable[[list[int], bool, Iterable[Row], Iterable[Row]], None]
 
 _HOLDS: Outcome = ((), ())
 _REASONS, _EVIDENCE = itemgetter(0), itemgetter(1)  # of an Outcome
@@ -85,7 +89,7 @@ class _Batch:
         self.self_only = np.asarray([region in policy.self_consent_only_regions for region in columns.regions]
                                     + [False], dtype=bool)
         self.evaluator: Evaluator | None = None
-        self.setting_outcomes: dict[tuple, Outcome] = {}
+        self.setting_outcomes: dict[tuple[Any, ...], Outcome] = {}
         self.notice_outcomes: dict[tuple[str, int], Outcome] = {}
 
     def _fallback(self, item: str, purpose: str, at: datetime) -> Decision:
@@ -93,7 +97,7 @@ class _Batch:
             self.evaluator = Evaluator(self.world, self.policy)
         return self.evaluator.decide(item, purpose, at)
 
-    def _emitter(self, items: Sequence[str], ats: Sequence[datetime], purpose: str, answers: list[Any]):
+    def _emitter(self, items: Sequence[str], ats: Sequence[datetime], purpose: str, answers: list[Any]) -> Emit:
         """A function that makes the decisions of many questions of this group at once.
 
         ``emit(positions, allowed, reasons, bases)`` puts at each question's position in
@@ -102,7 +106,7 @@ class _Batch:
         """
         get_item, get_at, put, digest = items.__getitem__, ats.__getitem__, answers.__setitem__, self.digest
 
-        def emit(positions: list[int], allowed: bool, reasons: Iterable[tuple], bases: Iterable[tuple]) -> None:
+        def emit(positions: list[int], allowed: bool, reasons: Iterable[Row], bases: Iterable[Row]) -> None:
             made = map(_new, repeat(Decision), zip(map(get_item, positions), repeat(purpose), map(get_at, positions),
                                                    repeat(allowed), reasons, bases, repeat(digest)))
             deque(map(put, positions, made), maxlen=0)
@@ -164,8 +168,10 @@ class _Batch:
         verdict = state.verdict
         plain = ruled & ~special
         for index, pattern in enumerate(state.patterns):
-            chosen = plain & (state.pattern[:asked] == index) if pattern and pattern[1] else None
-            if chosen is None or not chosen.any():
+            if not (pattern and pattern[1]):
+                continue
+            chosen = plain & (state.pattern[:asked] == index)
+            if not chosen.any():
                 continue
             record, grants = pattern
             if len(grants) > 1:
@@ -185,13 +191,13 @@ class _Batch:
                 holds &= state.ok[condition][:asked]
             good = np.flatnonzero(holds)
             good_rows = good.tolist()
-            bases: Iterator[tuple] = repeat((grants[0].basis,))
+            bases: Iterator[tuple[Any, ...]] = repeat((grants[0].basis,))
             for condition in requires:
                 bases = map(add, bases, map(_EVIDENCE, map(state.outcomes[condition].__getitem__, good_rows)))
             emit(members[good].tolist(), True, repeat(()), bases)
             bad = np.flatnonzero(chosen & ~holds)
             bad_rows = bad.tolist()
-            failing_of: Iterator[tuple] = repeat(())
+            failing_of: Iterator[tuple[Any, ...]] = repeat(())
             for condition in requires:
                 failing_of = map(add, failing_of, map(_REASONS, map(state.outcomes[condition].__getitem__, bad_rows)))
             emit(members[bad].tolist(), False, failing_of, repeat(()))

@@ -238,12 +238,15 @@ class Columns:
         """One integer per (subject, purpose, set of kinds, meeting or -1)."""
         n_purposes, n_kinds, n_meetings = self._consent_shape
         subject = np.asarray(subject, dtype=np.int64)
-        return ((subject * n_purposes + purpose) * n_kinds + kind_set) * n_meetings + (np.asarray(meeting) + 1)
+        meeting = np.asarray(meeting) + 1
+        key: np.ndarray = ((subject * n_purposes + purpose) * n_kinds + kind_set) * n_meetings + meeting
+        return key
 
     def _settings(self, world: Any) -> None:
         self.setting_keys = Codes()
         targets = (self.accounts.code, self.groups.code, self.people.code)
-        rows, records = [], []
+        rows: list[tuple[int, int, int, int, int]] = []
+        records: list[Any] = []
         for (scope, target, key), history in world.setting_index().items():
             level = SCOPES.index(scope)
             code = targets[level](target)
@@ -261,7 +264,8 @@ class Columns:
 
     def setting_key(self, key: Any, level: Any, target: Any) -> np.ndarray:
         """One integer per (setting key, scope, target)."""
-        return (np.asarray(key, dtype=np.int64) * 3 + level) * self._targets + target
+        keys: np.ndarray = (np.asarray(key, dtype=np.int64) * 3 + level) * self._targets + target
+        return keys
 
     # -- reading ---------------------------------------------------------------------
 
@@ -280,7 +284,8 @@ class Columns:
     def consent_ids(self, records: np.ndarray) -> list[str | None]:
         """The ids of consent records by number (the spare number ``len``: None)."""
         if self.packed:
-            return self._consent_ids.take(records).to_pylist()
+            ids: list[str | None] = self._consent_ids.take(records).to_pylist()
+            return ids
         return list(map(self._consent_ids.__getitem__, records.tolist()))
 
     def lacking(self, feature: str) -> np.ndarray:

@@ -131,7 +131,7 @@ class Evaluator:
         """Drop every remembered sub-result (answers do not change, only their cost)."""
         self._decisions: dict[tuple[str, str, int], Decision] = {}
         self._terms: dict[tuple[str, int], TermsRecord | None] = {}
-        self._verdicts: dict[tuple[str, str | None, str | None, str, str, int], Verdict] = {}
+        self._verdicts: dict[tuple[str, str | tuple[str] | None, str | None, str, str, int], Verdict] = {}
         self._consents: dict[tuple[str, str, str, str | None, str, int], tuple[Reason | None, Evidence]] = {}
         self._settings: dict[tuple[str, str | None, str, int], Outcome] = {}
         self._notices: dict[tuple[str, str], Outcome] = {}

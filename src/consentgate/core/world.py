@@ -237,11 +237,11 @@ class World:
         subjects = self._meeting_subjects.get(meeting, ())
         if subjects and subjects[0] is owner:  # the host owns most of a meeting's content
             return subjects
-        subjects = self._subjects.get((owner, meeting))
-        if subjects is None:
-            owners = (owner,) if owner is not None else ()
-            subjects = tuple(dict.fromkeys(owners + self.meeting_subjects(meeting)))
-            self._subjects[(owner, meeting)] = subjects
+        found = self._subjects.get((owner, meeting))
+        if found is not None:
+            return found
+        owners = (owner,) if owner is not None else ()
+        subjects = self._subjects[(owner, meeting)] = tuple(dict.fromkeys(owners + self.meeting_subjects(meeting)))
         return subjects
 
     def erasure_time(self, item_id: str) -> int | None:

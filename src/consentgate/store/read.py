@@ -9,7 +9,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from pydantic import BaseModel
@@ -46,7 +46,7 @@ def _fetch_tuples(connection: Connection, statement: Select[Any]) -> list[tuple[
             cursor.execute(compiled.string, tuple(params[name] for name in compiled.positiontup or ()))
         else:
             cursor.execute(compiled.string, params)
-        return cursor.fetchall()
+        return cast(list[tuple[Any, ...]], cursor.fetchall())  # a list, from every DB-API driver used
     finally:
         cursor.close()
 
