@@ -29,15 +29,16 @@ def _lines(events) -> bytes:
     return b"".join(event.model_dump_json(exclude_none=True).encode() + b"\n" for event in events)
 
 
-@pytest.mark.parametrize("backend, examples", [("sqlite", 40), ("postgresql", 15)])
-def test_decisions_from_the_store_equal_the_reference_model(backend, examples, request, tmp_path):
+@pytest.mark.parametrize("backend, examples, fixed", [("sqlite", 40, True), ("sqlite", 40, False),
+                                                     ("postgresql", 15, True)])
+def test_decisions_from_the_store_equal_the_reference_model(backend, examples, fixed, request, tmp_path):
     pg_databases = request.getfixturevalue("pg_databases") if backend == "postgresql" else None
     decided = []
 
-    # PostgreSQL's few examples (a database each) are the same in every run: a random 15
-    # can all be denials, and then the check below would fail for no fault of the code.
-    # SQLite's 40 explore new histories each run.
-    @settings(max_examples=examples, deadline=None, derandomize=backend == "postgresql",
+    # Fixed runs take the same examples every time, which give both answers; a random run
+    # explores new histories each time, and its examples can all be denials (the check of
+    # each denial's reasons still holds them to the reference).
+    @settings(max_examples=examples, deadline=None, derandomize=fixed,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
     @given(histories(), questions, policies)
     def check(events, asked, policy):
@@ -58,5 +59,8 @@ def test_decisions_from_the_store_equal_the_reference_model(backend, examples, r
                 store.dispose()
 
     check()
-    # Most histories load, and they give both answers: the check above was not vacuous.
-    assert len(decided) >= examples and set(decided) == {True, False}
+    # Most histories load and, in a fixed run, they give both answers: the check above
+    # was not vacuous.
+    assert len(decided) >= examples
+    if fixed:
+        assert set(decided) == {True, False}

@@ -89,7 +89,7 @@ def in_item_order(base: pa.Table, n: int) -> dict[str, np.ndarray]:
 
     return {"listed": column("candidate", False), "key": column("key", 0),
             "allowed": column("base_ok", False), "derived": column("derived", False),
-            "version": column("vidx", -1, np.int32)}
+            "version": column("vidx", -1, np.int32), "needs_ids": column("needs_ids", False)}
 
 
 def _verdicts(base: dict[str, np.ndarray], usable: pa.Array, unusable: pa.Array) -> tuple[np.ndarray, ...]:

@@ -106,11 +106,25 @@ def judge_all(
     plan = compile_plan(tables.terms_grants, versions, purpose, policy, kinds)
     plan.packed_lines = packed_lines
     run = executor(engine, tables.items.num_rows)
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
         consent_ids, items = _load(run, tables, plan.tables)
         base = _judge(run, plan, t, (items, tables.participants), chunk_rows)
         columns = in_item_order(base, tables.items.num_rows)
         del base  # the engine holds it as s_base; the arrays above replace it here
+        needs_ids = columns.pop("needs_ids")
+        relying = None
+        if plan.of_kind("consent") and run.in_process:
+            # Who counted and the consent each relied on, looked up by position on a
+            # thread while the engine finds the derived items whose sources are usable:
+            # for every listed item whose own verdict allows it with consent. Those a
+            # source denies are dropped once the fixed point is known.
+            rows = pa.array(np.flatnonzero(needs_ids & columns["listed"]))
+            candidates = items.select(["rid", "owner_ref", "meeting_ref", "kind_code"]).take(rows)
+            relying = pool.submit(relied_on, candidates, tables.participants, run.fetch("SELECT * FROM s_cg"),
+                                  run.fetch("SELECT * FROM s_cm"), np.array(plan.consent_places(), dtype=np.int64))
+            del rows, candidates
+        del needs_ids
         in_arrow = run.in_process and tables.sources.num_rows > 0
         links = _links(columns, tables.sources) if in_arrow else None
         fixed = _fixed_point(run, tables.sources.num_rows > 0, links)
@@ -120,21 +134,25 @@ def judge_all(
         if tables.sources.num_rows:
             run.drop("s_links")
         evidence = None
-        if plan.of_kind("consent") and run.in_process:
-            # The allowed items' owner, meeting and kind, taken from the items by row.
-            rows = run.fetch(_sql_out.allowed_sql(fixed)).column("rid")
-            allowed = items.select(["rid", "owner_ref", "meeting_ref", "kind_code"]).take(rows)
-            # Who counted and the consent each relied on, looked up by position.
-            evidence = relied_on(allowed, tables.participants, run.fetch("SELECT * FROM s_cg"),
-                                 run.fetch("SELECT * FROM s_cm"), np.array(plan.consent_places(), dtype=np.int64))
-            del allowed
+        if relying is not None:
+            evidence = _allowed_only(relying.result(), columns["derived"], usable)
         elif plan.of_kind("consent"):
             run.materialize("s_people", _sql_out.people_sql(fixed))
             evidence = run.fetch(_sql_out.evidence_sql(plan))
     finally:
+        pool.shutdown(wait=True)
         run.close()
     return (assemble_allowed if allowed_only else assemble)(
         tables.items, plan, columns, usable, unusable, evidence, consent_ids)
+
+
+def _allowed_only(evidence: pa.Table, derived: np.ndarray, usable: pa.ChunkedArray | pa.Array) -> pa.Table:
+    """``evidence`` without the rows of derived items that did not reach the fixed point
+    (``usable``): as ``_sql_out.allowed_sql``, a derived item is allowed only there."""
+    denied = np.array(derived, dtype=bool)
+    denied[np.asarray(usable, dtype=np.int64)] = False
+    drop = denied[evidence.column("rid").to_numpy(zero_copy_only=False)]
+    return evidence.filter(pa.array(~drop)) if drop.any() else evidence
 
 
 def _consents_in_order(consents: pa.Table) -> tuple[pa.Table, ConsentIds]:
