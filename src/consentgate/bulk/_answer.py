@@ -70,29 +70,50 @@ class ConsentIds:
         return self.ids.take(numbers if self.rows is None else pa.array(self.rows).take(numbers))
 
 
+class InItemOrder:
+    """The per-item columns of ``s_base`` as arrays of ``n`` rows in items order, filled
+    a share of ``s_base`` at a time (rows that do not exist at T are not listed, with
+    key 0). :meth:`add` may run on another thread than the one that made the object, one
+    share at a time.
+
+    Each batch is placed at its rows directly: one copy per column, a plain copy where
+    its rows are a run (as the engine gives them from a scan of the items)."""
+
+    # (name here, column of s_base, value where an item has no row, NumPy type)
+    COLUMNS = (("listed", "candidate", False, np.bool_), ("key", "key", 0, np.int64),
+               ("allowed", "base_ok", False, np.bool_), ("derived", "derived", False, np.bool_),
+               ("version", "vidx", -1, np.int32), ("needs_ids", "needs_ids", False, np.bool_))
+
+    def __init__(self, n: int) -> None:
+        # Zeroed pages cost nothing until written: only the versions need a fill.
+        self.columns = {name: np.zeros(n, dtype=kind) if not fill else np.full(n, fill, dtype=kind)
+                        for name, _, fill, kind in self.COLUMNS}
+
+    def add(self, base: pa.Table) -> None:
+        """Place the rows of ``base`` (a share of ``s_base``)."""
+        for batch in base.to_batches():
+            rid = batch.column("rid").to_numpy()
+            if not len(rid):
+                continue
+            first, last = int(rid[0]), int(rid[-1])
+            run = last - first + 1 == len(rid) and bool(np.all(np.diff(rid) == 1))
+            where: Any = slice(first, last + 1) if run else rid
+            for name, source, fill, _ in self.COLUMNS:
+                values = batch.column(source)
+                if values.null_count:
+                    values = pc.fill_null(values, fill)
+                self.columns[name][where] = values.to_numpy(zero_copy_only=False)
+
+
 def in_item_order(base: pa.Table, n: int) -> dict[str, np.ndarray]:
-    """The per-item columns of ``s_base`` as arrays of ``n`` rows in items order (rows
-    that do not exist at T are not listed, with key 0).
-
-    Each batch of ``base`` is placed at its rows directly: one copy per column."""
-    batches = base.to_batches()
-    rids = [batch.column("rid").to_numpy() for batch in batches]
-    every = sum(len(rid) for rid in rids) == n  # each row once: every place is written
-
-    def column(name: str, fill: object, dtype: Any = None) -> np.ndarray:
-        kind = dtype or base.schema.field(name).type.to_pandas_dtype()
-        out = np.empty(n, dtype=kind) if every else np.full(n, fill, dtype=kind)
-        for rid, batch in zip(rids, batches, strict=True):
-            values = batch.column(name)
-            out[rid] = (pc.fill_null(values, fill) if values.null_count else values).to_numpy(zero_copy_only=False)
-        return out
-
-    return {"listed": column("candidate", False), "key": column("key", 0),
-            "allowed": column("base_ok", False), "derived": column("derived", False),
-            "version": column("vidx", -1, np.int32), "needs_ids": column("needs_ids", False)}
+    """The per-item columns of ``s_base`` as arrays of ``n`` rows in items order (see
+    :class:`InItemOrder`)."""
+    order = InItemOrder(n)
+    order.add(base)
+    return order.columns
 
 
-def _verdicts(base: dict[str, np.ndarray], usable: pa.Array, unusable: pa.Array) -> tuple[np.ndarray, ...]:
+def _verdicts(base: dict[str, np.ndarray], usable: Any, unusable: Any) -> tuple[np.ndarray, ...]:
     """Each item's final ``listed``, ``key``, ``allowed`` and ``version`` (arrays of every
     item; ``base``'s are reused): a derived item is allowed only when it reached the
     fixed point, and one with a source that is not usable says so in its key."""
@@ -131,7 +152,7 @@ def _schema(passed: list[pa.ChunkedArray | pa.Array]) -> pa.Schema:
 
 
 def assemble(
-    items: pa.Table, plan: Plan, base: dict[str, np.ndarray], usable: pa.Array, unusable: pa.Array,
+    items: pa.Table, plan: Plan, base: dict[str, np.ndarray], usable: Any, unusable: Any,
     evidence: pa.Table | None, consent_ids: ConsentIds,
 ) -> pa.Table:
     """The result of ``select``: one row per listed item, in the order of ``items``.
@@ -168,7 +189,7 @@ def assemble(
 
 
 def assemble_allowed(
-    items: pa.Table, plan: Plan, base: dict[str, np.ndarray], usable: pa.Array, unusable: pa.Array,
+    items: pa.Table, plan: Plan, base: dict[str, np.ndarray], usable: Any, unusable: Any,
     evidence: pa.Table | None, consent_ids: ConsentIds,
 ) -> tuple[pa.Table, np.ndarray, dict[str, int]]:
     """What :func:`assemble` gives of the allowed items alone: their rows of the result,

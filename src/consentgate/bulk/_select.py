@@ -15,7 +15,7 @@ from ..core import Policy
 from ..model import DATA_KINDS
 from ..model.times import to_micros
 from . import _sql, _sql_item, _sql_out
-from ._answer import ConsentIds, assemble, assemble_allowed, in_item_order
+from ._answer import ConsentIds, InItemOrder, assemble, assemble_allowed, in_item_order
 from ._engines import Executor, executor
 from ._gather import Index, Pairs, indexes, per_meeting, relied_on, widen
 from ._plan import Plan, compile_plan
@@ -109,9 +109,7 @@ def judge_all(
     pool = ThreadPoolExecutor(max_workers=1)
     try:
         consent_ids, items = _load(run, tables, plan.tables)
-        base = _judge(run, plan, t, (items, tables.participants), chunk_rows)
-        columns = in_item_order(base, tables.items.num_rows)
-        del base  # the engine holds it as s_base; the arrays above replace it here
+        columns = _judge(run, plan, t, (items, tables.participants), chunk_rows)
         needs_ids = columns.pop("needs_ids")
         relying = None
         if plan.of_kind("consent") and run.in_process:
@@ -125,14 +123,16 @@ def judge_all(
                                   run.fetch("SELECT * FROM s_cm"), np.array(plan.consent_places(), dtype=np.int64))
             del rows, candidates
         del needs_ids
-        in_arrow = run.in_process and tables.sources.num_rows > 0
-        links = _links(columns, tables.sources) if in_arrow else None
-        fixed = _fixed_point(run, tables.sources.num_rows > 0, links)
-        del links
-        usable = run.fetch(f"SELECT rid FROM {fixed}").column("rid")
-        unusable = run.fetch(_sql_out.unusable_sql(fixed)).column("rid") if tables.sources.num_rows else []
-        if tables.sources.num_rows:
-            run.drop("s_links")
+        if run.in_process:
+            # The links and their fixed point by position, as the rounds below would
+            # find them in the engine.
+            usable, unusable = _usable_in_process(columns, tables.sources)
+        else:
+            fixed = _fixed_point(run, tables.sources.num_rows > 0)
+            usable = run.fetch(f"SELECT rid FROM {fixed}").column("rid")
+            unusable = run.fetch(_sql_out.unusable_sql(fixed)).column("rid") if tables.sources.num_rows else []
+            if tables.sources.num_rows:
+                run.drop("s_links")
         evidence = None
         if relying is not None:
             evidence = _allowed_only(relying.result(), columns["derived"], usable)
@@ -146,7 +146,7 @@ def judge_all(
         tables.items, plan, columns, usable, unusable, evidence, consent_ids)
 
 
-def _allowed_only(evidence: pa.Table, derived: np.ndarray, usable: pa.ChunkedArray | pa.Array) -> pa.Table:
+def _allowed_only(evidence: pa.Table, derived: np.ndarray, usable: Any) -> pa.Table:
     """``evidence`` without the rows of derived items that did not reach the fixed point
     (``usable``): as ``_sql_out.allowed_sql``, a derived item is allowed only there."""
     denied = np.array(derived, dtype=bool)
@@ -201,9 +201,14 @@ def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) 
     return consent_ids, items
 
 
-def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table], chunk_rows: int) -> pa.Table:
-    """Everything up to each item's own verdict (``s_base``), step by step; ``state`` is
-    the items as the engine reads them and the participant lines."""
+def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table],
+           chunk_rows: int) -> dict[str, np.ndarray]:
+    """Everything up to each item's own verdict (``s_base``), step by step, as its
+    columns in items order (see ``InItemOrder``); ``state`` is the items as the engine
+    reads them and the participant lines.
+
+    In process, ``s_base`` is never a table of the engine's: each share of it is put in
+    items order as it comes, while the engine judges the next."""
     items, participants = state
     consent, settings, notices = plan.of_kind("consent"), plan.of_kind("setting"), plan.of_kind("notice")
     looked_up: dict[str, Index] = {}
@@ -251,31 +256,33 @@ def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table], 
     if not run.in_process:
         base = run.collect("s_base", _sql_item.base(plan, t, overflow=bool(big)))
         run.drop(*scratch)
-        return base
+        return in_item_order(base, items.num_rows)
     looked_up.update(indexes({"p_vk": plan.tables["p_vk"]}))
     pairs = Pairs(run.fetch("SELECT * FROM s_pgm")) if consent else None
     sql = _sql_item.base(plan, t, gathered="t_wide", overflow=bool(big))
-    parts = []
+    order = InItemOrder(items.num_rows)
     starts = range(0, max(items.num_rows, 1), chunk_rows)
-    # The next share's columns are taken (Arrow, without the GIL) while the engine
-    # judges this one.
+    # The next share's columns are taken (Arrow, without the GIL), and the last share
+    # judged put in items order, while the engine judges this one.
     with ThreadPoolExecutor(max_workers=1) as pool:
         wide = pool.submit(widen, items.slice(0, chunk_rows), looked_up, pairs)
+        placed = []
         for start in starts:
             run.load("t_wide", wide.result())
             if start + chunk_rows < items.num_rows:
                 wide = pool.submit(widen, items.slice(start + chunk_rows, chunk_rows), looked_up, pairs)
-            parts.append(run.fetch(sql))
+            placed.append(pool.submit(order.add, run.fetch(sql)))
+        for job in placed:
+            job.result()
     run.drop("t_wide", *scratch)
-    base = pa.concat_tables(parts)
-    run.load("s_base", base)
-    return base
+    return order.columns
 
 
-def _links(columns: dict[str, np.ndarray], sources: pa.Table) -> pa.Table:
-    """``s_links`` (see ``_sql_out.LINKS``) from ``s_base`` in items order (see
-    ``in_item_order``) and the source rows by position: what ``s_base`` says of an item
-    is read at each link's two ends without a join."""
+def _links(columns: dict[str, np.ndarray], sources: pa.Table) -> dict[str, np.ndarray]:
+    """``s_links`` (see ``_sql_out.LINKS``) as arrays, from ``s_base`` in items order (see
+    ``InItemOrder``) and the source rows by position: what ``s_base`` says of an item is
+    read at each link's two ends without a join. A missing source's row is the number
+    of items."""
     def padded(values: np.ndarray) -> np.ndarray:
         return np.append(np.asarray(values, dtype=bool), False)  # the last place stands for a missing source
 
@@ -284,28 +291,50 @@ def _links(columns: dict[str, np.ndarray], sources: pa.Table) -> pa.Table:
     listed = padded(np.asarray(columns["listed"], dtype=bool) & (columns["key"] >= 0))
     item_row = np.asarray(sources.column("item_row").to_numpy(), dtype=np.int64)
     source_row = np.asarray(pc.fill_null(sources.column("source_row"), n).to_numpy(), dtype=np.int64)
-    keep = derived[item_row] & (base_ok[item_row] | listed[item_row])
-    item_row, source_row = item_row[keep], source_row[keep]
-    src_ok = base_ok[source_row]
-    narrow = np.int32 if n < 2**31 else np.int64  # as the engine's row numbers (``_load``)
-    return pa.table({
-        "rid": pa.array(item_row.astype(narrow)),
-        "source_row": pa.array(source_row.astype(narrow), mask=source_row == n),
-        "base_ok": pa.array(base_ok[item_row]), "listed": pa.array(listed[item_row]),
-        "src_ok": pa.array(src_ok), "src_derived": pa.array(src_ok & derived[source_row]),
-    })
+    keep = np.flatnonzero(derived[item_row] & (base_ok[item_row] | listed[item_row]))
+    item_row, source_row = item_row.take(keep), source_row.take(keep)
+    src_ok = base_ok.take(source_row)
+    return {"rid": item_row, "source_row": source_row, "base_ok": base_ok.take(item_row),
+            "listed": listed.take(item_row), "src_ok": src_ok, "src_derived": src_ok & derived.take(source_row)}
 
 
-def _fixed_point(run: Executor, any_sources: bool, links: pa.Table | None = None) -> str:
-    """Materialize rounds of usable derived items until one adds nothing; its name.
-    ``links`` is ``s_links`` when the caller made it already."""
+def _usable_in_process(columns: dict[str, np.ndarray], sources: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """What ``_fixed_point`` and ``_sql_out.unusable_sql`` give, by position: the rows of
+    the derived items in the fixed point, and those of listed derived items with a
+    source that is not usable (once per such source).
+
+    Each round keeps the derived items with links whose own verdict holds and every
+    link usable given the round before, starting from none: the rounds only grow, so
+    the first that adds nothing is the fixed point."""
+    n = len(columns["key"])
+    if not sources.num_rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    links = _links(columns, sources)
+    own = links["base_ok"]
+    rid, source_row = links["rid"][own], links["source_row"][own]
+    src_ok, src_derived = links["src_ok"][own], links["src_derived"][own]
+    candidate = np.zeros(n + 1, dtype=bool)  # the last place: a missing source, never usable
+    candidate[rid] = True
+    usable, size = np.zeros(n + 1, dtype=bool), 0
+    while True:
+        failing = np.zeros(n + 1, dtype=bool)
+        failing[rid[~(src_ok & (~src_derived | usable.take(source_row)))]] = True
+        grown = candidate & ~failing
+        count = int(np.count_nonzero(grown))
+        usable = grown
+        if count == size:
+            break
+        size = count
+    ok = links["src_ok"] & (~links["src_derived"] | usable.take(links["source_row"]))
+    return np.flatnonzero(usable[:n]), links["rid"][links["listed"] & ~ok]
+
+
+def _fixed_point(run: Executor, any_sources: bool) -> str:
+    """Materialize rounds of usable derived items until one adds nothing; its name."""
     run.materialize("s_ok0", _sql_out.EMPTY_ROUND)
     if not any_sources:
         return "s_ok0"
-    if links is None:
-        run.materialize("s_links", _sql_out.LINKS)
-    else:
-        run.load("s_links", links)
+    run.materialize("s_links", _sql_out.LINKS)
     previous, size = "s_ok0", 0
     for n in range(1, 1 << 30):
         name = f"s_ok{n}"

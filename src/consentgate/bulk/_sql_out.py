@@ -22,7 +22,8 @@ LINKS = """
           WHERE derived AND (base_ok OR (candidate AND key >= 0))) b ON b.rid = s.item_row
     LEFT JOIN (SELECT rid, derived FROM s_base WHERE base_ok) sb ON sb.rid = s.source_row"""
 
-EMPTY_ROUND = "SELECT rid FROM s_base WHERE FALSE"
+# (Of the items' row numbers' type; in process, s_base is no table of the engine's.)
+EMPTY_ROUND = "SELECT rid FROM t_items WHERE FALSE"
 
 # A source is usable when its own verdict holds and, if derived, it is in the round's set;
 # a missing source (or one created after T) has no s_base row, so it is never usable.
