@@ -299,3 +299,28 @@ def relied_on(allowed: pa.Table, participants: pa.Table, general: pa.Table, limi
             latest[asked[at]] = np.maximum(latest[asked[at]], more)
     return pa.table({"rid": pa.array(rid[who]), "pos": pa.array(pos),
                      "consent": pa.array(latest >> 3, mask=latest < 0)})
+
+
+def latest_general(relevant: pa.Table, kind_bits: list[int]) -> pa.Table:
+    """``s_cg`` (see ``_sql.consent_states``) from ``s_rel`` by position: one row per
+    subject with a consent for no one meeting, and for each kind bit of ``kind_bits``
+    (``e{i}``) the greatest ``enc`` of those consents covering it, null where none does.
+    (A consent of no known subject is no one's: no lookup finds such a row.)"""
+    subject = _numbers(relevant.column("subject"))
+    keep = pc.is_null(relevant.column("meeting")).to_numpy(zero_copy_only=False) & (subject >= 0)
+    subject = subject[keep]
+    kinds = _numbers(relevant.column("kinds"))[keep]
+    enc = _numbers(relevant.column("enc"))[keep].astype(np.int64)  # at least 0: -1 stands for none
+    size = int(subject.max(initial=-1)) + 1
+    present = np.zeros(size, dtype=bool)
+    present[subject] = True
+    people = np.flatnonzero(present)
+    columns: dict[str, pa.Array] = {"subject": pa.array(people.astype(np.int64))}
+    latest = np.empty(size, dtype=np.int64)
+    for i, bit in enumerate(kind_bits):
+        covers = (kinds & bit) != 0
+        latest.fill(-1)
+        np.maximum.at(latest, subject[covers], enc[covers])
+        values = latest[people]
+        columns[f"e{i}"] = pa.array(values, mask=values < 0)
+    return pa.table(columns)
