@@ -171,20 +171,23 @@ def assemble(
     del listed
     if rows is not None:
         key, version, allowed = key[rows], version[rows], allowed[rows]
-    keys = pc.dictionary_encode(pa.array(key))
-    patterns = pa.array([decode(k, plan) for k in keys.dictionary.to_pylist()], pa.list_(_CODE))
-    versions, sections = _names(plan, version, allowed, key)
-    del key
-    # Gathering the string columns is most of the work here, and Arrow does it without
-    # the GIL: both cores can take a column each.
+    # Gathering the string columns and the consents relied on is most of the work here,
+    # and Arrow does it without the GIL: it starts on the other core at once, while the
+    # reason keys are decoded and the names worked out here.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        jobs = [] if rows is None else [pool.submit(items.column(name).take, pa.array(rows))
-                                        for name in _PASSED_THROUGH]
-        jobs += [pool.submit(patterns.take, keys.indices), pool.submit(_consent_ids, n, rows, evidence, consent_ids)]
+        ids_job = pool.submit(_consent_ids, n, rows, evidence, consent_ids)
+        keys = pc.dictionary_encode(pa.array(key))
+        patterns = pa.array([decode(k, plan) for k in keys.dictionary.to_pylist()], pa.list_(_CODE))
+        jobs = [pool.submit(patterns.take, keys.indices)]
+        if rows is not None:
+            jobs += [pool.submit(items.column(name).take, pa.array(rows)) for name in _PASSED_THROUGH]
+        versions, sections = _names(plan, version, allowed, key)
+        del key
         gathered = [job.result() for job in jobs]
-    passed = [items.column(name) for name in _PASSED_THROUGH] if every else gathered[:-2]
-    reasons, consent_ids = gathered[-2:]
-    return pa.Table.from_arrays([*passed, pa.array(allowed), reasons, versions, sections, consent_ids],
+        relied = ids_job.result()
+    reasons = gathered[0]
+    passed = [items.column(name) for name in _PASSED_THROUGH] if every else gathered[1:]
+    return pa.Table.from_arrays([*passed, pa.array(allowed), reasons, versions, sections, relied],
                                 schema=_schema(passed))
 
 
