@@ -124,8 +124,8 @@ def judge_all(
             del rows, candidates
         del needs_ids
         if run.in_process:
-            # The links and their fixed point by position, as the rounds below would
-            # find them in the engine.
+            # The links and their fixed point by position: what ``_fixed_point``'s
+            # rounds and ``unusable_sql`` find in the engine elsewhere.
             usable, unusable = _usable_in_process(columns, tables.sources)
         else:
             fixed = _fixed_point(run, tables.sources.num_rows > 0)

@@ -27,8 +27,8 @@ def _codes(plan: Plan, o: str, m: str, k: str, om: str, overflow: bool) -> list[
     ``overflow`` the states of later lines (``p{code}``)."""
     owner = (f"CASE WHEN x.owner_ref IS NULL THEN 1 "
              f"ELSE (COALESCE({om}packed, {o}pg, {missing_all(plan)}) >> {k}kshift) & 7 END AS co")
-    # No line at a place reads as state 0, which fails nothing (as the CASE it stands for
-    # would give: where the kind needs no consent, no state counts).
+    # No line at a place reads as state 0, which fails nothing. Where the item's kind
+    # needs no consent (no kshift), every code is null, which no digit or verdict reads.
     lines = [f"(COALESCE({m}pk{j}, 0) >> {k}kshift) & 7 AS c{j}" for j in range(plan.packed_lines)]
     return [owner, *lines, *(f"ov.p{code}" for code in STATE_CODES if overflow)]
 
