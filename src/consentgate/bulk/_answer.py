@@ -8,6 +8,7 @@ lists are gathered from them, rather than built row by row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -66,8 +67,17 @@ class ConsentIds:
         self.ids, self.rows = ids, rows
 
     def of(self, numbers: pa.Array) -> pa.Array:
-        """The ids of the consents numbered ``numbers`` (null for null)."""
-        return self.ids.take(numbers if self.rows is None else pa.array(self.rows).take(numbers))
+        """The ids of the consents numbered ``numbers`` (null for null).
+
+        Millions of ids are copied in two halves on two threads (Arrow's ``take`` of
+        strings runs on one core)."""
+        rows = numbers if self.rows is None else pa.array(self.rows).take(numbers)
+        half = len(rows) // 2
+        if half < 1 << 16:
+            return self.ids.take(rows)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            parts = list(pool.map(self.ids.take, (rows.slice(0, half), rows.slice(half))))
+        return pa.concat_arrays(parts)
 
 
 class InItemOrder:
@@ -153,17 +163,22 @@ def _schema(passed: list[pa.ChunkedArray | pa.Array]) -> pa.Schema:
 
 def assemble(
     items: pa.Table, plan: Plan, base: dict[str, np.ndarray], usable: Any, unusable: Any,
-    evidence: pa.Table | None, consent_ids: ConsentIds,
+    evidence: Callable[[], pa.Table | None], consent_ids: ConsentIds,
 ) -> pa.Table:
     """The result of ``select``: one row per listed item, in the order of ``items``.
 
     ``base`` is ``s_base`` in items order (:func:`in_item_order`; its arrays are reused);
     ``usable`` the derived rows in the fixed point; ``unusable`` the derived rows with a
-    source that is not; ``evidence`` (rid, pos, consent) the consents relied on, each a
-    consent by its number in ``consent_ids``.
+    source that is not; ``evidence`` gives (rid, pos, consent), the consents relied on
+    (each a consent by its number in ``consent_ids``) by every item whose own verdict
+    allows it; rows of items a source denies are left out here.
+
+    ``evidence`` is called on another thread, once the verdicts are known: it may wait
+    for the evidence to be gathered while the rest of the answer is put together.
     """
     n = items.num_rows
     listed, key, allowed, version = _verdicts(base, usable, unusable)
+    allowed_items = allowed  # (not written to below: subsets are copies)
     # Every item listed (the usual case at "now"): views, not copies, of the columns, and
     # no array of row numbers.
     every = bool(listed.all())
@@ -175,7 +190,7 @@ def assemble(
     # and Arrow does it without the GIL: it starts on the other core at once, while the
     # reason keys are decoded and the names worked out here.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        ids_job = pool.submit(_consent_ids, n, rows, evidence, consent_ids)
+        ids_job = pool.submit(_consent_ids, n, rows, allowed_items, evidence, consent_ids)
         keys = pc.dictionary_encode(pa.array(key))
         patterns = pa.array([decode(k, plan) for k in keys.dictionary.to_pylist()], pa.list_(_CODE))
         jobs = [pool.submit(patterns.take, keys.indices)]
@@ -193,7 +208,7 @@ def assemble(
 
 def assemble_allowed(
     items: pa.Table, plan: Plan, base: dict[str, np.ndarray], usable: Any, unusable: Any,
-    evidence: pa.Table | None, consent_ids: ConsentIds,
+    evidence: Callable[[], pa.Table | None], consent_ids: ConsentIds,
 ) -> tuple[pa.Table, np.ndarray, dict[str, int]]:
     """What :func:`assemble` gives of the allowed items alone: their rows of the result,
     their rows among ``items`` and, for the denied items, how many list each reason code.
@@ -216,7 +231,7 @@ def assemble_allowed(
     taken = pa.array(rows)
     with ThreadPoolExecutor(max_workers=2) as pool:
         jobs = [pool.submit(items.column(name).take, taken) for name in _PASSED_THROUGH]
-        jobs.append(pool.submit(_consent_ids, items.num_rows, rows, evidence, consent_ids))
+        jobs.append(pool.submit(_consent_ids, items.num_rows, rows, allowed, evidence, consent_ids))
         gathered = [job.result() for job in jobs]
     passed, ids = gathered[:-1], gathered[-1]
     reasons = pa.ListArray.from_arrays(pa.array(np.zeros(len(rows) + 1, dtype=np.int32)), pa.array([], _CODE))
@@ -225,25 +240,50 @@ def assemble_allowed(
     return table, rows, dict(sorted(excluded.items()))
 
 
-def _consent_ids(n: int, rows: np.ndarray | None, evidence: pa.Table | None, ids: ConsentIds) -> pa.Array:
+def _consent_ids(n: int, rows: np.ndarray | None, allowed: np.ndarray, evidence: Callable[[], pa.Table | None],
+                 ids: ConsentIds) -> pa.Array:
     """The ``consent_ids`` column: each listed row's consents in order, empty where none
-    (``rows``: the listed rows; None when all ``n`` are).
+    (``rows``: the listed rows; None when all ``n`` are; ``allowed``: every item's final
+    verdict).
 
-    ``evidence`` has one row per consent relied on, (rid, pos, consent), in any order:
-    sorted here by item and, within one, by the person's place (the owner's -1 first).
+    ``evidence`` gives one row per consent relied on, (rid, pos, consent), in any order,
+    for items whose own verdict allows them: those of items not allowed in the end (a
+    source is not usable) are dropped, the rest sorted here by item and, within one, by
+    the person's place (the owner's -1 first).
     """
     listed = n if rows is None else len(rows)
-    if evidence is None or evidence.num_rows == 0:
-        return pa.ListArray.from_arrays(pa.array(np.zeros(listed + 1, dtype=np.int32)), pa.array([], pa.string()))
-    rid = evidence.column("rid").to_numpy().astype(np.int64)  # row numbers may come as int32
-    pos = evidence.column("pos").to_numpy() + 1
-    # One integer sorts by both: the item above, the place (at least 0) below. The rows
-    # come in long runs already in order, which a stable sort (timsort) finds.
-    order = np.argsort(rid * (int(pos.max()) + 1) + pos, kind="stable")
-    counts = np.bincount(rid, minlength=n)
-    del rid, pos
-    # Evidence rows belong to listed rows only, so in rid order they follow the listed rows.
-    offsets = np.zeros(listed + 1, dtype=np.int32)
-    np.cumsum(counts if rows is None else counts[rows], out=offsets[1:])
-    numbers = evidence.column("consent").combine_chunks().take(pa.array(order))
-    return pa.ListArray.from_arrays(pa.array(offsets), ids.of(numbers))
+    found = evidence()
+    if found is None or found.num_rows == 0:
+        return _no_ids(listed)
+    rid = found.column("rid").to_numpy(zero_copy_only=False)
+    pos = found.column("pos").to_numpy(zero_copy_only=False) + 1
+    final = allowed[rid]
+    kept = None if final.all() else np.flatnonzero(final)
+    del final
+    if kept is not None:
+        rid, pos = rid[kept], pos[kept]
+    if not len(rid):
+        return _no_ids(listed)
+    # One integer sorts by both: the item above, the place (at least 0) below. Gathered
+    # by position, the rows come in that order already.
+    both = rid.astype(np.int64) * (int(pos.max(initial=0)) + 1) + pos
+    order = None if bool(np.all(both[1:] >= both[:-1])) else np.argsort(both, kind="stable")
+    del both, pos
+    if order is not None:
+        rid = rid[order]
+    # Where each item's run of rows starts (the runs' lengths, summed), for every item:
+    # evidence rows belong to listed rows only, so the listed rows' starts are theirs.
+    runs = np.flatnonzero(np.r_[True, rid[1:] != rid[:-1]])
+    firsts = np.zeros(n + 1, dtype=np.int32)
+    firsts[rid[runs] + 1] = np.diff(np.r_[runs, len(rid)])
+    del rid, runs
+    np.cumsum(firsts, out=firsts)
+    offsets = firsts if rows is None else np.r_[firsts[rows], firsts[-1]].astype(np.int32)
+    taken = order if kept is None else kept if order is None else kept[order]
+    numbers = found.column("consent").combine_chunks()
+    return pa.ListArray.from_arrays(pa.array(offsets), ids.of(numbers if taken is None else numbers.take(taken)))
+
+
+def _no_ids(listed: int) -> pa.Array:
+    """A ``consent_ids`` column of ``listed`` empty lists."""
+    return pa.ListArray.from_arrays(pa.array(np.zeros(listed + 1, dtype=np.int32)), pa.array([], pa.string()))

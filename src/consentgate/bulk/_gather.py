@@ -186,58 +186,85 @@ def widen(items: pa.Table, indexes: dict[str, Index], pairs: Pairs | None = None
 def per_meeting(lines: pa.Table, packed_lines: int, flags: list[str]) -> pa.Table:
     """``s_lines`` from the participant lines of ``_sql.line_flags``, by position rather
     than grouped: one row per meeting that has lines (``meeting``), the packed states of
-    its lines at places 0 .. ``packed_lines`` - 1 (``pk{j}``, null where it has no such
-    line), whether it has lines after them (``over``) and, for each notice flag in
-    ``flags`` (``n{cond}``), whether any line has it (a null flag counts as not, as it
-    does where ``s_lines`` is read)."""
+    its lines at places 0 .. ``packed_lines`` - 1 (``pk{j}``; 0 where it has no such line,
+    which fails nothing, as the engine reads a null there), whether it has lines after
+    them (``over``) and, for each notice flag in ``flags`` (``n{cond}``), whether any line
+    has it (a null flag counts as not, as it does where ``s_lines`` is read)."""
     meeting = _numbers(lines.column("meeting"))
-    known = meeting >= 0  # a line of no meeting is never looked up
-    pos = _numbers(lines.column("pos"))[known]
-    meeting = meeting[known]
+    known = None if meeting.min(initial=0) >= 0 else meeting >= 0  # a line of no meeting is never looked up
+    pos = _numbers(lines.column("pos"))
+    if known is not None:
+        meeting, pos = meeting[known], pos[known]
     size = int(meeting.max(initial=-1)) + 1
     has_lines = np.zeros(size, dtype=bool)
     has_lines[meeting] = True
-    rows = np.flatnonzero(has_lines)
-    columns: dict[str, pa.Array] = {"meeting": pa.array(rows.astype(np.int64))}
+    # Each meeting's row is its number; where some number has no lines, its row is left out.
+    rows = None if has_lines.all() else np.flatnonzero(has_lines)
+    columns: dict[str, pa.Array] = {"meeting": pa.array(np.arange(size, dtype=np.int64) if rows is None else rows)}
+
+    def per_row(values: np.ndarray) -> pa.Array:
+        return pa.array(values if rows is None else values[rows])
+
     if "packed" in lines.column_names:
-        values = pc.fill_null(lines.column("packed"), 0).to_numpy(zero_copy_only=False)[known]
-        # A meeting's places are distinct: one scatter puts each line in its cell.
+        values = pc.fill_null(lines.column("packed"), 0).to_numpy(zero_copy_only=False)
+        if known is not None:
+            values = values[known]
+        # A meeting's places are distinct: one scatter puts each line in its cell, a
+        # place's cells side by side.
         inside = (pos >= 0) & (pos < packed_lines)
-        cell, place = meeting[inside], pos[inside]
-        grid = np.zeros((size, packed_lines), dtype=values.dtype)
-        present = np.zeros((size, packed_lines), dtype=bool)
-        grid[cell, place] = values[inside]
-        present[cell, place] = True
+        grid = np.zeros((packed_lines, size), dtype=values.dtype)
+        grid[pos[inside], meeting[inside]] = values[inside]
         for j in range(packed_lines):
-            columns[f"pk{j}"] = pa.array(grid[rows, j], mask=~present[rows, j])
+            columns[f"pk{j}"] = per_row(grid[j])
         over = np.zeros(size, dtype=bool)
         over[meeting[pos >= packed_lines]] = True
-        columns["over"] = pa.array(over[rows])
+        columns["over"] = per_row(over)
     for name in flags:
         told_not = np.asarray(pc.fill_null(lines.column(name), False).to_numpy(zero_copy_only=False), dtype=bool)
         flag = np.zeros(size, dtype=bool)
-        flag[meeting[told_not[known]]] = True
-        columns[name] = pa.array(flag[rows])
+        flag[meeting[told_not if known is None else told_not[known]]] = True
+        columns[name] = per_row(flag)
     return pa.table(columns)
 
 
-def relied_on(allowed: pa.Table, participants: pa.Table, general: pa.Table, limited: pa.Table,
+class Latest:
+    """Each person's latest consent not limited to one meeting, per kind: the greatest
+    ``enc`` (see ``_sql``) by subject row and kind place, -1 where none, held kind by
+    kind (one contiguous run per kind, and a last run of none for no known kind)."""
+
+    def __init__(self, encs: np.ndarray) -> None:
+        self.encs = encs  # (kinds + 1, people + 1): the last row and column are none
+        self.people = encs.shape[1] - 1
+
+    def at(self, person: np.ndarray, kind: np.ndarray) -> np.ndarray:
+        """The ``enc`` for each (person row, kind place); -1 where a person or kind is
+        none (-1) or the person has no such consent."""
+        outside = self.people
+        person = np.where((person >= 0) & (person < outside), person, outside)
+        kind = np.where(kind >= 0, kind, self.encs.shape[0] - 1)
+        found: np.ndarray = self.encs.ravel().take(kind.astype(np.int64) * (outside + 1) + person)
+        return found
+
+
+def relied_on(allowed: pa.Table, participants: pa.Table, general: Latest, limited: pa.Table,
               kidx: np.ndarray) -> pa.Table:
     """The consent each person counted for an allowed item relied on, by position (what
     ``_sql_out.people_sql`` and ``evidence_sql`` give by joins): a row (rid, pos, consent)
     for the item's owner (pos -1) and for each other subject's first line of its meeting
-    (that line's pos, only where the owner is known). ``consent`` is the number of the
+    (that line's pos, only where the owner is known), in the order of ``allowed`` and,
+    within an item, of pos. ``consent`` is the number of the
     latest consent of the person for the item's kind, counting those for any meeting
-    (``general``: ``s_cg``) and those for that meeting (``limited``: ``s_cm``); null when
-    neither has one or the kind needs none. ``kidx`` gives each kind code's place among
-    the kinds that need consent (-1 for none); items of no known kind are left out.
+    (``general``: ``s_cg``, see :func:`latest_general`) and those for that meeting
+    (``limited``: ``s_cm``); null when neither has one or the kind needs none. ``kidx``
+    gives each kind code's place among the kinds that need consent (-1 for none); items
+    of no known kind are left out.
     """
     code = _numbers(allowed.column("kind_code"))
     keep = (code >= 0) & (code < len(kidx))
-    rid = allowed.column("rid").to_numpy(zero_copy_only=False)[keep].astype(np.int64)
+    rid = allowed.column("rid").to_numpy(zero_copy_only=False)[keep]
     owner = _numbers(allowed.column("owner_ref"))[keep]
     meeting = _numbers(allowed.column("meeting_ref"))[keep]
-    place = kidx[code[keep]]
+    place = kidx[code[keep]].astype(np.int8 if len(kidx) < 127 else np.int64)
     # Each meeting's lines, as a run of the lines sorted by meeting.
     line_meeting = _numbers(participants.column("meeting_ref"))
     line_subject = _numbers(participants.column("subject_ref"))
@@ -254,46 +281,45 @@ def relied_on(allowed: pa.Table, participants: pa.Table, general: pa.Table, limi
     counts = np.bincount(line_meeting[skipped:] if order is None else line_meeting[order], minlength=size)
     starts = np.zeros(size + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
-    with_lines = (meeting >= 0) & (owner >= 0)
-    items = np.flatnonzero(with_lines)
+    # Row numbers of the lines and the allowed items as narrow as they can be: the
+    # arrays below have a row per line of every allowed item.
+    narrow = np.int32 if max(len(line_meeting), len(rid)) < 2**31 - 1 else np.int64
+    items = np.flatnonzero((meeting >= 0) & (owner >= 0)).astype(narrow)
     n_lines = counts[meeting[items]]
     item = np.repeat(items, n_lines)
-    offsets = np.arange(len(item)) - np.repeat(np.cumsum(n_lines) - n_lines, n_lines)
-    line = np.repeat(starts[meeting[items]], n_lines) + offsets
-    line = line + skipped if order is None else order[line]
+    # Each line's row: its meeting's first line's, plus its place in the meeting's run.
+    line = np.arange(len(item), dtype=np.int64)
+    line += np.repeat(starts[meeting[items]] - (np.cumsum(n_lines) - n_lines), n_lines)
+    line = (line + skipped if order is None else order[line]).astype(narrow)
     subject = line_subject[line]
     counted = first[line] & (subject >= 0) & (subject != owner[item])
     item, line, subject = item[counted], line[counted], subject[counted]
-    # Owners first, then the others: (row among the allowed, subject, pos).
-    who = np.concatenate([np.arange(len(rid)), item])
-    person = np.concatenate([owner, subject])
-    pos = np.concatenate([np.full(len(rid), -1, dtype=np.int64), line_pos[line]])
+    # In the order the answer lists them: by item, its owner first, then the others by
+    # place (each item's others are in the order of their lines already). Each row's
+    # place is its own plus the rows of every item before it.
+    others = np.bincount(item, minlength=len(rid))
+    owners_at = np.arange(len(rid), dtype=np.int64)
+    owners_at += np.cumsum(others) - others
+    del others
+    total = len(rid) + len(item)
+    who, person = np.empty(total, dtype=narrow), np.empty(total, dtype=owner.dtype)
+    pos = np.empty(total, dtype=line_pos.dtype)
+    who[owners_at], person[owners_at], pos[owners_at] = np.arange(len(rid), dtype=narrow), owner, -1
+    others_at = np.arange(len(item), dtype=np.int64)
+    others_at += item
+    others_at += 1
+    who[others_at], person[others_at], pos[others_at] = item, subject, line_pos[line]
+    del owners_at, others_at, item, line, subject
     kind = place[who]
-    # The latest consent for any meeting, by the person's row in ``general``: a person
-    # of none (-1) takes the last place of ``row_of``, which is the last row of none.
-    kinds = int(kidx.max(initial=-1)) + 1
-    people = _numbers(general.column("subject"))
-    row_of = np.full(int(max(people.max(initial=-1), person.max(initial=-1))) + 2, general.num_rows, dtype=np.int64)
-    row_of[people[people >= 0]] = np.flatnonzero(people >= 0)
-    # One row per person, a column per kind and a last one of none (-1), where an item of
-    # no known kind reads (its place is -1); a last row of none for the people without one.
-    latests = [_numbers(general.column(f"e{i}")) for i in range(kinds)]
-    wide = np.int32 if all(len(e) == 0 or int(e.max()) < 2**31 for e in latests) else np.int64
-    by_kind = np.full((general.num_rows + 1, kinds + 1), -1, dtype=wide)
-    for i, values in enumerate(latests):
-        by_kind[:-1, i] = values
-    del latests
-    latest = by_kind[row_of[person], kind].astype(np.int64)
-    known = (person >= 0) & (kind >= 0)
-    del by_kind
+    latest = general.at(person, kind).astype(np.int64)
     # And for the item's meeting, by (person, meeting) among ``limited``'s sorted pairs:
     # only people who gave one for some meeting are looked for.
     if limited.num_rows:
         pairs = Pairs(limited)
-        asked = np.flatnonzero(known & (meeting[who] >= 0))
+        asked = np.flatnonzero((person >= 0) & (kind >= 0) & (meeting[who] >= 0))
         found = pairs.rows_of(person[asked], meeting[who[asked]])
         asked, found = asked[found >= 0], found[found >= 0]
-        for i in range(kinds):
+        for i in range(int(kidx.max(initial=-1)) + 1):
             at = kind[asked] == i
             more = _numbers(limited.column(f"e{i}"))[found[at]]
             latest[asked[at]] = np.maximum(latest[asked[at]], more)
@@ -301,11 +327,12 @@ def relied_on(allowed: pa.Table, participants: pa.Table, general: pa.Table, limi
                      "consent": pa.array(latest >> 3, mask=latest < 0)})
 
 
-def latest_general(relevant: pa.Table, kind_bits: list[int]) -> pa.Table:
+def latest_general(relevant: pa.Table, kind_bits: list[int]) -> tuple[pa.Table, Latest]:
     """``s_cg`` (see ``_sql.consent_states``) from ``s_rel`` by position: one row per
     subject with a consent for no one meeting, and for each kind bit of ``kind_bits``
-    (``e{i}``) the greatest ``enc`` of those consents covering it, null where none does.
-    (A consent of no known subject is no one's: no lookup finds such a row.)"""
+    (``e{i}``) the greatest ``enc`` of those consents covering it, null where none does;
+    and the same by subject row for :func:`relied_on`. (A consent of no known subject
+    is no one's: no lookup finds such a row.)"""
     subject = _numbers(relevant.column("subject"))
     keep = pc.is_null(relevant.column("meeting")).to_numpy(zero_copy_only=False) & (subject >= 0)
     subject = subject[keep]
@@ -316,11 +343,12 @@ def latest_general(relevant: pa.Table, kind_bits: list[int]) -> pa.Table:
     present[subject] = True
     people = np.flatnonzero(present)
     columns: dict[str, pa.Array] = {"subject": pa.array(people.astype(np.int64))}
-    latest = np.empty(size, dtype=np.int64)
+    # int32 where every enc fits, as it does below 268 million consents.
+    encs = np.full((len(kind_bits) + 1, size + 1), -1,
+                   dtype=np.int32 if int(enc.max(initial=0)) < 2**31 - 1 else np.int64)
     for i, bit in enumerate(kind_bits):
         covers = (kinds & bit) != 0
-        latest.fill(-1)
-        np.maximum.at(latest, subject[covers], enc[covers])
-        values = latest[people]
+        np.maximum.at(encs[i], subject[covers], enc[covers].astype(encs.dtype))
+        values = encs[i].take(people)
         columns[f"e{i}"] = pa.array(values, mask=values < 0)
-    return pa.table(columns)
+    return pa.table(columns), Latest(encs)

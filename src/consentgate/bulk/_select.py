@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from ..model.times import to_micros
 from . import _sql, _sql_item, _sql_out
 from ._answer import ConsentIds, InItemOrder, assemble, assemble_allowed, in_item_order
 from ._engines import Executor, executor
-from ._gather import Index, Pairs, indexes, latest_general, per_meeting, relied_on, widen
+from ._gather import Index, Latest, Pairs, indexes, latest_general, per_meeting, relied_on, widen
 from ._plan import Plan, compile_plan
 from ._tables import SCHEMAS, StateTables
 
@@ -105,54 +105,44 @@ def judge_all(
     versions = pc.unique(tables.acceptances.column("version")).to_pylist()
     plan = compile_plan(tables.terms_grants, versions, purpose, policy, kinds)
     plan.packed_lines = packed_lines
-    run = executor(engine, tables.items.num_rows)
-    pool = ThreadPoolExecutor(max_workers=1)
-    try:
-        consent_ids, items = _load(run, tables, plan.tables)
-        columns = _judge(run, plan, t, (items, tables.participants), chunk_rows)
-        needs_ids = columns.pop("needs_ids")
-        relying = None
-        if plan.of_kind("consent") and run.in_process:
-            # Who counted and the consent each relied on, looked up by position on a
-            # thread while the engine finds the derived items whose sources are usable:
-            # for every listed item whose own verdict allows it with consent. Those a
-            # source denies are dropped once the fixed point is known.
-            rows = pa.array(np.flatnonzero(needs_ids & columns["listed"]))
-            candidates = items.select(["rid", "owner_ref", "meeting_ref", "kind_code"]).take(rows)
-            relying = pool.submit(relied_on, candidates, tables.participants, run.fetch("SELECT * FROM s_cg"),
-                                  run.fetch("SELECT * FROM s_cm"), np.array(plan.consent_places(), dtype=np.int64))
-            del rows, candidates
-        del needs_ids
-        if run.in_process:
-            # The links and their fixed point by position: what ``_fixed_point``'s
-            # rounds and ``unusable_sql`` find in the engine elsewhere.
-            usable, unusable = _usable_in_process(columns, tables.sources)
-        else:
-            fixed = _fixed_point(run, tables.sources.num_rows > 0)
-            usable = run.fetch(f"SELECT rid FROM {fixed}").column("rid")
-            unusable = run.fetch(_sql_out.unusable_sql(fixed)).column("rid") if tables.sources.num_rows else []
-            if tables.sources.num_rows:
-                run.drop("s_links")
-        evidence = None
-        if relying is not None:
-            evidence = _allowed_only(relying.result(), columns["derived"], usable)
-        elif plan.of_kind("consent"):
-            run.materialize("s_people", _sql_out.people_sql(fixed))
-            evidence = run.fetch(_sql_out.evidence_sql(plan))
-    finally:
-        pool.shutdown(wait=True)
-        run.close()
-    return (assemble_allowed if allowed_only else assemble)(
-        tables.items, plan, columns, usable, unusable, evidence, consent_ids)
-
-
-def _allowed_only(evidence: pa.Table, derived: np.ndarray, usable: Any) -> pa.Table:
-    """``evidence`` without the rows of derived items that did not reach the fixed point
-    (``usable``): as ``_sql_out.allowed_sql``, a derived item is allowed only there."""
-    denied = np.array(derived, dtype=bool)
-    denied[np.asarray(usable, dtype=np.int64)] = False
-    drop = denied[evidence.column("rid").to_numpy(zero_copy_only=False)]
-    return evidence.filter(pa.array(~drop)) if drop.any() else evidence
+    # The consents relied on are gathered on this thread while the derived items'
+    # fixed point is found and the answer assembled around them (see ``assemble``).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        run = executor(engine, tables.items.num_rows)
+        try:
+            consent_ids, items = _load(run, tables, plan.tables)
+            columns, general = _judge(run, plan, t, (items, tables.participants), chunk_rows)
+            needs_ids = columns.pop("needs_ids")
+            evidence: Callable[[], pa.Table | None] = lambda: None  # noqa: E731
+            if general is not None:
+                # Who counted and the consent each relied on, looked up by position, for
+                # every listed item whose own verdict allows it with consent (those a
+                # source denies are dropped once the final verdicts are known).
+                rows = pa.array(np.flatnonzero(needs_ids & columns["listed"]))
+                candidates = items.select(["rid", "owner_ref", "meeting_ref", "kind_code"]).take(rows)
+                evidence = pool.submit(relied_on, candidates, tables.participants, general,
+                                       run.fetch("SELECT * FROM s_cm"),
+                                       np.array(plan.consent_places(), dtype=np.int64)).result
+                del rows, candidates
+            del needs_ids
+            if run.in_process:
+                # The links and their fixed point by position: what ``_fixed_point``'s
+                # rounds and ``unusable_sql`` find in the engine elsewhere.
+                usable, unusable = _usable_in_process(columns, tables.sources)
+            else:
+                fixed = _fixed_point(run, tables.sources.num_rows > 0)
+                usable = run.fetch(f"SELECT rid FROM {fixed}").column("rid")
+                unusable = run.fetch(_sql_out.unusable_sql(fixed)).column("rid") if tables.sources.num_rows else []
+                if tables.sources.num_rows:
+                    run.drop("s_links")
+                if plan.of_kind("consent"):
+                    run.materialize("s_people", _sql_out.people_sql(fixed))
+                    fetched = run.fetch(_sql_out.evidence_sql(plan))
+                    evidence = lambda: fetched  # noqa: E731
+        finally:
+            run.close()
+        return (assemble_allowed if allowed_only else assemble)(
+            tables.items, plan, columns, usable, unusable, evidence, consent_ids)
 
 
 def _consents_in_order(consents: pa.Table) -> tuple[pa.Table, ConsentIds]:
@@ -202,10 +192,11 @@ def _load(run: Executor, tables: StateTables, plan_tables: dict[str, pa.Table]) 
 
 
 def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table],
-           chunk_rows: int) -> dict[str, np.ndarray]:
+           chunk_rows: int) -> tuple[dict[str, np.ndarray], Latest | None]:
     """Everything up to each item's own verdict (``s_base``), step by step, as its
     columns in items order (see ``InItemOrder``); ``state`` is the items as the engine
-    reads them and the participant lines.
+    reads them and the participant lines. In process, where consent counts, also each
+    person's latest general consents by position (see ``latest_general``).
 
     In process, ``s_base`` is never a table of the engine's: each share of it is put in
     items order as it comes, while the engine judges the next."""
@@ -215,6 +206,7 @@ def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table],
     # Tables no step after s_base reads: only the consent states are read again (for the
     # consents relied on), so the rest is dropped as soon as s_base exists.
     scratch: list[str] = []
+    general = None
 
     def step(name: str, sql: str, lookup: bool = False) -> None:
         run.materialize(name, sql)
@@ -227,7 +219,8 @@ def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table],
             if name == "s_cg" and run.in_process:
                 # One row per person of a million or so, a column per kind: grouped by
                 # position, faster than the engine's hash aggregate of as many groups.
-                run.load(name, latest_general(run.fetch("SELECT * FROM s_rel"), plan.consent_kinds))
+                table, general = latest_general(run.fetch("SELECT * FROM s_rel"), plan.consent_kinds)
+                run.load(name, table)
             else:
                 run.materialize(name, sql)
         run.drop("s_rel")
@@ -261,7 +254,7 @@ def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table],
     if not run.in_process:
         base = run.collect("s_base", _sql_item.base(plan, t, overflow=bool(big)))
         run.drop(*scratch)
-        return in_item_order(base, items.num_rows)
+        return in_item_order(base, items.num_rows), None
     looked_up.update(indexes({"p_vk": plan.tables["p_vk"]}))
     pairs = Pairs(run.fetch("SELECT * FROM s_pgm")) if consent else None
     sql = _sql_item.base(plan, t, gathered="t_wide", overflow=bool(big))
@@ -280,7 +273,7 @@ def _judge(run: Executor, plan: Plan, t: int, state: tuple[pa.Table, pa.Table],
         for job in placed:
             job.result()
     run.drop("t_wide", *scratch)
-    return order.columns
+    return order.columns, general
 
 
 def _links(columns: dict[str, np.ndarray], sources: pa.Table) -> dict[str, np.ndarray]:
