@@ -179,3 +179,44 @@ def test_a_later_line_alone_refusing_denies_the_meetings_items(examples, packed_
     audio = result.filter(pc.equal(result["item_id"], "m-100-audio")).to_pylist()[0]
     assert not audio["allowed"]
     assert audio["reasons"] == ["consent.refused"]
+
+
+SETTING_TERMS = {"type": "terms", "version": "v1", "effective_at": "2024-01-01T00:00:00Z", "sections": [
+    {"id": "10.4", "grants": [{"purpose": "ai.training", "data": ["audio"],
+                               "requires": ["setting:ai_training.customer_content"]}]}]}
+
+
+@pytest.mark.parametrize(("memberships", "locked", "allowed"), [
+    # By priority (1 first), not list order: p1 says yes, p2 no.
+    (["p2", "p1"], (), True),
+    (["p1", "p2"], (), True),
+    # Groups without a priority rank last; among them, list order decides.
+    (["none-no", "p2"], (), False),
+    (["none-yes", "none-no"], (), True),
+    (["none-no", "none-yes"], (), False),
+    # The first locked group wins over the person's own value and any unlocked group.
+    (["p1", "p2"], ("p2",), False),
+    (["p1", "p2", "none-yes"], ("p2", "none-yes"), False),
+    (["p2", "none-yes"], ("none-yes",), True),
+])
+def test_a_persons_groups_rank_by_priority_then_list_order(memberships, locked, allowed):
+    values = {"p1": True, "p2": False, "none-yes": True, "none-no": False}
+    priorities = {"p1": 1, "p2": 2, "none-yes": None, "none-no": None}
+    events = [{"type": "account", "id": "a1", "region": "US"}, SETTING_TERMS,
+              {"type": "terms_acceptance", "account": "a1", "version": "v1", "at": "2024-01-01T00:00:00Z"},
+              *({"type": "group", "id": g, "account": "a1", "priority": priorities[g]} for g in values),
+              {"type": "user", "id": "u1", "account": "a1", "groups": memberships},
+              *({"type": "setting", "scope": "group", "target": g, "key": "ai_training.customer_content",
+                 "value": value, "locked": g in locked, "at": "2024-01-01T00:00:00Z"} for g, value in values.items()),
+              # The person's own value, which only a locked group overrides.
+              {"type": "setting", "scope": "user", "target": "u1", "key": "ai_training.customer_content",
+               "value": not allowed, "at": "2024-01-01T00:00:00Z"},
+              {"type": "content", "id": "i1", "kind": "audio", "account": "a1", "owner": "u1",
+               "created_at": "2024-01-02T00:00:00Z"}]
+    if not locked:  # without a lock the person's own value decides; drop it to see the groups'
+        events = [event for event in events if event.get("scope") != "user"]
+    state = world_of([parse_event(event) for event in events])
+    tables = state_tables_from_world(state)
+    assert assert_select_equals_decide(state, tables, "ai.training", AT, Policy.default()) == 1
+    result = select(tables, "ai.training", AT, Policy.default())
+    assert result["allowed"].to_pylist() == [allowed]

@@ -77,22 +77,24 @@ def _settings(plan: Plan, t: int) -> tuple[str, str]:
         FROM t_settings s JOIN p_cond c ON c.ctype = 'setting' AND c.arg = s.key
         WHERE s."at" <= {t}
         GROUP BY s.scope, s.target_ref, c.cond"""
-    # Groups rank by priority (1 first), groups without one last, ties by list order.
-    ranked = f"""
-        SELECT ug.user_ref AS user_id, sl.cond, sl.value, sl.locked,
-               row_number() OVER (PARTITION BY ug.user_ref, sl.cond
-                                  ORDER BY g.priority IS NULL, g.priority, ug.pos) AS r_any,
-               row_number() OVER (PARTITION BY ug.user_ref, sl.cond, sl.locked
-                                  ORDER BY g.priority IS NULL, g.priority, ug.pos) AS r_same
+    # Groups rank by priority (1 first), groups without one last, ties by list order:
+    # per person and setting, the value of the first locked group and of the first group.
+    first = "struct_pack(n := g.priority IS NULL, p := COALESCE(g.priority, 0), q := ug.pos)"
+    groups = f"""
+        SELECT ug.user_ref AS user_id, sl.cond,
+               arg_min(sl.value, {first}) FILTER (WHERE sl.locked) AS locked_value,
+               arg_min(sl.value, {first}) AS group_value
         FROM t_user_groups ug JOIN ({latest}) sl ON sl.scope = 'group' AND sl.target = ug.group_ref
-        LEFT JOIN t_groups g ON g.ref = ug.group_ref"""
-    tiers = f"""
-        SELECT user_id, cond, 1 AS tier, value FROM ({ranked}) gr WHERE locked AND r_same = 1
-        UNION ALL SELECT target AS user_id, cond, 2 AS tier, value FROM ({latest}) sl WHERE scope = 'user'
-        UNION ALL SELECT user_id, cond, 3 AS tier, value FROM ({ranked}) gr WHERE r_any = 1"""
+        LEFT JOIN t_groups g ON g.ref = ug.group_ref
+        GROUP BY ug.user_ref, sl.cond"""
+    # The first that is set of: a locked group's value, the person's own, a group's.
     person = f"""
         SELECT user_id, {values}
-        FROM (SELECT user_id, cond, arg_min(value, tier) AS value FROM ({tiers}) u GROUP BY user_id, cond) u
+        FROM (SELECT COALESCE(gr.user_id, u.target) AS user_id, COALESCE(gr.cond, u.cond) AS cond,
+                     COALESCE(gr.locked_value, u.value, gr.group_value) AS value
+              FROM ({groups}) gr
+              FULL OUTER JOIN (SELECT target, cond, value FROM ({latest}) sl WHERE scope = 'user') u
+                ON u.target = gr.user_id AND u.cond = gr.cond) v
         GROUP BY user_id"""
     account = f"SELECT target AS account, {values}, {locks} FROM ({latest}) sl WHERE scope = 'account' GROUP BY target"
     return person, account
