@@ -208,26 +208,31 @@ _READS: dict[str, tuple[str, ...]] = {
 
 
 def _state_tables(read: Reader, catalog: str | Path | None) -> StateTables:
-    if catalog is None:
-        c = read("content")
-        content = content_items(c.set_column(c.schema.get_field_index("derived_from"), "derived_from",
-                                             _json_lists(c["derived_from"])))
-    else:
-        content = read_catalog(catalog)
-    s = read("service_data")
-    service = pa.table({
-        "item_id": s["id"], "kind": s["kind"], "account": s["account"], "owner": s["user"], "created": s["at"],
-        "seq": s["seq"],
-    })
-    deletes = read("delete")
     with ThreadPoolExecutor(max_workers=1) as pool:
+        if catalog is None:
+            c = read("content")
+            content = content_items(c.set_column(c.schema.get_field_index("derived_from"), "derived_from",
+                                                 _json_lists(c["derived_from"])))
+        s = read("service_data")
+        service = pa.table({
+            "item_id": s["id"], "kind": s["kind"], "account": s["account"], "owner": s["user"],
+            "created": s["at"], "seq": s["seq"],
+        })
+        deletes = read("delete")
         # Where the store is read ahead, the participant lines (its largest table) are
-        # worked on as soon as they arrive, beside the items.
+        # worked on as soon as they arrive, beside the items (and the catalog's read).
         lines = pool.submit(lambda: _participants(read("participant"))) if read.ahead else None
+        if catalog is not None:
+            content = read_catalog(catalog)
         items, sources, erased_rows = _merge_items(content, service, deletes["item"], catalog)
-        # Hashed now, while the reader still reads the largest tables, rather than after.
-        for name in ("kind", "account", "owner", "meeting"):
-            items = items.set_column(items.schema.get_field_index(name), name, encoded(items[name]))
+        # Hashed now, while the reader still reads the largest tables, rather than after;
+        # two columns at a time, as the participant lines are done by then or nearly.
+        names = ("owner", "meeting", "kind", "account")
+        with ThreadPoolExecutor(max_workers=2) as encoders:
+            hashed = list(encoders.map(lambda name: encoded(items[name]), names))
+        for name, column in zip(names, hashed, strict=True):
+            items = items.set_column(items.schema.get_field_index(name), name, column)
+        del hashed
         participants = lines.result() if lines else _participants(read("participant"))
         consents = _consents(read("consent"))
         meetings = _columns("meetings", read("meeting"), {"id": "id", "account": "account"})
