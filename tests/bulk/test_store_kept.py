@@ -345,3 +345,23 @@ def test_other_events_after_a_kept_state_have_it_worked_out_again(store, example
     load_lines(store, [consent(id="c-ana-2", subject="ana", status="withdrawn"), json.dumps(setting).encode()],
                "more.jsonl")
     assert_same_tables(state_of(store, columnar=True, keep=keep), state_of(store, columnar=False))
+
+
+def test_columns_that_cannot_be_written_leave_no_copy_and_the_read_goes_on(sqlite_store, examples, tmp_path):
+    """The columns are written on a thread while the read goes on: a table that cannot
+    be written (here its staging folder is gone) costs the copy, never the read."""
+    from consentgate.bulk import _store
+
+    keep = tmp_path / "kept"
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    with sqlite_store.read() as connection, \
+            _columnar.event_reader(connection, _store._READS, columnar=True, keep=keep) as read:
+        for staging in keep.glob(".staging-*"):
+            shutil.rmtree(staging)
+        tables = {type_: read(type_) for type_ in _store._READS}
+    assert copies(keep) == []
+    with sqlite_store.read() as connection, _columnar.event_reader(connection, _store._READS, columnar=False) as read:
+        assert all(tables[type_].equals(read(type_)) for type_ in _store._READS)
+    # The next read keeps its columns as usual.
+    assert_same_tables(state_of(sqlite_store, columnar=True, keep=keep), state_of(sqlite_store, columnar=False))
+    assert copies(keep) == [f"at-{head_of(sqlite_store)}"]

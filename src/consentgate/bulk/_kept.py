@@ -41,6 +41,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -136,20 +137,44 @@ def read_kept(path: Path, type_: str, fields: tuple[str, ...]) -> pa.Table:
 
 class KeptWriter:
     """Event tables written one at a time into a staging folder, then made the newest
-    copy by :meth:`commit` (or dropped by :meth:`discard`)."""
+    copy by :meth:`commit` (or dropped by :meth:`discard`).
+
+    Each table is written on a thread of its own while the reader goes on: keeping a
+    copy then costs the read little more than the copy's files. A table that cannot be
+    written leaves no copy at all; the read itself goes on unharmed."""
 
     def __init__(self, kept: Kept, staging: Path) -> None:
         self.kept, self.staging = kept, staging
         self.fields: dict[str, list[str]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._writes: list[Future[None]] = []
 
     def add(self, type_: str, table: pa.Table) -> None:
+        self.fields[type_] = [name for name in table.column_names if name != "seq"]
+        self._writes.append(self._pool.submit(self._write, type_, table))
+
+    def _write(self, type_: str, table: pa.Table) -> None:
         with pa.OSFile(str(self.staging / f"{type_}.arrow"), "wb") as sink, \
                 pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
-        self.fields[type_] = [name for name in table.column_names if name != "seq"]
+
+    def _written(self) -> bool:
+        """Wait for the tables added so far to be written; whether all were."""
+        done = True
+        for write in self._writes:
+            try:
+                write.result()
+            except (OSError, pa.ArrowException):
+                done = False
+        self._writes.clear()
+        self._pool.shutdown(wait=True)
+        return done
 
     def commit(self, seq: int, hash_: str) -> None:
         """Make the staged tables the copy at ``seq``; older copies are removed."""
+        if not self._written():
+            self.discard()
+            return
         meta = {"seq": seq, "hash": hash_, "fields": self.fields}
         (self.staging / _META).write_bytes(orjson.dumps(meta))
         target = self.kept.folder / f"{_PREFIX}{seq}"
@@ -170,6 +195,7 @@ class KeptWriter:
                 shutil.rmtree(path, ignore_errors=True)
 
     def discard(self) -> None:
+        self._written()
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
