@@ -178,7 +178,7 @@ def assemble(
     """
     n = items.num_rows
     listed, key, allowed, version = _verdicts(base, usable, unusable)
-    allowed_items = allowed  # (not written to below: subsets are copies)
+    verdicts = allowed  # every item's, for the consents relied on; ``allowed`` becomes the listed rows'
     # Every item listed (the usual case at "now"): views, not copies, of the columns, and
     # no array of row numbers.
     every = bool(listed.all())
@@ -190,7 +190,7 @@ def assemble(
     # and Arrow does it without the GIL: it starts on the other core at once, while the
     # reason keys are decoded and the names worked out here.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        ids_job = pool.submit(_consent_ids, n, rows, allowed_items, evidence, consent_ids)
+        ids_job = pool.submit(_consent_ids, n, rows, verdicts, evidence, consent_ids)
         keys = pc.dictionary_encode(pa.array(key))
         patterns = pa.array([decode(k, plan) for k in keys.dictionary.to_pylist()], pa.list_(_CODE))
         jobs = [pool.submit(patterns.take, keys.indices)]
@@ -279,9 +279,12 @@ def _consent_ids(n: int, rows: np.ndarray | None, allowed: np.ndarray, evidence:
     del rid, runs
     np.cumsum(firsts, out=firsts)
     offsets = firsts if rows is None else np.r_[firsts[rows], firsts[-1]].astype(np.int32)
-    taken = order if kept is None else kept if order is None else kept[order]
+    # The evidence rows to read, in order: those kept, sorted where they were not already.
+    taken = kept if order is None else order if kept is None else kept[order]
     numbers = found.column("consent").combine_chunks()
-    return pa.ListArray.from_arrays(pa.array(offsets), ids.of(numbers if taken is None else numbers.take(taken)))
+    if taken is not None:
+        numbers = numbers.take(pa.array(taken))
+    return pa.ListArray.from_arrays(pa.array(offsets), ids.of(numbers))
 
 
 def _no_ids(listed: int) -> pa.Array:

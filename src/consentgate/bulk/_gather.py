@@ -252,12 +252,11 @@ def relied_on(allowed: pa.Table, participants: pa.Table, general: Latest, limite
     ``_sql_out.people_sql`` and ``evidence_sql`` give by joins): a row (rid, pos, consent)
     for the item's owner (pos -1) and for each other subject's first line of its meeting
     (that line's pos, only where the owner is known), in the order of ``allowed`` and,
-    within an item, of pos. ``consent`` is the number of the
-    latest consent of the person for the item's kind, counting those for any meeting
-    (``general``: ``s_cg``, see :func:`latest_general`) and those for that meeting
-    (``limited``: ``s_cm``); null when neither has one or the kind needs none. ``kidx``
-    gives each kind code's place among the kinds that need consent (-1 for none); items
-    of no known kind are left out.
+    within an item, of pos. ``consent`` is the number of the latest consent of the person
+    for the item's kind, counting those for any meeting (``general``: ``s_cg``, see
+    :func:`latest_general`) and those for that meeting (``limited``: ``s_cm``); null when
+    neither has one or the kind needs none. ``kidx`` gives each kind code's place among
+    the kinds that need consent (-1 for none); items of no known kind are left out.
     """
     code = _numbers(allowed.column("kind_code"))
     keep = (code >= 0) & (code < len(kidx))
@@ -298,16 +297,13 @@ def relied_on(allowed: pa.Table, participants: pa.Table, general: Latest, limite
     # place (each item's others are in the order of their lines already). Each row's
     # place is its own plus the rows of every item before it.
     others = np.bincount(item, minlength=len(rid))
-    owners_at = np.arange(len(rid), dtype=np.int64)
-    owners_at += np.cumsum(others) - others
+    owners_at = np.arange(len(rid), dtype=np.int64) + (np.cumsum(others) - others)
+    others_at = np.arange(len(item), dtype=np.int64) + item + 1
     del others
     total = len(rid) + len(item)
     who, person = np.empty(total, dtype=narrow), np.empty(total, dtype=owner.dtype)
     pos = np.empty(total, dtype=line_pos.dtype)
     who[owners_at], person[owners_at], pos[owners_at] = np.arange(len(rid), dtype=narrow), owner, -1
-    others_at = np.arange(len(item), dtype=np.int64)
-    others_at += item
-    others_at += 1
     who[others_at], person[others_at], pos[others_at] = item, subject, line_pos[line]
     del owners_at, others_at, item, line, subject
     kind = place[who]
