@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
+import re
 import subprocess
 import sys
 
@@ -92,3 +93,23 @@ def test_memory_of_files_is_left_alone(tmp_path):
     assert ranges, "the heap's arenas are anonymous"
     assert all(start % (2 << 20) == 0 and end % (2 << 20) == 0 and end > start for start, end in ranges)
     assert not any(start <= address < end for start, end in ranges)
+
+
+def test_arrow_s_allocator_takes_the_settings():
+    # mimalloc lists the options it read when asked to be verbose: each setting reaches
+    # it under its own name (a misspelt variable would leave the option at its default).
+    from consentgate.runtime import ALLOCATOR_SETTINGS
+
+    script = (
+        "from consentgate.runtime import return_freed_memory\n"
+        "return_freed_memory()\n"
+        "import pyarrow as pa\n"
+        "assert pa.default_memory_pool().backend_name == 'mimalloc'\n"
+        "pa.array(range(1000))\n"
+    )
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("MIMALLOC")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          env={**clean, "MIMALLOC_VERBOSE": "1"})
+    options = dict(re.findall(r"option '(\w+)': (-?\d+)", done.stderr))
+    for name, value in ALLOCATOR_SETTINGS.items():
+        assert options[name.removeprefix("MIMALLOC_").lower()] == value, name
