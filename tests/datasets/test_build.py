@@ -118,3 +118,20 @@ def test_kinds_limit_the_selection(seeded, tmp_path):
     description = _build(seeded, tmp_path / "ds", SEED_AT, "--kinds", "chat")
     kinds = set(pq.read_table(tmp_path / "ds" / "manifest.parquet")["kind"].to_pylist())
     assert kinds == {"chat"} and description["kinds"] == ["chat"]
+
+
+def test_a_build_on_spark_selects_as_duckdb_does_and_keeps_spark_s_log_off_stderr(sqlite_cli, tmp_path):
+    pytest.importorskip("pyspark")
+    sqlite_cli("demo", check=True)
+    built = {}
+    for engine in ("duckdb", "spark"):
+        out = tmp_path / engine
+        done = sqlite_cli("dataset", "build", f"demo-{engine}", "--purpose", "ai.training",
+                          "--at", "2025-06-01T00:00:00Z", "--engine", engine, "--out", str(out), check=True)
+        # Nothing but the JVM's own notice of the vector module Spark loads.
+        noise = [line for line in done.stderr.splitlines()
+                 if line.strip() and not line.startswith("WARNING: Using incubator modules")]
+        assert noise == [], engine
+        built[engine] = sorted(pq.read_table(out / "manifest.parquet")["item_id"].to_pylist())
+    assert built["spark"] == built["duckdb"]
+    assert built["duckdb"]

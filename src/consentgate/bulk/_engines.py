@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -106,6 +107,10 @@ _SESSION_LOCK = threading.Lock()
 _SPARK_RUN_LOCK = threading.Lock()
 
 
+# Spark logs errors only (see the file): its start-up notices stay off a command's stderr.
+_LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
+
+
 def spark_session() -> Any:
     """The shared local SparkSession, started on first use (it takes a few seconds).
 
@@ -130,6 +135,7 @@ def spark_session() -> Any:
             .config("spark.driver.memory", memory)
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_LOG_CONFIG.as_uri()}")
             .getOrCreate()
         )
         session.sparkContext.setLogLevel("ERROR")
