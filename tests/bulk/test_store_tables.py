@@ -132,6 +132,13 @@ def test_a_catalog_without_a_required_column_is_refused(sqlite_store, tmp_path):
         state_of(sqlite_store, tmp_path / "catalog.parquet")
 
 
+def test_a_catalog_folder_without_parquet_files_is_refused_as_such(sqlite_store, tmp_path):
+    (tmp_path / "catalog").mkdir()
+    (tmp_path / "catalog" / "_SUCCESS").write_text("")  # what a Spark job leaves beside its files
+    with pytest.raises(ValueError, match="holds no Parquet files"):
+        state_of(sqlite_store, tmp_path / "catalog")
+
+
 def test_world_and_store_tables_hold_the_same_items(sqlite_store, examples):
     load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
     from_store, from_world = state_of(sqlite_store), state_tables_from_world(seed_world(examples))

@@ -129,6 +129,8 @@ def read_catalog(path: str | Path) -> pa.Table:
     try:
         dictionaries = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=FEW_VALUES))
         dataset = ds.dataset(str(path), format=dictionaries)
+        if not dataset.files:
+            raise ValueError(f"the catalog {path} holds no Parquet files")
         present = set(dataset.schema.names)
         missing = [name for name in REQUIRED if name not in present]
         if missing:
