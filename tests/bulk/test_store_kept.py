@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +193,31 @@ def test_a_read_at_the_same_head_over_the_same_catalog_reads_nothing_again(store
     assert_same_tables(again, state_of(store, catalog=catalog, columnar=False))
 
 
+def test_a_state_kept_in_the_background_is_written_by_the_time_it_is_read_or_waited_for(store, examples, tmp_path,
+                                                                                        monkeypatch):
+    from consentgate.bulk import _kept, _store, kept_written
+
+    keep = tmp_path / "kept"
+    load_lines(store, seed_lines(examples), "seed-story.jsonl")
+    # The write waits until the reader has returned, so the read cannot have waited for it.
+    returned = threading.Event()
+    original = _kept.KeptStates._keep
+    monkeypatch.setattr(_kept.KeptStates, "_keep", lambda *args: returned.wait(30) and original(*args))
+    first = state_of(store, columnar=True, keep=keep, keep_in_background=True)
+    assert states(keep) == []
+    returned.set()
+    kept_written(keep)
+    assert len(states(keep)) == 1
+
+    # A read right after one that keeps in the background waits for the state and uses
+    # it, even where writing it takes a while.
+    shutil.rmtree(keep)
+    monkeypatch.setattr(_kept.KeptStates, "_keep", lambda *args: time.sleep(0.5) or original(*args))
+    state_of(store, columnar=True, keep=keep, keep_in_background=True)
+    monkeypatch.setattr(_store, "event_reader", lambda *args, **kwargs: pytest.fail("the state was read again"))
+    assert_same_tables(state_of(store, columnar=True, keep=keep), first)
+
+
 def test_a_kept_state_is_not_used_once_the_catalog_or_the_code_changed(store, examples, tmp_path, monkeypatch):
     from consentgate.bulk import _kept
 
@@ -209,8 +236,8 @@ def test_a_kept_state_is_not_used_once_the_catalog_or_the_code_changed(store, ex
     monkeypatch.setattr(_kept, "_code_digest", lambda: "other code")
     calls: list[str] = []
     original = _kept.KeptStates.keep
-    monkeypatch.setattr(_kept.KeptStates, "keep", lambda self, key, *rest: calls.append(key) or original(
-        self, key, *rest))
+    monkeypatch.setattr(_kept.KeptStates, "keep", lambda self, key, *rest, **options: calls.append(key) or original(
+        self, key, *rest, **options))
     state_of(store, catalog=catalog, columnar=True, keep=keep)
     assert len(calls) == 1  # worked out again, and kept
 

@@ -22,7 +22,7 @@ from ._answer import RESULT_SCHEMA
 from ._catalog import catalog_file_batches, catalog_files
 from ._engines import ENGINES, spark_session
 from ._from_world import state_tables_from_world
-from ._kept import kept_folder
+from ._kept import kept_folder, kept_written
 from ._select import select, select_allowed
 from ._store import state_tables_from_store
 from ._tables import KIND_BITS, SCHEMAS, StateTables
@@ -36,6 +36,7 @@ __all__ = [
     "catalog_file_batches",
     "catalog_files",
     "kept_folder",
+    "kept_written",
     "select",
     "select_allowed",
     "spark_session",

@@ -39,9 +39,10 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -249,6 +250,35 @@ def state_key(base: str, seq: int, hash_: str) -> str:
     return hashlib.sha256(orjson.dumps({"base": base, "seq": seq, "hash": hash_})).hexdigest()
 
 
+# Whole states written on a thread of their own while the reader goes on (see
+# ``KeptStates.keep``), by the folder they go into. The thread is not a daemon: a process
+# that ends first still finishes them.
+_PENDING: dict[Path, list[Future[None]]] = {}
+_PENDING_LOCK = threading.Lock()
+_LATER: list[ThreadPoolExecutor] = []
+
+
+def _later() -> ThreadPoolExecutor:
+    with _PENDING_LOCK:
+        if not _LATER:
+            _LATER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="consentgate-keep"))
+        return _LATER[0]
+
+
+def kept_written(folder: Path | None = None) -> None:
+    """Wait until the whole states being kept in the background (into ``folder``, or
+    anywhere) are written, or given up (a state that cannot be written is not kept)."""
+    with _PENDING_LOCK:
+        pending = [future for path, futures in _PENDING.items() if folder is None or path == folder
+                   for future in futures]
+    wait(pending)
+    with _PENDING_LOCK:
+        for path in list(_PENDING):
+            _PENDING[path] = [future for future in _PENDING[path] if not future.done()]
+            if not _PENDING[path]:
+                del _PENDING[path]
+
+
 class KeptStates:
     """Whole states (every state table) kept by :func:`state_key`, the newest few.
 
@@ -261,6 +291,7 @@ class KeptStates:
 
     def read(self, key: str) -> dict[str, pa.Table] | None:
         """The tables kept under ``key`` (memory-mapped), or None."""
+        kept_written(self.folder)
         path = self.folder / f"state-{key[:32]}"
         if _meta(path).get("key") != key:
             return None
@@ -270,6 +301,7 @@ class KeptStates:
                 seq: int) -> tuple[int, dict[str, pa.Table], Path] | None:
         """The newest state kept with ``base`` as of an event before ``seq`` that the
         store's log vouches for: its ``seq``, tables and folder."""
+        kept_written(self.folder)
         found = []
         for path in self.folder.glob("state-*"):
             meta = _meta(path)
@@ -293,11 +325,25 @@ class KeptStates:
         return tables
 
     def keep(self, key: str, tables: Mapping[str, pa.Table], about: Mapping[str, Any] | None = None,
-             linked: Mapping[str, Path] | None = None) -> None:
+             linked: Mapping[str, Path] | None = None, later: bool = False) -> None:
         """Keep ``tables`` under ``key`` (``about`` is recorded beside it: ``base``,
         ``seq``, ``hash``); only the most recently used states stay. The tables named in
         ``linked`` are those of the state kept in that folder, unchanged: their files are
-        linked rather than written again."""
+        linked rather than written again.
+
+        ``later`` writes them on a thread while the caller goes on (a gigabyte or so of
+        files at ten million items, about a second); :func:`kept_written` waits for
+        them, as reading a kept state does."""
+        if later:
+            future = _later().submit(self._keep, key, dict(tables), about, linked)
+            with _PENDING_LOCK:
+                _PENDING.setdefault(self.folder, []).append(future)
+            return
+        kept_written(self.folder)
+        self._keep(key, tables, about, linked)
+
+    def _keep(self, key: str, tables: Mapping[str, pa.Table], about: Mapping[str, Any] | None,
+              linked: Mapping[str, Path] | None) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))

@@ -56,7 +56,7 @@ def _later_first(at: pa.ChunkedArray, seq: pa.ChunkedArray) -> np.ndarray:
 
 def state_tables_from_store(
     connection: Connection, catalog: str | Path | None = None, *, head: int | None = None,
-    columnar: bool | None = None, keep: str | Path | None = None,
+    columnar: bool | None = None, keep: str | Path | None = None, keep_in_background: bool = False,
 ) -> StateTables:
     """The store's state as Arrow tables (see :mod:`consentgate.bulk`).
 
@@ -80,6 +80,10 @@ def state_tables_from_store(
             the same catalog files (as the same code read them) reads nothing again
             (see ``_kept``; :func:`~consentgate.bulk.kept_folder` gives the usual place).
             Only columnar reads keep anything.
+        keep_in_background: write the state tables kept in ``keep`` on a thread while
+            the caller goes on (the event columns are written during the read either
+            way); :func:`~consentgate.bulk.kept_written` waits for them, as a later read
+            of a kept state and the end of the process do.
 
     Raises:
         ValueError: the catalog is missing a column, has a wrong type or repeats an id.
@@ -110,12 +114,13 @@ def state_tables_from_store(
                 if refreshed is not None:
                     tables, changed = refreshed
                     states.keep(key, tables.as_dict(), about,
-                                linked={name: kept_path for name in kept_tables if name not in changed})
+                                linked={name: kept_path for name in kept_tables if name not in changed},
+                                later=keep_in_background)
                     return tables
     with event_reader(connection, reads, columnar, head, Path(keep) if keep is not None else None) as read:
         tables = _state_tables(read, catalog)
     if states is not None and key:
-        states.keep(key, tables.as_dict(), about)
+        states.keep(key, tables.as_dict(), about, later=keep_in_background)
     return tables
 
 

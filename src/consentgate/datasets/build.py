@@ -34,12 +34,15 @@ def read_state(store: Store, connection: Any, catalog: str | Path | None, head: 
     connection, one of ``store``'s, sees); a catalog that cannot be read is bad input.
 
     The store's columns are kept between reads where :func:`~consentgate.bulk.kept_folder`
-    says, so a later build reads only the events logged since.
+    says, so a later build reads only the events logged since. The state itself is kept
+    there too, written while the caller selects (:func:`~consentgate.bulk.kept_written`
+    waits for it; a build does before it returns).
     """
     from ..bulk import kept_folder, state_tables_from_store
 
     try:
-        return state_tables_from_store(connection, catalog, head=head, keep=kept_folder(store.url))
+        return state_tables_from_store(connection, catalog, head=head, keep=kept_folder(store.url),
+                                       keep_in_background=True)
     except (ValueError, OSError, pa.ArrowException) as exc:
         if catalog is None:
             raise
@@ -175,7 +178,7 @@ def build_dataset(
     Raises:
         InvalidInput: a malformed request, or ``out`` already holds something.
     """
-    from ..bulk import select_allowed
+    from ..bulk import kept_written, select_allowed
 
     check_request(name, purpose, kinds)
     out = Path(out)
@@ -202,7 +205,9 @@ def build_dataset(
         "built_at": format_time(datetime.now(UTC)),
     }
     inputs = ["store"] + ([str(catalog)] if catalog else [])
-    return write_and_register(store, out, shares, count, description, inputs)
+    description = write_and_register(store, out, shares, count, description, inputs)
+    kept_written()  # the state kept for the next build, written while this one selected
+    return description
 
 
 def rebuild_dataset(
@@ -219,7 +224,7 @@ def rebuild_dataset(
     eligible for its purpose as of ``at``, with their basis as of then. It names the
     version it replaces. ``out`` defaults to a folder beside the previous one.
     """
-    from ..bulk import select
+    from ..bulk import kept_written, select
 
     when = at or datetime.now(UTC)
     store.require_ready()
@@ -246,4 +251,6 @@ def rebuild_dataset(
         "log_head": {"seq": seq, "hash": head}, "replaces": previous.id,
         "built_at": format_time(datetime.now(UTC)),
     }
-    return write_and_register(store, destination, rows, rows.num_rows, description, [previous.manifest])
+    description = write_and_register(store, destination, rows, rows.num_rows, description, [previous.manifest])
+    kept_written()
+    return description
