@@ -259,6 +259,31 @@ def test_ids_and_references_come_from_one_numbering():
     assert not _leads(_numbered(with_null, lines)[0], with_null)
 
 
+@pytest.mark.parametrize("first", [["m1", "m2", "m3"], ["m1", "m2", "m1"], ["m1", None, "m3"]],
+                         ids=["distinct", "repeated", "with a null"])
+def test_a_dictionary_of_the_first_part_s_ids_is_numbered_as_they_are(first, monkeypatch):
+    # Lines and items that list the meetings described, in their order, are not hashed
+    # again: they must still come out as a hash of every id would number them.
+    import pyarrow.compute as pc
+
+    from consentgate.bulk import _refs
+    from consentgate.bulk._tables import distinct
+
+    described = pa.chunked_array([first[:2], first[2:]], pa.string())
+    same = pa.DictionaryArray.from_arrays(pa.array([2, 0, 0, 1, None], pa.int32()), pa.array(first))
+    other = pc.dictionary_encode(pa.array(["m9", "m3", "m9"]))
+    ids, (same_rows, other_rows) = _refs._numbered(described, same, other)
+    hashed: list[int] = []
+    original = pc.dictionary_encode
+    monkeypatch.setattr(_refs.pc, "dictionary_encode", lambda values: hashed.append(len(values)) or original(values))
+    assert _refs._numbered(described, same, other)[0].equals(ids)
+    assert hashed == [len(first) + len(other.dictionary)]  # the first part's ids and the other dictionary only
+    expected = distinct(described, same.dictionary, other.dictionary)
+    assert ids.equals(expected)
+    for rows, column in ((same_rows, same), (other_rows, other)):
+        assert rows.to_pylist() == pc.index_in(column.dictionary_decode(), value_set=ids).to_pylist()
+
+
 def test_a_repeated_meeting_row_leaves_every_reference_on_the_first(sqlite_store, examples, monkeypatch):
     # The store refuses a meeting id with other fields, but state tables may be given
     # one twice: references then point at its first row, from items, lines and consents.

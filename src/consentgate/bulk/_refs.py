@@ -68,15 +68,23 @@ def _numbered(*parts: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[pa.Arr
     dictionary part's values as rows among them (int32; null where a value is null).
 
     One hash of every id: the dictionaries' own values stand for their columns, so the
-    distinct ids and the references come out of the same pass.
+    distinct ids and the references come out of the same pass. A dictionary that holds
+    exactly the first part's ids, in its order (as the meetings' lines and items mostly
+    list the meetings described, in the order they were), is not hashed at all: its
+    values are numbered as the first part's are.
     """
-    arrays = [part.dictionary if isinstance(part, pa.DictionaryArray) else part for part in parts]
-    hashed = pc.dictionary_encode(strings(*arrays).combine_chunks())
+    arrays = [(part.dictionary if isinstance(part, pa.DictionaryArray) else part).cast(pa.string())
+              for part in parts]
+    first = arrays[0].combine_chunks() if isinstance(arrays[0], pa.ChunkedArray) else arrays[0]
+    as_first = [index > 0 and isinstance(part, pa.DictionaryArray) and len(array) == len(first)
+                and array.equals(first) for index, (part, array) in enumerate(zip(parts, arrays, strict=True))]
+    hashed = pc.dictionary_encode(strings(*(array for array, same in zip(arrays, as_first, strict=True)
+                                             if not same)).combine_chunks())
     codes, rows, start = hashed.indices, [], 0
-    for part, array in zip(parts, arrays, strict=True):
+    for part, array, same in zip(parts, arrays, as_first, strict=True):
         if isinstance(part, pa.DictionaryArray):
-            rows.append(codes.slice(start, len(array)).take(part.indices))
-        start += len(array)
+            rows.append(codes.slice(0 if same else start, len(array)).take(part.indices))
+        start += 0 if same else len(array)
     return hashed.dictionary, rows
 
 
