@@ -46,6 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import sqlalchemy as sa
 from _common import OUT, fresh_name, machine, table, timed
 from bench_select import AI_KEY, AT, CONTENT, SHARING_KEY, T0, T1, choice, ids, peak_while, rss_mib, sha256s
 
@@ -56,6 +57,7 @@ from consentgate.datasets import manifest
 from consentgate.datasets.build import allowed_rows, build_dataset
 from consentgate.model.times import format_time
 from consentgate.store import load_lines, read_head
+from consentgate.store.schema import EVENT_SPECS
 
 PURPOSE = "ai.training"
 _FILE_LINES = 1_000_000
@@ -143,6 +145,29 @@ def events(n: int, seed: int = 7) -> list[pa.Array]:
         pc.if_else(expiring, text(',"expires_at":"', times(rng, k, T1, T1 + 10**14), '"'), ""),
         ',"at":"', times(rng, k), '"}'))
     return parts
+
+
+def a_days_events(n: int, day: int) -> list[bytes]:
+    """A day's new events for the store of ``n`` items: N/500 new meetings of 3 lines
+    each (existing people), N/1000 consents given or withdrawn, N/10000 user settings."""
+    rng = np.random.default_rng(1000 + day)
+    n_subjects, n_accounts = max(3, n // 10), max(1, n // 500)
+    k_meetings, k_consents, k_settings = max(1, n // 500), max(1, n // 1000), max(1, n // 10_000)
+    meetings = text(f"d{day}-", ids("m", np.arange(k_meetings)))
+    people = rng.integers(0, n_subjects, 3 * k_meetings)
+    parts = [
+        text('{"type":"meeting","id":"', meetings, '","account":"', ids("a", rng.integers(0, n_accounts, k_meetings)),
+             '"}'),
+        text('{"type":"participant","meeting":"', meetings.take(pa.array(np.repeat(np.arange(k_meetings), 3))),
+             '","subject":"', ids("u", people), '","notified":["recording","ai_training"]}'),
+        text('{"type":"consent","id":"', text(f"d{day}-", ids("c", np.arange(k_consents))), '","subject":"',
+             ids("u", rng.integers(0, n_subjects, k_consents)), '","purpose":"ai.training","status":"',
+             choice(rng, ["given", "withdrawn"], k_consents, [0.7, 0.3]), '","at":"', times(rng, k_consents), '"}'),
+        text('{"type":"setting","scope":"user","target":"', ids("u", rng.integers(0, n_subjects, k_settings)),
+             f'","key":"{AI_KEY}","value":', choice(rng, ["true", "false"], k_settings, [0.5, 0.5]),
+             ',"locked":false,"at":"', times(rng, k_settings), '"}'),
+    ]
+    return [line.encode() for part in parts for line in part.to_pylist()]
 
 
 def catalog(n: int, path: Path, seed: int = 7) -> None:
@@ -238,6 +263,17 @@ def best(repeat: int, function: Any, before: Any = None) -> tuple[float, float, 
     return min(seconds), max(peaks), value
 
 
+def next_day(store: Store, day: int) -> int:
+    """The next day whose events the store does not hold yet (a kept store may hold
+    those of earlier runs)."""
+    day += 1
+    meetings = EVENT_SPECS["meeting"].table
+    with store.read() as connection:
+        while connection.execute(sa.select(meetings.c.id).where(meetings.c.id == f"d{day}-m0")).first():
+            day += 1
+    return day
+
+
 def read_state(store: Store, path: Path, columnar: bool, keep: Path | None = None) -> Any:
     with store.read() as connection:
         seq, _ = read_head(connection)
@@ -322,7 +358,9 @@ def main() -> None:
     gc.collect()
     base_rss = rss_mib()
     runs = (("nothing kept", "fresh"), ("kept by the build before", "kept"),
-            ("a consent withdrawn since the build before", "withdrawn"))
+            ("a consent withdrawn since the build before", "withdrawn"),
+            (f"a day's {len(a_days_events(n, 0)):,} new events since the build before", "a day"))
+    day = 0
     for label, how in runs:
         builds = []
         for _ in range(args.repeat):
@@ -332,6 +370,9 @@ def main() -> None:
                 withdrawal = {"type": "consent", "id": fresh_name("withdrawal"), "subject": owner,
                               "purpose": PURPOSE, "status": "withdrawn", "at": "2025-12-31T00:00:00Z"}
                 load_lines(store, [json.dumps(withdrawal).encode()], "withdrawal.jsonl")
+            elif how == "a day":  # new meetings, their lines, consents and settings: loaded, then built
+                day = next_day(store, day)
+                load_lines(store, a_days_events(n, day), f"day-{day}.jsonl")
             out = OUT / fresh_name("build")
             builds.append(peak_while(lambda out=out: build_dataset(store, "bench", PURPOSE, out, policy, at=AT,
                                                                    catalog=path)))

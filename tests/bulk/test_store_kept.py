@@ -332,14 +332,14 @@ def test_consents_logged_after_a_kept_state_update_it_without_working_the_rest_o
 
 
 def test_new_ids_are_added_after_a_table_and_a_repeated_id_refers_to_its_first_row():
-    from consentgate.bulk._store import _added
+    from consentgate.bulk._advance import added
     from consentgate.bulk._tables import SCHEMAS
 
     meetings = pa.table({"id": ["m1", "m2", "m1"], "account": ["a", "b", "c"]}, schema=SCHEMAS["meetings"])
-    extended, rows = _added(meetings, "meetings", pa.chunked_array([["m2", None, "m9", "m1", "m9"]]))
+    extended, rows = added(meetings, "meetings", pa.chunked_array([["m2", None, "m9", "m1", "m9"]]))
     assert extended["id"].to_pylist() == ["m1", "m2", "m1", "m9"]
     assert rows.to_pylist() == [1, None, 3, 0, 3]
-    same, none = _added(meetings, "meetings", pa.chunked_array([[None]], pa.string()))
+    same, none = added(meetings, "meetings", pa.chunked_array([[None]], pa.string()))
     assert same.num_rows == 3 and none.to_pylist() == [None]
 
 
@@ -361,17 +361,6 @@ def test_a_consent_naming_new_people_and_meetings_adds_them_after_the_kept_ones(
     at, policy = datetime(2023, 9, 2, tzinfo=UTC), Policy.default()
     one, other = select(updated, "ai.training", at, policy), select(fresh, "ai.training", at, policy)
     assert one.to_pylist() == other.to_pylist()
-
-
-def test_other_events_after_a_kept_state_have_it_worked_out_again(store, examples, tmp_path):
-    keep = tmp_path / "kept"
-    load_lines(store, seed_lines(examples), "seed-story.jsonl")
-    state_of(store, columnar=True, keep=keep)
-    setting = {"type": "setting", "scope": "account", "target": "northwind", "key": "ai.training", "value": False,
-               "locked": True, "at": "2023-08-20T00:00:00Z"}
-    load_lines(store, [consent(id="c-ana-2", subject="ana", status="withdrawn"), json.dumps(setting).encode()],
-               "more.jsonl")
-    assert_same_tables(state_of(store, columnar=True, keep=keep), state_of(store, columnar=False))
 
 
 def test_columns_that_cannot_be_written_leave_no_copy_and_the_read_goes_on(sqlite_store, examples, tmp_path):

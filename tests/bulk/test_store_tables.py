@@ -321,12 +321,12 @@ def test_a_repeated_meeting_row_leaves_every_reference_on_the_first(sqlite_store
 
 
 def test_participant_lines_mark_each_subjects_first_line_in_each_meeting():
-    from consentgate.bulk._store import _participants
+    from consentgate.bulk._raw import participant_lines
 
     rows = pa.table({"meeting": ["m1", "m1", "m2", "m1", "m2", "m2", "m1"],
                      "subject": ["ana", "ben", "ana", "ana", "ana", "cy", "cy"],
                      "notified": pa.array(['["recording"]', "[]", None, "[]", "[]", "[]", '["recording"]'])})
-    lines = _participants(rows)
+    lines = participant_lines(rows)
     assert lines["first"].to_pylist() == [True, True, True, False, False, True, True]
     assert lines["pos"].to_pylist() == [0, 1, 0, 2, 1, 2, 3]
     assert lines["notified"].to_pylist() == [["recording"], [], [], [], [], [], ["recording"]]

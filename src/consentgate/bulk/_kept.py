@@ -25,7 +25,8 @@ Layout of the folder (by default ``<file>.columns`` beside a SQLite store, see
 
 A whole state is kept under a key of the last event read (its ``seq`` and hash), the
 catalog's files (path, size, last change) and the code that worked it out, and is
-vouched for by the log in the same way.
+vouched for by the log in the same way. A read at a later event over the same catalog
+and code starts from the newest such state (see ``_advance``).
 
 A new copy is written into a staging folder and renamed into place, then older copies
 are removed; a reader that still maps one keeps its pages until it is done. Files are
@@ -217,7 +218,9 @@ def _holds(path: Path, fields: Mapping[str, Any]) -> bool:
 
 # The modules whose code turns events and a catalog into state tables: a kept state is
 # used only by the same code that made it.
-_STATE_CODE = ("_store.py", "_refs.py", "_catalog.py", "_tables.py", "_columnar.py", "_kept.py")
+_STATE_CODE = (
+    "_store.py", "_raw.py", "_advance.py", "_refs.py", "_catalog.py", "_tables.py", "_columnar.py", "_kept.py",
+)
 _STATES_KEPT = 2
 
 

@@ -1,57 +1,37 @@
 """State tables straight from the store (SQLite or PostgreSQL), and content catalogs.
 
 Event tables arrive as Arrow columns (see ``_columnar``) and become state tables with
-Arrow and NumPy operations; JSON text (lists of groups, data kinds, notices, sources) is
-parsed once per distinct text, since most rows repeat a few values. Ties between events
-of equal valid time are broken by ``seq``, the log order, as the in-memory view does.
+Arrow and NumPy operations (see ``_raw``); the items of content and service data are
+merged here, and references added (see ``_refs``).
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, func, select
 
 from ..store.schema import EVENT_SPECS, log
+from ._advance import advanced
 from ._catalog import content_items, read_catalog
 from ._columnar import COLUMNAR_FROM, Reader, event_reader
 from ._kept import KeptStates, state_base, state_key
-from ._refs import encoded, extend, with_columns, with_references
-from ._tables import StateTables, build, kinds_mask, raw_schema, side_by_side, strings
-
-_STRS = pa.list_(pa.string())
-
-
-def _distinct_texts(texts: pa.ChunkedArray) -> tuple[list[Any], pa.Array]:
-    """The distinct texts of a column (as Python strings) and each row's index among them."""
-    encoded = pc.dictionary_encode(texts.combine_chunks())
-    return encoded.dictionary.to_pylist(), encoded.indices
-
-
-def _json_lists(texts: pa.ChunkedArray, unique: bool = False) -> pa.Array:
-    """JSON arrays of strings as a list column (null text: an empty list).
-
-    ``unique`` drops repeats within each list, keeping first occurrences.
-    """
-    distinct, indices = _distinct_texts(texts)
-    parsed = [orjson.loads(text) for text in distinct]
-    lists = pa.array([list(dict.fromkeys(v)) for v in parsed] if unique else parsed, _STRS)
-    taken = lists.take(indices)
-    return pc.fill_null(taken, pa.scalar([], _STRS)) if taken.null_count else taken
-
-
-def _later_first(at: pa.ChunkedArray, seq: pa.ChunkedArray) -> np.ndarray:
-    """Each event's rank in (valid time, log order): the later, the greater."""
-    order = np.lexsort((seq.to_numpy(), at.to_numpy()))
-    ranks = np.empty(len(order), dtype=np.int64)
-    ranks[order] = np.arange(len(order), dtype=np.int64)
-    return ranks
+from ._raw import (
+    acceptances_table,
+    columns_of,
+    consents_table,
+    json_lists,
+    list_positions,
+    participant_lines,
+    settings_table,
+    terms_grants_table,
+)
+from ._refs import encoded, with_references
+from ._tables import StateTables, build, raw_schema, strings
 
 
 def state_tables_from_store(
@@ -77,8 +57,10 @@ def state_tables_from_store(
         keep: a folder where the store's columns are kept between reads, so that a
             later read asks the store only for the events logged since, and where the
             state tables themselves are kept, so that a read at the same log entry over
-            the same catalog files (as the same code read them) reads nothing again
-            (see ``_kept``; :func:`~consentgate.bulk.kept_folder` gives the usual place).
+            the same catalog files (as the same code read them) reads nothing again,
+            and a read at a later one brings the kept state forward over the events
+            logged since (see ``_kept`` and ``_advance``;
+            :func:`~consentgate.bulk.kept_folder` gives the usual place).
             Only columnar reads keep anything.
         keep_in_background: write the state tables kept in ``keep`` on a thread while
             the caller goes on (the event columns are written during the read either
@@ -110,7 +92,7 @@ def state_tables_from_store(
             earlier = states.earlier(connection, base, last)
             if earlier is not None:
                 kept_seq, kept_tables, kept_path = earlier
-                refreshed = _with_new_consents(connection, (kept_seq, kept_tables), reads, head, Path(keep))
+                refreshed = advanced(connection, (kept_seq, kept_tables), reads, head, Path(keep))
                 if refreshed is not None:
                     tables, changed = refreshed
                     states.keep(key, tables.as_dict(), about,
@@ -130,66 +112,6 @@ def _state_base(catalog: str | Path | None) -> str | None:
         return state_base(catalog)
     except (OSError, ValueError, pa.ArrowException):
         return None
-
-
-def _with_new_consents(
-    connection: Connection, earlier: tuple[int, dict[str, pa.Table]], reads: dict[str, tuple[str, ...]], head: int,
-    keep: Path,
-) -> tuple[StateTables, set[str]] | None:
-    """A state kept as of an earlier event, brought to ``head`` where every event logged
-    since is a consent (as most are: given, refused, withdrawn), and the names of the
-    tables that changed; None otherwise.
-
-    Only the consents are worked out again; the references of those the kept state
-    already had are its own, and the people and meetings the new ones name that it
-    lacks are added after its own.
-    """
-    seq, tables = earlier
-    if head - seq >= COLUMNAR_FROM:
-        return None  # many new events: read as a whole, so that they are kept as columns
-    for type_ in reads:
-        table = EVENT_SPECS[type_].table
-        logged = connection.execute(select(table.c.seq).where(table.c.seq > seq, table.c.seq <= head).limit(1))
-        if type_ != "consent" and logged.first() is not None:
-            return None
-    with event_reader(connection, {"consent": reads["consent"]}, True, head, keep, leave=False) as read:
-        consents = _consents(read("consent"))
-    kept = tables["consents"]
-    if consents.num_rows < kept.num_rows or not consents["id"].slice(0, kept.num_rows).equals(kept["id"]):
-        return None  # not the kept consents and more (never so for an append-only table)
-    new = consents.slice(kept.num_rows)
-    people, subject_refs = _added(tables["people"], "people", new["subject"])
-    meetings, meeting_refs = _added(tables["meetings"], "meetings", new["meeting"])
-    consents = with_columns(consents, "consents", {
-        "subject_ref": pa.chunked_array([*kept["subject_ref"].chunks, subject_refs], pa.int64()),
-        "meeting_ref": pa.chunked_array([*kept["meeting_ref"].chunks, meeting_refs], pa.int64()),
-    })
-    changed = {"consents"} | {name for name, table in (("people", people), ("meetings", meetings))
-                              if table.num_rows != tables[name].num_rows}
-    return StateTables(**{**tables, "people": people, "meetings": meetings, "consents": consents}), changed
-
-
-def _added(table: pa.Table, name: str, ids: pa.ChunkedArray) -> tuple[pa.Table, pa.Array]:
-    """``table`` (of distinct ids, or each id's first row counting) with a row for each of
-    ``ids`` it lacks, after its own rows, and each of ``ids``'s row (null for null).
-
-    Only the few ``ids`` are hashed; the table's ids are looked up among them.
-    """
-    wanted = pc.unique(pc.drop_null(ids.combine_chunks())) if len(ids) else pa.array([], pa.string())
-    if not len(wanted):
-        return table, pa.nulls(len(ids), pa.int64())
-    hits = pc.index_in(table["id"], value_set=wanted)
-    valid = pc.is_valid(hits).to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(valid)
-    found = np.full(len(wanted), -1, dtype=np.int64)
-    found[pc.filter(hits, pa.array(valid)).to_numpy()[::-1]] = rows[::-1]  # the first row of a repeated id
-    missing = np.flatnonzero(found < 0)
-    if len(missing):
-        table = extend(table, name, wanted.take(pa.array(missing)), all_new=True)
-        found[missing] = table.num_rows - len(missing) + np.arange(len(missing))
-    positions = pc.index_in(ids, value_set=wanted)
-    rows_of = pa.array(found).take(positions.combine_chunks() if isinstance(positions, pa.ChunkedArray) else positions)
-    return table, rows_of
 
 
 # What a selection reads of each event type, in the order it is read: the items' own
@@ -217,7 +139,7 @@ def _state_tables(read: Reader, catalog: str | Path | None) -> StateTables:
         if catalog is None:
             c = read("content")
             content = content_items(c.set_column(c.schema.get_field_index("derived_from"), "derived_from",
-                                                 _json_lists(c["derived_from"])))
+                                                 json_lists(c["derived_from"])))
         s = read("service_data")
         service = pa.table({
             "item_id": s["id"], "kind": s["kind"], "account": s["account"], "owner": s["user"],
@@ -226,7 +148,7 @@ def _state_tables(read: Reader, catalog: str | Path | None) -> StateTables:
         deletes = read("delete")
         # Where the store is read ahead, the participant lines (its largest table) are
         # worked on as soon as they arrive, beside the items (and the catalog's read).
-        lines = pool.submit(lambda: _participants(read("participant"))) if read.ahead else None
+        lines = pool.submit(lambda: participant_lines(read("participant"))) if read.ahead else None
         if catalog is not None:
             content = read_catalog(catalog)
         items, sources, erased_rows = _merge_items(content, service, deletes["item"], catalog)
@@ -238,34 +160,30 @@ def _state_tables(read: Reader, catalog: str | Path | None) -> StateTables:
         for name, column in zip(names, hashed, strict=True):
             items = items.set_column(items.schema.get_field_index(name), name, column)
         del hashed
-        participants = lines.result() if lines else _participants(read("participant"))
-        consents = _consents(read("consent"))
-        meetings = _columns("meetings", read("meeting"), {"id": "id", "account": "account"})
+        participants = lines.result() if lines else participant_lines(read("participant"))
+        consents = consents_table(read("consent"))
+        meetings = columns_of("meetings", read("meeting"), {"id": "id", "account": "account"})
     users = read("user")
-    groups = _json_lists(users["groups"], unique=True)
+    groups = json_lists(users["groups"], unique=True)
     terms = read("terms")
     return with_references(dict(
         items=items,
         sources=sources,
-        accounts=_columns("accounts", read("account"), {"id": "id", "region": "region"}),
-        groups=_columns("groups", read("group"), {"id": "id", "account": "account", "priority": "priority"}),
-        users=_columns("users", users, {"id": "id", "account": "account"}),
+        accounts=columns_of("accounts", read("account"), {"id": "id", "region": "region"}),
+        groups=columns_of("groups", read("group"), {"id": "id", "account": "account", "priority": "priority"}),
+        users=columns_of("users", users, {"id": "id", "account": "account"}),
         user_groups=build("user_groups", {
             "user_id": users["id"].combine_chunks().take(pc.list_parent_indices(groups)),
-            "group_id": pc.list_flatten(groups), "pos": _list_positions(groups),
+            "group_id": pc.list_flatten(groups), "pos": list_positions(groups),
         }),
-        settings=_settings(read("setting")),
-        terms_grants=_terms_grants(terms),
-        acceptances=_acceptances(read("terms_acceptance"), terms),
+        settings=settings_table(read("setting")),
+        terms_grants=terms_grants_table(terms),
+        acceptances=acceptances_table(read("terms_acceptance"), terms),
         consents=consents,
         meetings=meetings,
         participants=participants,
         erasures=build("erasures", {"item_id": deletes["item"], "item_row": erased_rows, "at": deletes["at"]}),
     ), compact=True)
-
-
-def _columns(name: str, rows: pa.Table, mapping: dict[str, str]) -> pa.Table:
-    return build(name, {column: rows[field] for column, field in mapping.items()})
 
 
 def _item_codes(content: pa.Table, service: pa.Table, links: pa.Array,
@@ -395,7 +313,7 @@ def _merge_items(
     new_row = np.full(n_content, -1, dtype=np.int64)
     new_row[old_rows] = np.arange(len(old_rows), dtype=np.int64)
     parents = pc.list_parent_indices(links).to_numpy(zero_copy_only=False)
-    positions = _list_positions(links)
+    positions = list_positions(links)
     mine = new_row[parents] >= 0
     source_rows = row_of[source_codes[mine]]
     sources = pa.table({
@@ -407,89 +325,3 @@ def _merge_items(
     erased_rows = row_of[erased_codes]
     return items, sources, pa.array(erased_rows, pa.int64(), mask=erased_rows < 0)
 
-
-def _list_positions(links: pa.ListArray) -> np.ndarray:
-    """Each list element's index within its own list."""
-    offsets = links.offsets.to_numpy()
-    lengths = np.diff(offsets)
-    flat = np.arange(offsets[-1] - offsets[0], dtype=np.int64)
-    positions: np.ndarray = flat - np.repeat(offsets[:-1] - offsets[0], lengths)
-    return positions
-
-
-def _settings(rows: pa.Table) -> pa.Table:
-    return build("settings", {
-        "scope": rows["scope"], "target": rows["target"], "key": rows["key"], "value": rows["value"],
-        "locked": rows["locked"], "at": rows["at"], "seq": _later_first(rows["at"], rows["seq"]),
-    })
-
-
-def _terms_grants(terms: pa.Table) -> pa.Table:
-    # A handful of terms versions: plain Python is the clearest way through their sections.
-    columns: dict[str, list[Any]] = {name: [] for name in raw_schema("terms_grants").names}
-    for version, text in zip(terms["version"].to_pylist(), terms["sections"].to_pylist()):
-        number = 0
-        for section in [] if text is None else orjson.loads(text):
-            for grant in section.get("grants", []):
-                for name, value in (("version", version), ("section", section["id"]), ("grant", number),
-                                    ("purpose", grant["purpose"]), ("data", list(grant.get("data", []))),
-                                    ("requires", list(grant.get("requires", [])))):
-                    columns[name].append(value)
-                number += 1
-    return build("terms_grants", columns)
-
-
-def _acceptances(rows: pa.Table, terms: pa.Table) -> pa.Table:
-    """Acceptances with their version's effective time and rank (null: no such terms)."""
-    found = pc.index_in(rows["version"], value_set=terms["version"])
-    ranks = pa.array(_later_first(terms["effective_at"], terms["seq"]))
-    return build("acceptances", {
-        "account": rows["account"], "version": rows["version"], "at": rows["at"],
-        "effective": terms["effective_at"].combine_chunks().take(found), "terms_seq": ranks.take(found),
-    })
-
-
-def _kinds_masks(texts: pa.ChunkedArray) -> pa.Array:
-    """Each consent's ``kinds`` (JSON text) as a KIND_BITS mask, parsed once per distinct text."""
-    distinct, indices = _distinct_texts(texts)
-    masks = pa.array([kinds_mask(orjson.loads(text)) for text in distinct], pa.int32())
-    return pc.fill_null(masks.take(indices), 0)
-
-
-def _consents(rows: pa.Table) -> pa.Table:
-    by = pc.coalesce(rows["by"], rows["subject"])  # by defaults to the subject
-    on_behalf = pc.fill_null(pc.equal(rows["method"], "admin_on_behalf"), False)
-    return build("consents", {
-        "id": rows["id"], "subject": rows["subject"], "purpose": rows["purpose"], "status": rows["status"],
-        "kinds": _kinds_masks(rows["kinds"]), "meeting": rows["meeting"],
-        "self_given": pc.and_(pc.fill_null(pc.equal(by, rows["subject"]), False), pc.invert(on_behalf)),
-        "at": rows["at"], "expires": rows["expires_at"], "seq": _later_first(rows["at"], rows["seq"]),
-    })
-
-
-def _participants(rows: pa.Table) -> pa.Table:
-    """Participant lines; ``meeting`` and ``subject`` stay the dictionaries they are
-    hashed into here, so references to them are found without hashing them again."""
-    # The store has been read by now: the columns are hashed on both cores at once (the
-    # subjects, of many more distinct ids in no order, take as long as the rest).
-    (meetings, notified), subjects = side_by_side(
-        lambda: (pc.dictionary_encode(rows["meeting"].combine_chunks()), _json_lists(rows["notified"])),
-        lambda: pc.dictionary_encode(rows["subject"].combine_chunks()))
-    # Rows come in log order; a line's place in its meeting is how many lines of that
-    # meeting came before it.
-    codes = meetings.indices.to_numpy(zero_copy_only=False)
-    order = np.argsort(codes, kind="stable")
-    starts = np.r_[0, np.flatnonzero(np.diff(codes[order])) + 1]
-    run_lengths = np.diff(np.r_[starts, len(order)])
-    places = np.empty(len(order), dtype=np.int64)
-    places[order] = np.arange(len(order)) - np.repeat(starts, run_lengths)
-    # A subject's first line in a meeting: the first of its (meeting, subject) pairs, each
-    # pair one integer (a null code is -1). Lines come mostly grouped by meeting, so the
-    # stable sort behind np.unique finds them nearly in order.
-    subject_codes = pc.fill_null(subjects.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    meeting_codes = pc.fill_null(meetings.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    pairs = (meeting_codes + 1) * (len(subjects.dictionary) + 1) + (subject_codes + 1)
-    first = np.zeros(len(places), dtype=bool)
-    first[np.unique(pairs, return_index=True)[1]] = True
-    table = pa.table({"pos": places, "notified": notified, "first": first})
-    return table.add_column(0, "meeting", meetings).add_column(1, "subject", subjects)

@@ -1,0 +1,286 @@
+"""A kept state brought forward over the events logged since it was kept.
+
+Event tables only grow (see ``_columnar``), so the state as of a later log entry is the
+kept one and what the new events add. The tables of millions of rows take the new rows
+alone: participant lines and erasures are appended (an erasure marked on its item), and
+the people, meetings, accounts and groups the new events name are added after the kept
+ones, so every reference the kept state holds stays what it was. The small tables
+(users and their groups, settings, terms and acceptances, consents) are worked out again
+from their kept columns and the new events, their references looked up among the grown
+tables.
+
+New content or service data has the state worked out afresh: a new item can be the
+missing source of a derived one, and a catalog's rows are its files' rows in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Connection, select
+
+from ..store.schema import EVENT_SPECS
+from ._columnar import COLUMNAR_FROM, event_reader
+from ._raw import (
+    acceptances_table,
+    columns_of,
+    consents_table,
+    json_lists,
+    list_positions,
+    settings_table,
+    terms_grants_table,
+)
+from ._refs import extend, with_columns
+from ._tables import SCHEMAS, StateTables, build
+
+# Event types whose new events have the state worked out afresh.
+_AFRESH = frozenset({"content", "service_data"})
+# What working a table out again reads besides its own events.
+_ALSO = {"terms": ("terms_acceptance",), "terms_acceptance": ("terms",)}
+
+
+def advanced(
+    connection: Connection, earlier: tuple[int, Mapping[str, pa.Table]], reads: Mapping[str, tuple[str, ...]],
+    head: int, keep: Path,
+) -> tuple[StateTables, set[str]] | None:
+    """The state kept as of log entry ``earlier[0]`` brought to ``head``, and the names of
+    the tables that changed; None where it is to be worked out afresh (see the module
+    docstring).
+
+    Many new events (``COLUMNAR_FROM`` or more) are read with every event type, so that
+    the columns kept in ``keep`` come up to ``head`` too.
+    """
+    seq, tables = earlier
+    logged = {type_ for type_ in reads if _logged_since(connection, type_, seq, head)}
+    if logged & _AFRESH or not pa.types.is_dictionary(tables["participants"].schema.field("meeting").type):
+        return None
+    many = head - seq >= COLUMNAR_FROM
+    wanted = {type_ for type_ in reads if many or type_ in logged or set(_ALSO.get(type_, ())) & logged}
+    with event_reader(connection, {type_: reads[type_] for type_ in reads if type_ in wanted}, True, head, keep,
+                      leave=many) as read:
+        events = {type_: read(type_) for type_ in reads if type_ in wanted}
+    state = _Growing(tables)
+    if "account" in logged:
+        state.describe("accounts", columns_of("accounts", events["account"], {"id": "id", "region": "region"}))
+    if "group" in logged:
+        groups = columns_of("groups", events["group"], {"id": "id", "account": "account", "priority": "priority"})
+        state.describe("groups", groups)
+        state.rows_of("accounts", groups["account"])
+    if "meeting" in logged:
+        meetings = _since(events["meeting"], seq)  # the table is millions of rows: the new events
+        state.describe("meetings", columns_of("meetings", meetings, {"id": "id", "account": "account"}))
+        state.rows_of("accounts", meetings["account"])
+    if "user" in logged:
+        _users(state, events["user"])
+    if "setting" in logged:
+        _settings(state, events["setting"])
+    if logged & {"terms", "terms_acceptance"}:
+        terms = events["terms"]
+        acceptances = acceptances_table(events["terms_acceptance"], terms)
+        state.set("terms_grants", terms_grants_table(terms))
+        state.set("acceptances", with_columns(acceptances, "acceptances", {
+            "account_ref": state.rows_of("accounts", acceptances["account"])}))
+    if "consent" in logged and not _consents(state, events["consent"]):
+        return None
+    if "participant" in logged:
+        _lines(state, _since(events["participant"], seq))
+    if "delete" in logged:
+        _erasures(state, _since(events["delete"], seq))
+    return StateTables(**state.tables), state.changed
+
+
+def _logged_since(connection: Connection, type_: str, seq: int, head: int) -> bool:
+    table = EVENT_SPECS[type_].table
+    return connection.execute(select(table.c.seq).where(table.c.seq > seq, table.c.seq <= head).limit(1)).first() \
+        is not None
+
+
+def _since(rows: pa.Table, seq: int) -> pa.Table:
+    """The rows logged after ``seq`` (rows come in log order)."""
+    return rows.slice(int(np.searchsorted(rows["seq"].to_numpy(), seq, side="right")))
+
+
+class _Growing:
+    """The tables of a state being brought forward, and the names of those changed."""
+
+    def __init__(self, tables: Mapping[str, pa.Table]) -> None:
+        self.tables = dict(tables)
+        self.changed: set[str] = set()
+
+    def set(self, name: str, table: pa.Table) -> None:
+        self.tables[name] = table
+        self.changed.add(name)
+
+    def rows_of(self, name: str, ids: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """Each of ``ids``'s row in the table ``name`` (people, meetings, accounts or
+        groups; null for null), the ids it lacks added after its rows."""
+        grown, rows = added(self.tables[name], name, ids)
+        if grown.num_rows != self.tables[name].num_rows:
+            self.set(name, grown)
+        return rows
+
+    def describe(self, name: str, described: pa.Table) -> None:
+        """Give each row of the table ``name`` the columns of its id's first row in
+        ``described`` (events describing it), adding the ids it lacks. (The store takes
+        one event per id: a row described now was only named before, by an item of a
+        catalog, say.)"""
+        rows = self.rows_of(name, described["id"]).to_numpy(zero_copy_only=False)
+        table = self.tables[name]
+        first = np.full(table.num_rows, -1, dtype=np.int64)
+        first[rows[::-1]] = np.arange(len(rows) - 1, -1, -1)  # the first row of each id wins
+        targets = np.flatnonzero(first >= 0)
+        if not len(targets):
+            return
+        # Each row takes its own value, or (for those described now) the event's.
+        where = np.arange(table.num_rows, dtype=np.int64)
+        where[targets] = table.num_rows + np.arange(len(targets))
+        picked = pa.array(first[targets])
+        self.set(name, pa.table({
+            column: table["id"] if column == "id" else pa.concat_arrays([
+                table[column].combine_chunks(), described[column].combine_chunks().take(picked)]).take(where)
+            for column in SCHEMAS[name].names}, schema=SCHEMAS[name]))
+
+
+def added(table: pa.Table, name: str, ids: pa.Array | pa.ChunkedArray) -> tuple[pa.Table, pa.Array]:
+    """``table`` (of distinct ids, or each id's first row counting) with a row for each of
+    ``ids`` it lacks, after its own rows, and each of ``ids``'s row (int64, null for null)."""
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    wanted, found = _first_rows(table["id"], ids)
+    missing = np.flatnonzero(found < 0)
+    if len(missing):
+        table = extend(table, name, wanted.take(pa.array(missing)), all_new=True)
+        found[missing] = table.num_rows - len(missing) + np.arange(len(missing))
+    return table, pa.array(found).take(pc.index_in(ids, value_set=wanted))
+
+
+def _first_rows(keys: pa.ChunkedArray, ids: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The distinct non-null ``ids`` and each one's first row among ``keys`` (-1: none).
+
+    Only the few ``ids`` are hashed; the millions of ``keys`` are looked up among them.
+    """
+    wanted = pc.unique(pc.drop_null(ids)) if len(ids) else pa.array([], pa.string())
+    found = np.full(len(wanted), -1, dtype=np.int64)
+    if len(wanted):
+        hits = pc.index_in(keys, value_set=wanted)
+        valid = pc.is_valid(hits).to_numpy(zero_copy_only=False)
+        found[pc.filter(hits, pa.array(valid)).to_numpy()[::-1]] = np.flatnonzero(valid)[::-1]  # the first wins
+    return wanted, found
+
+
+def _users(state: _Growing, rows: pa.Table) -> None:
+    """Users and their groups worked out again; the people, accounts and groups they
+    name found (or added)."""
+    groups = json_lists(rows["groups"], unique=True)
+    user_groups = build("user_groups", {
+        "user_id": rows["id"].combine_chunks().take(pc.list_parent_indices(groups)),
+        "group_id": pc.list_flatten(groups), "pos": list_positions(groups),
+    })
+    state.rows_of("people", rows["id"])
+    state.rows_of("accounts", rows["account"])
+    state.set("users", columns_of("users", rows, {"id": "id", "account": "account"}).cast(SCHEMAS["users"]))
+    state.set("user_groups", with_columns(user_groups, "user_groups", {
+        "user_ref": state.rows_of("people", user_groups["user_id"]),
+        "group_ref": state.rows_of("groups", user_groups["group_id"]),
+    }))
+
+
+def _settings(state: _Growing, rows: pa.Table) -> None:
+    """Settings worked out again, each target found (or added) by its scope."""
+    settings = settings_table(rows)
+    scope = settings["scope"]
+    personal = pc.invert(pc.is_in(scope, value_set=pa.array(["account", "group"])))
+    target_ref = np.full(settings.num_rows, -1, dtype=np.int64)
+    for table, chosen in (("accounts", pc.equal(scope, "account")), ("groups", pc.equal(scope, "group")),
+                          ("people", personal)):
+        where = np.flatnonzero(pc.fill_null(chosen, False).to_numpy(zero_copy_only=False))
+        if len(where):
+            found = state.rows_of(table, settings["target"].take(pa.array(where)))
+            target_ref[where] = pc.fill_null(found, -1).to_numpy(zero_copy_only=False)
+    state.set("settings", with_columns(settings, "settings", {
+        "target_ref": pa.array(target_ref, mask=target_ref < 0)}))
+
+
+def _consents(state: _Growing, rows: pa.Table) -> bool:
+    """Consents worked out again; the references of those kept are their own, the new
+    ones' found (or added). False where the kept consents are not the first of them."""
+    consents = consents_table(rows)
+    kept = state.tables["consents"]
+    if consents.num_rows < kept.num_rows or not consents["id"].slice(0, kept.num_rows).equals(kept["id"]):
+        return False  # never so for an append-only table
+    new = consents.slice(kept.num_rows)
+    state.set("consents", with_columns(consents, "consents", {
+        "subject_ref": pa.chunked_array([*kept["subject_ref"].chunks, state.rows_of("people", new["subject"])],
+                                        pa.int64()),
+        "meeting_ref": pa.chunked_array([*kept["meeting_ref"].chunks, state.rows_of("meetings", new["meeting"])],
+                                        pa.int64()),
+    }))
+    return True
+
+
+def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Row numbers as int64, -1 for null."""
+    numbers: np.ndarray = pc.fill_null(column, -1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return numbers
+
+
+def _lines(state: _Growing, rows: pa.Table) -> None:
+    """New participant lines after the kept ones, in the compact form (see ``_refs``):
+    a line's place counts its meeting's kept lines, and a subject's first line in a
+    meeting is first only where no kept line has the pair."""
+    lines = state.tables["participants"]
+    meeting = _numbers(state.rows_of("meetings", rows["meeting"]))
+    subject = _numbers(state.rows_of("people", rows["subject"]))
+    kept_meeting, kept_subject = _numbers(lines["meeting_ref"]), _numbers(lines["subject_ref"])
+    n_meetings, width = state.tables["meetings"].num_rows, state.tables["people"].num_rows + 1
+    before = np.bincount(kept_meeting[kept_meeting >= 0], minlength=n_meetings + 1)
+    order = np.argsort(meeting, kind="stable")
+    ordered = meeting[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
+    places = np.empty(len(order), dtype=np.int64)
+    places[order] = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    # A null meeting (-1) counts in the spare last slot, as no kept line has one.
+    places += before[meeting]
+    pairs = (meeting + 1) * width + (subject + 1)
+    named = np.zeros(n_meetings + 1, dtype=bool)
+    named[meeting] = True
+    same_meeting = named[kept_meeting]
+    kept_pairs = (kept_meeting[same_meeting] + 1) * width + (kept_subject[same_meeting] + 1)
+    first = np.zeros(len(pairs), dtype=bool)
+    first[np.unique(pairs, return_index=True)[1]] = True
+    first &= ~np.isin(pairs, kept_pairs)
+    meeting_ref = pa.array(np.r_[kept_meeting, meeting].astype(np.int32), mask=np.r_[kept_meeting, meeting] < 0)
+    subject_ref = pa.array(np.r_[kept_subject, subject].astype(np.int32), mask=np.r_[kept_subject, subject] < 0)
+    columns = {
+        "meeting": pa.DictionaryArray.from_arrays(meeting_ref, state.tables["meetings"]["id"].combine_chunks()),
+        "subject": pa.DictionaryArray.from_arrays(subject_ref, state.tables["people"]["id"].combine_chunks()),
+        "pos": pa.chunked_array([*lines["pos"].chunks, pa.array(places)]),
+        "notified": pa.chunked_array([*lines["notified"].chunks, json_lists(rows["notified"])]),
+        "first": pa.chunked_array([*lines["first"].chunks, pa.array(first)]),
+        "meeting_ref": meeting_ref, "subject_ref": subject_ref,
+    }
+    state.set("participants", pa.table({name: columns[name] for name in SCHEMAS["participants"].names}))
+
+
+def _erasures(state: _Growing, rows: pa.Table) -> None:
+    """New erasures after the kept ones, each marked on its item where it is the first."""
+    items = state.tables["items"]
+    ids = rows["item"].combine_chunks()
+    wanted, first = _first_rows(items["item_id"], ids)
+    found = pa.array(first, mask=first < 0).take(pc.index_in(ids, value_set=wanted))
+    state.set("erasures", pa.concat_tables([
+        state.tables["erasures"],
+        build("erasures", {"item_id": rows["item"], "item_row": found, "at": rows["at"]}),
+    ]))
+    known = pc.is_valid(found).to_numpy(zero_copy_only=False)
+    if not known.any():
+        return
+    never = np.iinfo(np.int64).max
+    erased = pc.fill_null(items["erased"], never).to_numpy(zero_copy_only=False).copy()
+    np.minimum.at(erased, found.to_numpy(zero_copy_only=False)[known].astype(np.int64),
+                  rows["at"].to_numpy()[known])
+    index = items.schema.get_field_index("erased")
+    state.set("items", items.set_column(index, "erased", pa.array(erased, pa.int64(), mask=erased == never)))

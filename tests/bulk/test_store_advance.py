@@ -1,0 +1,167 @@
+"""A kept state brought forward over the events logged since: it selects as the whole
+world decides, without working the whole state out again."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from bulk_worlds import assert_select_equals_decide, policies, questions, world_of, worlds
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from store_reads import assert_same_state, seed_lines, state_of
+
+from consentgate import Store, init_store
+from consentgate.bulk import _store
+from consentgate.store import load_lines
+
+# Where each event type's references point: (field, event type named).
+_POINTS_TO: dict[str, tuple[tuple[str, str], ...]] = {
+    "group": (("account", "account"),),
+    "user": (("account", "account"), ("groups", "group")),
+    "terms_acceptance": (("account", "account"), ("version", "terms")),
+    "consent": (("meeting", "meeting"),),
+    "meeting": (("account", "account"),),
+    "participant": (("meeting", "meeting"),),
+    "content": (("account", "account"), ("meeting", "meeting"), ("derived_from", "content")),
+    "service_data": (("account", "account"),),
+    "delete": (("item", "content"), ("item", "service_data")),
+}
+
+
+def _named(event: Any) -> set[tuple[str, str]]:
+    """The (event type, key) pairs ``event``'s references name."""
+    named = set()
+    for field, type_ in _POINTS_TO.get(event.type, ()):
+        values = getattr(event, field)
+        named |= {(type_, value) for value in (values if isinstance(values, list) else [values]) if value}
+    if event.type == "setting" and event.scope in ("account", "group"):
+        named.add((event.scope, event.target))
+    return named
+
+
+def _key(event: Any) -> tuple[str, str] | None:
+    value = getattr(event, "version" if event.type == "terms" else "id", None)
+    return (event.type, value) if isinstance(value, str) else None
+
+
+def split(events: list[Any], late: list[bool]) -> tuple[list[Any], list[Any]]:
+    """The events in two loads: items always in the first, and whatever an event of the
+    first names there too (so that each load's references resolve)."""
+    early = [not flag or event.type in ("content", "service_data") for event, flag in zip(events, late, strict=True)]
+    while True:
+        needed = set().union(*(_named(event) for event, first in zip(events, early, strict=True) if first))
+        moved = [not first and _key(event) in needed for event, first in zip(events, early, strict=True)]
+        if not any(moved):
+            break
+        early = [first or move for first, move in zip(early, moved, strict=True)]
+    return ([event for event, first in zip(events, early, strict=True) if first],
+            [event for event, first in zip(events, early, strict=True) if not first])
+
+
+def lines(events: list[Any]) -> list[bytes]:
+    return [event.model_dump_json(exclude_none=True).encode() for event in events]
+
+
+def not_afresh(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("the whole state was worked out again")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(loadable=True).flatmap(lambda events: st.tuples(
+    st.just(events), st.lists(st.booleans(), min_size=len(events), max_size=len(events)))), questions, policies)
+def test_a_state_brought_forward_over_new_events_selects_as_the_whole_world_decides(drawn, asked, policy):
+    first, then = split(*drawn)
+    with tempfile.TemporaryDirectory() as folder:
+        store = Store(f"sqlite:///{folder}/store.db")
+        try:
+            init_store(store)
+            load_lines(store, lines(first), "first.jsonl")
+            state_of(store, columnar=True, keep=Path(folder) / "kept")
+            if then:
+                load_lines(store, lines(then), "then.jsonl")
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(_store, "_state_tables", not_afresh)
+                tables = state_of(store, columnar=True, keep=Path(folder) / "kept")
+            assert_same_state(tables, state_of(store, columnar=False))
+        finally:
+            store.dispose()
+    world = world_of(first + then)
+    for purpose, at in asked:
+        assert_select_equals_decide(world, tables, purpose, at, policy)
+
+
+def test_the_split_keeps_every_reference_of_the_first_load_within_it():
+    from consentgate.model import parse_event
+
+    events = [parse_event(event) for event in (
+        {"type": "account", "id": "a1"}, {"type": "meeting", "id": "m1", "account": "a1"},
+        {"type": "meeting", "id": "m2", "account": "a1"},
+        {"type": "content", "id": "i1", "kind": "audio", "account": "a1", "owner": "u1", "meeting": "m1",
+         "created_at": "2024-01-01T00:00:00Z"},
+        {"type": "participant", "meeting": "m2", "subject": "u1"})]
+    first, then = split(events, [True] * len(events))
+    assert [event.type for event in first] == ["account", "meeting", "content"]
+    assert [event.type for event in then] == ["meeting", "participant"]
+
+
+def event(**fields: Any) -> bytes:
+    return json.dumps(fields).encode()
+
+
+@pytest.mark.backends
+def test_new_meetings_lines_settings_and_erasures_bring_the_kept_state_forward(store, examples, tmp_path):
+    keep = tmp_path / "kept"
+    load_lines(store, seed_lines(examples), "seed-story.jsonl")
+    before = state_of(store, columnar=True, keep=keep)
+    item = before.items["item_id"][0].as_py()
+    load_lines(store, [
+        event(type="meeting", id="m-new", account="northwind"),
+        event(type="participant", meeting="m-new", subject="newcomer", notified=["recording"]),
+        event(type="setting", scope="user", target="someone-else", key="ai.training", value=False, locked=False,
+              at="2023-08-20T00:00:00Z"),
+        event(type="delete", item=item, at="2023-08-21T00:00:00Z"),
+    ], "more.jsonl")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_store, "_state_tables", not_afresh)
+        after = state_of(store, columnar=True, keep=keep)
+    people, meetings = after.people["id"].to_pylist(), after.meetings["id"].to_pylist()
+    assert people[:before.people.num_rows] == before.people["id"].to_pylist()
+    assert {"newcomer", "someone-else"} <= set(people) and meetings[-1] == "m-new"
+    assert after.meetings["account"][-1].as_py() == "northwind"
+    assert after.participants["subject"][-1].as_py() == "newcomer" and after.participants["first"][-1].as_py()
+    assert after.erasures["item_row"][-1].as_py() == 0 and after.items["erased"][0].is_valid
+    assert_same_state(after, state_of(store, columnar=False))
+
+
+def test_new_content_has_the_state_worked_out_afresh(sqlite_store, examples, tmp_path):
+    keep = tmp_path / "kept"
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    before = state_of(sqlite_store, columnar=True, keep=keep)
+    load_lines(sqlite_store, [event(type="service_data", id="s-new", kind="telemetry", account="northwind",
+                                    at="2023-08-20T00:00:00Z")], "more.jsonl")
+    after = state_of(sqlite_store, columnar=True, keep=keep)
+    assert after.items.num_rows == before.items.num_rows + 1
+    assert after.items.equals(state_of(sqlite_store, columnar=False).items)
+
+
+def test_an_account_and_a_meeting_a_catalog_named_first_are_described_by_their_new_events(sqlite_store, examples,
+                                                                                        tmp_path):
+    keep, catalog = tmp_path / "kept", tmp_path / "catalog.parquet"
+    pq.write_table(pa.table({"id": ["c1"], "kind": ["audio"], "account": ["acme"], "owner": ["ana"],
+                             "meeting": ["m-new"], "created_at": pa.array([0], pa.timestamp("s", tz="UTC"))}), catalog)
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    before = state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
+    assert before.meetings["account"][before.meetings["id"].to_pylist().index("m-new")].as_py() is None
+    load_lines(sqlite_store, [event(type="account", id="acme", region="EU"),
+                              event(type="meeting", id="m-new", account="acme")], "described.jsonl")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_store, "_state_tables", not_afresh)
+        after = state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
+    assert after.meetings["account"][before.meetings["id"].to_pylist().index("m-new")].as_py() == "acme"
+    assert_same_state(after, state_of(sqlite_store, catalog=catalog, columnar=False))
