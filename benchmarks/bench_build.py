@@ -22,7 +22,10 @@ Then, at T after every item exists, for ai.training:
   registration in the log, lineage event), best of ``--repeat``, with nothing kept
   (the store's kept folder removed before each), after a build before it, and after a
   build before it and one consent withdrawn since (an item owner's, loaded before each
-  run and left in the store);
+  run and left in the store), and after a build before it and a day since: N/500 new
+  meetings with their lines, N/1000 consents and N/10000 settings loaded, and the
+  meetings' items (four each) written as a new file of the catalog, now a folder whose
+  first file is the catalog above;
 - ``consentgate dataset build`` as a command, end to end, and its peak RSS, both ways.
 """
 
@@ -168,6 +171,41 @@ def a_days_events(n: int, day: int) -> list[bytes]:
              ',"locked":false,"at":"', times(rng, k_settings), '"}'),
     ]
     return [line.encode() for part in parts for line in part.to_pylist()]
+
+
+def a_days_items(n: int, day: int) -> pa.Table:
+    """The content of a day's new meetings (see :func:`a_days_events`) as a catalog file:
+    four items per meeting, as :func:`catalog` makes them, owned by its host."""
+    rng = np.random.default_rng(2000 + day)
+    k_meetings, n_accounts = max(1, n // 500), max(1, n // 500)
+    meeting = np.repeat(np.arange(k_meetings), 4)
+    slot = np.tile(np.arange(4), k_meetings)
+    item_ids = text(f"d{day}-", ids("i", np.arange(len(meeting))))
+    derived = (slot == 1) | (slot == 2)
+    previous = text(f"d{day}-", ids("i", np.maximum(np.arange(len(meeting)) - 1, 0)))
+    return pa.table({
+        "id": item_ids,
+        "kind": pa.array(np.array(["audio", "transcript", "summary", "chat"])[slot]),
+        "account": ids("a", rng.integers(0, n_accounts, len(meeting))),
+        "owner": ids("u", rng.integers(0, max(3, n // 10), len(meeting))),
+        "meeting": text(f"d{day}-", ids("m", meeting)),
+        "created_at": pa.array(rng.integers(T0, T1, len(meeting))).cast(pa.timestamp("us", tz="UTC")),
+        "uri": text("s3://content/", item_ids),
+        "sha256": sha256s(rng, len(meeting)),
+        "derived_from": pa.ListArray.from_arrays(
+            pa.array(np.r_[0, np.cumsum(derived)].astype(np.int32)), previous.filter(pa.array(derived))),
+        "signals": pa.nulls(len(meeting), pa.string()),
+    })
+
+
+def catalog_folder(path: Path) -> Path:
+    """A catalog folder whose first file is the catalog ``path`` (linked, not copied),
+    to which a day's items are added as files of their own."""
+    folder = path.with_suffix(".catalog")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    (folder / "part-00000.parquet").hardlink_to(path)
+    return folder
 
 
 def catalog(n: int, path: Path, seed: int = 7) -> None:
@@ -359,8 +397,11 @@ def main() -> None:
     base_rss = rss_mib()
     runs = (("nothing kept", "fresh"), ("kept by the build before", "kept"),
             ("a consent withdrawn since the build before", "withdrawn"),
-            (f"a day's {len(a_days_events(n, 0)):,} new events since the build before", "a day"))
+            (f"a day's {len(a_days_events(n, 0)):,} new events and {len(a_days_items(n, 0)):,} new items (a "
+             "catalog file of their own) since the build before", "a day"))
     day = 0
+    # Built over a catalog folder, to which a day adds a file: its first file is ``path``.
+    path = catalog_folder(path)
     for label, how in runs:
         builds = []
         for _ in range(args.repeat):
@@ -373,6 +414,7 @@ def main() -> None:
             elif how == "a day":  # new meetings, their lines, consents and settings: loaded, then built
                 day = next_day(store, day)
                 load_lines(store, a_days_events(n, day), f"day-{day}.jsonl")
+                pq.write_table(a_days_items(n, day), path / f"part-{day:05d}.parquet")
             out = OUT / fresh_name("build")
             builds.append(peak_while(lambda out=out: build_dataset(store, "bench", PURPOSE, out, policy, at=AT,
                                                                    catalog=path)))

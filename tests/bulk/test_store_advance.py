@@ -165,3 +165,93 @@ def test_an_account_and_a_meeting_a_catalog_named_first_are_described_by_their_n
         after = state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
     assert after.meetings["account"][before.meetings["id"].to_pylist().index("m-new")].as_py() == "acme"
     assert_same_state(after, state_of(sqlite_store, catalog=catalog, columnar=False))
+
+
+def write_items(items: list[Any], path: Path) -> None:
+    """Content events as a catalog file."""
+    pq.write_table(pa.table({
+        "id": [item.id for item in items], "kind": [item.kind for item in items],
+        "account": [item.account for item in items], "owner": [item.owner for item in items],
+        "meeting": pa.array([item.meeting for item in items], pa.string()),
+        "created_at": pa.array([item.created_at for item in items], pa.timestamp("us", tz="UTC")),
+        "derived_from": pa.array([item.derived_from for item in items], pa.list_(pa.string())),
+        "signals": pa.array([None if item.signals is None else item.signals.model_dump_json(exclude_none=True)
+                             for item in items], pa.string()),
+    }), path)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds(loadable=True).flatmap(lambda events: st.tuples(
+    st.just(events), st.lists(st.booleans(), min_size=len(events), max_size=len(events)), st.integers(1, 6))),
+    questions, policies)
+def test_a_state_brought_forward_over_new_catalog_files_and_events_selects_as_the_whole_world_decides(
+        drawn, asked, policy):
+    events, late, cut = drawn
+    content = [event for event in events if event.type == "content"]
+    stored = [(event, flag) for event, flag in zip(events, late, strict=True) if event.type != "content"
+              and not (event.type == "delete" and event.item in {item.id for item in content})]
+    first, then = split([event for event, _ in stored], [flag for _, flag in stored])
+    with tempfile.TemporaryDirectory() as folder:
+        catalog, keep = Path(folder) / "catalog", Path(folder) / "kept"
+        catalog.mkdir()
+        write_items(content[:cut], catalog / "part-0.parquet")
+        store = Store(f"sqlite:///{folder}/store.db")
+        try:
+            init_store(store)
+            load_lines(store, lines(first), "first.jsonl")
+            state_of(store, catalog=catalog, columnar=True, keep=keep)
+            if then:
+                load_lines(store, lines(then), "then.jsonl")
+            if content[cut:]:
+                write_items(content[cut:], catalog / "part-1.parquet")
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(_store, "_state_tables", not_afresh)
+                tables = state_of(store, catalog=catalog, columnar=True, keep=keep)
+            assert_same_state(tables, state_of(store, catalog=catalog, columnar=False))
+        finally:
+            store.dispose()
+    world = world_of(first + then + content)
+    for purpose, at in asked:
+        assert_select_equals_decide(world, tables, purpose, at, policy)
+
+
+def content_item(id_: str, **fields: Any) -> Any:
+    from consentgate.model import parse_event
+
+    return parse_event({"type": "content", "id": id_, "kind": "audio", "account": "northwind", "owner": "ana",
+                        "created_at": "2023-08-20T00:00:00Z", **fields})
+
+
+def test_new_catalog_files_add_their_items_before_the_stores_service_data(sqlite_store, examples, tmp_path):
+    keep, catalog = tmp_path / "kept", tmp_path / "catalog"
+    catalog.mkdir()
+    write_items([content_item("c1"), content_item("c2", kind="summary", derived_from=["c3"])],
+                catalog / "part-0.parquet")
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    # c3 is in the store before it is in the catalog, and erased there.
+    load_lines(sqlite_store, [content_item("c3").model_dump_json(exclude_none=True).encode(),
+                              event(type="delete", item="c3", at="2023-08-22T00:00:00Z")], "c3.jsonl")
+    before = state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
+    service = before.items["item_id"].to_pylist()[2:]
+    assert service and before.sources["source_row"].to_pylist() == [None]
+    write_items([content_item("c3", kind="transcript", derived_from=["c1", service[0]], meeting="m-new",
+                              owner="newcomer")], catalog / "part-1.parquet")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_store, "_state_tables", not_afresh)
+        after = state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
+    assert after.items["item_id"].to_pylist() == ["c1", "c2", "c3", *service]
+    assert after.sources["source_row"].to_pylist() == [2, 0, 3]
+    assert after.erasures["item_row"].to_pylist()[-1] == 2 and after.items["erased"][2].is_valid
+    assert_same_state(after, state_of(sqlite_store, catalog=catalog, columnar=False))
+
+
+def test_a_new_catalog_file_that_repeats_an_id_is_refused_as_a_whole_read_refuses_it(sqlite_store, examples,
+                                                                                    tmp_path):
+    keep, catalog = tmp_path / "kept", tmp_path / "catalog"
+    catalog.mkdir()
+    write_items([content_item("c1")], catalog / "part-0.parquet")
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
+    write_items([content_item("c1")], catalog / "part-1.parquet")
+    with pytest.raises(ValueError, match="repeats an id"):
+        state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)

@@ -9,8 +9,10 @@ ones, so every reference the kept state holds stays what it was. The small table
 from their kept columns and the new events, their references looked up among the grown
 tables.
 
-New content or service data has the state worked out afresh: a new item can be the
-missing source of a derived one, and a catalog's rows are its files' rows in order.
+A catalog's new files (after its kept ones, which are unchanged) add their items after
+the kept catalog's, before the store's service data: a catalog's rows are its files'
+rows in order. New content or service data in the store has the state worked out
+afresh.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 from sqlalchemy import Connection, select
 
+from ..model import DATA_KINDS
 from ..store.schema import EVENT_SPECS
+from ._catalog import read_catalog
 from ._columnar import COLUMNAR_FROM, event_reader
+from ._kept import EarlierState, StateBase
 from ._raw import (
     acceptances_table,
     columns_of,
@@ -35,7 +41,7 @@ from ._raw import (
     terms_grants_table,
 )
 from ._refs import extend, with_columns
-from ._tables import SCHEMAS, StateTables, build
+from ._tables import SCHEMAS, StateTables, build, strings
 
 # Event types whose new events have the state worked out afresh.
 _AFRESH = frozenset({"content", "service_data"})
@@ -44,25 +50,27 @@ _ALSO = {"terms": ("terms_acceptance",), "terms_acceptance": ("terms",)}
 
 
 def advanced(
-    connection: Connection, earlier: tuple[int, Mapping[str, pa.Table]], reads: Mapping[str, tuple[str, ...]],
-    head: int, keep: Path,
+    connection: Connection, earlier: EarlierState, reads: Mapping[str, tuple[str, ...]], head: int, keep: Path,
+    catalog: str | Path | None = None, base: StateBase | None = None,
 ) -> tuple[StateTables, set[str]] | None:
-    """The state kept as of log entry ``earlier[0]`` brought to ``head``, and the names of
-    the tables that changed; None where it is to be worked out afresh (see the module
-    docstring).
+    """The state ``earlier`` brought to ``head`` (and to every file of ``catalog`` as
+    ``base`` lists them), and the names of the tables that changed; None where it is to
+    be worked out afresh (see the module docstring).
 
     Many new events (``COLUMNAR_FROM`` or more) are read with every event type, so that
     the columns kept in ``keep`` come up to ``head`` too.
     """
-    seq, tables = earlier
+    seq, tables = earlier.seq, earlier.tables
     logged = {type_ for type_ in reads if _logged_since(connection, type_, seq, head)}
     if logged & _AFRESH or not pa.types.is_dictionary(tables["participants"].schema.field("meeting").type):
         return None
     many = head - seq >= COLUMNAR_FROM
     wanted = {type_ for type_ in reads if many or type_ in logged or set(_ALSO.get(type_, ())) & logged}
-    with event_reader(connection, {type_: reads[type_] for type_ in reads if type_ in wanted}, True, head, keep,
-                      leave=many) as read:
-        events = {type_: read(type_) for type_ in reads if type_ in wanted}
+    events: dict[str, pa.Table] = {}
+    if wanted:
+        with event_reader(connection, {type_: reads[type_] for type_ in reads if type_ in wanted}, True, head, keep,
+                          leave=many) as read:
+            events = {type_: read(type_) for type_ in reads if type_ in wanted}
     state = _Growing(tables)
     if "account" in logged:
         state.describe("accounts", columns_of("accounts", events["account"], {"id": "id", "region": "region"}))
@@ -90,6 +98,10 @@ def advanced(
         _lines(state, _since(events["participant"], seq))
     if "delete" in logged:
         _erasures(state, _since(events["delete"], seq))
+    files = [entry[0] for entry in (base.catalog or ())] if base is not None else []
+    if catalog is not None and earlier.catalog_files < len(files) and not _catalog_items(
+            state, catalog, files[:earlier.catalog_files], files[earlier.catalog_files:]):
+        return None
     return StateTables(**state.tables), state.changed
 
 
@@ -222,8 +234,8 @@ def _consents(state: _Growing, rows: pa.Table) -> bool:
 
 
 def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Row numbers as int64, -1 for null."""
-    numbers: np.ndarray = pc.fill_null(column, -1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    """Row numbers as a new int64 array, -1 for null."""
+    numbers: np.ndarray = pc.fill_null(column, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     return numbers
 
 
@@ -284,3 +296,101 @@ def _erasures(state: _Growing, rows: pa.Table) -> None:
                   rows["at"].to_numpy()[known])
     index = items.schema.get_field_index("erased")
     state.set("items", items.set_column(index, "erased", pa.array(erased, pa.int64(), mask=erased == never)))
+
+
+def _catalog_items(state: _Growing, catalog: str | Path, kept: list[str], new: list[str]) -> bool:
+    """The items of a catalog's ``new`` files after those of its ``kept`` ones (and
+    before the store's service data, whose rows move up), their sources found, and
+    sources and erasures that named them before found too. False where the state is to
+    be worked out afresh: a new id repeats, is empty or is already an item's (reading
+    it whole says which).
+    """
+    content = read_catalog(catalog, new)
+    ids = content["item_id"].combine_chunks()
+    if not len(ids):
+        return True
+    items = state.tables["items"]
+    n_old = ds.dataset(kept, format="parquet").count_rows()
+    if ids.null_count or len(pc.unique(ids)) != len(ids) or n_old > items.num_rows:
+        return False
+    # The kept items' ids are looked up once, for the new ids and the sources they name.
+    links = content["source_list"].combine_chunks()
+    named = pc.list_flatten(links)
+    wanted, first = _first_rows(items["item_id"], pa.concat_arrays([ids, named.cast(pa.string())]))
+    if (first[:len(ids)] >= 0).any():  # distinct new ids come first among the wanted, in order
+        return False
+    n_new = len(ids)
+
+    def moved(rows: pa.ChunkedArray | pa.Array, found_new: np.ndarray | None = None) -> np.ndarray:
+        """Rows of items as they are after the new ones went in: service rows move up,
+        and -1 (none) takes ``found_new``'s row among the new items where it has one."""
+        numbers = _numbers(rows)
+        numbers[numbers >= n_old] += n_new
+        if found_new is not None:
+            numbers[(numbers < 0) & (found_new >= 0)] = n_old + found_new[(numbers < 0) & (found_new >= 0)]
+        return numbers
+
+    def among_new(names: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        return _numbers(pc.index_in(names, value_set=ids))
+
+    erasures = state.tables["erasures"]
+    erased_rows = moved(erasures["item_row"], among_new(erasures["item_id"]))
+    state.set("erasures", erasures.set_column(erasures.schema.get_field_index("item_row"), "item_row",
+                                              pa.array(erased_rows, mask=erased_rows < 0)))
+    # The new items' own sources: among the kept items, else among the new ones.
+    found = moved(pa.array(first, mask=first < 0).take(pc.index_in(named, value_set=wanted)), among_new(named))
+    sources_of_new = build("sources", {
+        "item_row": pa.array(n_old + pc.list_parent_indices(links).to_numpy(zero_copy_only=False).astype(np.int64)),
+        "source": named, "source_row": pa.array(found, mask=found < 0), "pos": list_positions(links),
+    })
+    sources = state.tables["sources"]
+    source_rows = moved(sources["source_row"], among_new(sources["source"]))
+    state.set("sources", pa.concat_tables([
+        pa.table({"item_row": pa.array(moved(sources["item_row"])), "source": sources["source"],
+                  "source_row": pa.array(source_rows, mask=source_rows < 0), "pos": sources["pos"]},
+                 schema=sources.schema),
+        sources_of_new.cast(sources.schema),
+    ]))
+    # Each erasure's item is the first erasure's time, the new items' included.
+    never = np.iinfo(np.int64).max
+    erased = pc.fill_null(items["erased"], never).to_numpy(zero_copy_only=False)
+    erased = np.r_[erased[:n_old], np.full(n_new, never), erased[n_old:]]
+    known = erased_rows >= 0
+    np.minimum.at(erased, erased_rows[known], erasures["at"].to_numpy()[known])
+    state.set("items", _items_with(state, items, content, n_old, erased, never))
+    return True
+
+
+def _items_with(state: _Growing, items: pa.Table, content: pa.Table, n_old: int, erased: np.ndarray,
+                never: int) -> pa.Table:
+    """``items`` (in the compact form, see ``_refs``) with ``content``'s rows after its
+    first ``n_old``; their people, accounts and meetings found (or added)."""
+    refs = {name: _numbers(state.rows_of(table, strings(content[name])))
+            for name, table in (("account", "accounts"), ("owner", "people"), ("meeting", "meetings"))}
+
+    def around(old: pa.ChunkedArray | pa.Array, new: pa.Array) -> pa.ChunkedArray:
+        old = old if isinstance(old, pa.ChunkedArray) else pa.chunked_array([old])
+        return pa.chunked_array([*old.slice(0, n_old).chunks, new, *old.slice(n_old).chunks], old.type)
+
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    for name, table in (("account", "accounts"), ("owner", "people"), ("meeting", "meetings")):
+        kept = _numbers(items[f"{name}_ref"])
+        numbers = np.r_[kept[:n_old], refs[name], kept[n_old:]]
+        indices = pa.array(numbers.astype(np.int32), mask=numbers < 0)
+        columns[name] = pa.DictionaryArray.from_arrays(indices, state.tables[table]["id"].combine_chunks())
+        columns[f"{name}_ref"] = indices
+    kinds = items["kind"].combine_chunks()
+    new_kinds = strings(content["kind"]).combine_chunks()
+    seen = pc.unique(new_kinds)
+    unseen = seen.filter(pc.invert(pc.is_in(seen, value_set=kinds.dictionary)))
+    vocabulary = pa.concat_arrays([kinds.dictionary, unseen])
+    kept = _numbers(kinds.indices)
+    kind_codes = np.r_[kept[:n_old], _numbers(pc.index_in(new_kinds, value_set=vocabulary)), kept[n_old:]]
+    index_type = pa.int8() if len(vocabulary) <= 127 else pa.int32()
+    columns["kind"] = pa.DictionaryArray.from_arrays(pa.array(kind_codes, index_type, mask=kind_codes < 0), vocabulary)
+    columns["kind_code"] = around(items["kind_code"], pc.index_in(new_kinds, value_set=pa.array(DATA_KINDS)).cast(
+        items.schema.field("kind_code").type))
+    for name in ("item_id", "created", "uri", "sha256", "derived", "train_reserved"):
+        columns[name] = around(items[name], content[name].combine_chunks().cast(items.schema.field(name).type))
+    columns["erased"] = pa.array(erased, pa.int64(), mask=erased == never)
+    return pa.table({name: columns[name] for name in items.column_names})

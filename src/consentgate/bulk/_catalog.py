@@ -21,7 +21,7 @@ Signals are parsed exactly as the policy core parses them, once per item while r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,8 +114,9 @@ def _table(*columns: Any) -> pa.Table:
     return table.append_column("seq", seq).append_column("source_list", sources)
 
 
-def read_catalog(path: str | Path) -> pa.Table:
-    """Read a content catalog (see the module docstring) as content items.
+def read_catalog(path: str | Path, files: Sequence[str] | None = None) -> pa.Table:
+    """Read a content catalog (see the module docstring) as content items (of ``files``
+    alone, some of its files, where given).
 
     Only the columns the rules read are read: ``uri`` and ``sha256`` are left null here
     and read for the selected items alone (:func:`catalog_files`). Columns stay in the
@@ -128,7 +129,7 @@ def read_catalog(path: str | Path) -> pa.Table:
     """
     try:
         dictionaries = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=FEW_VALUES))
-        dataset = ds.dataset(str(path), format=dictionaries)
+        dataset = ds.dataset(list(files) if files is not None else str(path), format=dictionaries)
         if not dataset.files:
             raise ValueError(f"the catalog {path} holds no Parquet files")
         present = set(dataset.schema.names)

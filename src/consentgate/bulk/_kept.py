@@ -44,6 +44,7 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -241,16 +242,52 @@ def _catalog_files(catalog: str | Path) -> list[tuple[str, int, int]]:
     return files
 
 
-def state_base(catalog: str | Path | None) -> str:
-    """What a kept state stands for besides the events: the catalog's files as they are
-    now (path, size, last change) and the code that made it."""
-    base = {"catalog": _catalog_files(catalog) if catalog is not None else None, "code": _code_digest()}
-    return hashlib.sha256(orjson.dumps(base)).hexdigest()
+@dataclass(frozen=True)
+class StateBase:
+    """What a kept state stands for besides the events: the catalog's files as they were
+    (path, size, time of last change; None: no catalog) and the code that made it."""
+
+    catalog: tuple[tuple[str, int, int], ...] | None
+    code: str
+
+    def digest(self) -> str:
+        return hashlib.sha256(orjson.dumps({"catalog": self.catalog, "code": self.code})).hexdigest()
+
+    def about(self) -> dict[str, Any]:
+        """What ``kept.json`` records of it."""
+        return {"base": self.digest(), "catalog": self.catalog, "code": self.code}
+
+    def grows(self, meta: Mapping[str, Any]) -> bool:
+        """Whether a state kept with ``meta`` was made by the same code over the same
+        catalog or a first part of its files (the rest added since, after them)."""
+        if meta.get("code") != self.code:
+            return False
+        kept = meta.get("catalog")
+        if self.catalog is None or kept is None:
+            return self.catalog is None and kept is None
+        kept = tuple(tuple(entry) for entry in kept)
+        return 0 < len(kept) <= len(self.catalog) and self.catalog[:len(kept)] == kept
 
 
-def state_key(base: str, seq: int, hash_: str) -> str:
+def state_base(catalog: str | Path | None) -> StateBase:
+    """The base of a state read now over ``catalog`` (see :class:`StateBase`)."""
+    return StateBase(tuple(_catalog_files(catalog)) if catalog is not None else None, _code_digest())
+
+
+def state_key(base: StateBase, seq: int, hash_: str) -> str:
     """The key of the state made with ``base`` as of log entry ``seq`` (and its hash)."""
-    return hashlib.sha256(orjson.dumps({"base": base, "seq": seq, "hash": hash_})).hexdigest()
+    return hashlib.sha256(orjson.dumps({"base": base.digest(), "seq": seq, "hash": hash_})).hexdigest()
+
+
+@dataclass(frozen=True)
+class EarlierState:
+    """A kept state to bring forward: as of log entry ``seq``, over the first
+    ``catalog_files`` of the catalog's files (0: no catalog), kept in ``path``."""
+
+    seq: int
+    tables: dict[str, pa.Table]
+    path: Path
+    catalog_files: int
 
 
 # Whole states written on a thread of their own while the reader goes on (see
@@ -300,20 +337,23 @@ class KeptStates:
             return None
         return self._tables(path)
 
-    def earlier(self, connection: Connection, base: str,
-                seq: int) -> tuple[int, dict[str, pa.Table], Path] | None:
-        """The newest state kept with ``base`` as of an event before ``seq`` that the
-        store's log vouches for: its ``seq``, tables and folder."""
+    def earlier(self, connection: Connection, base: StateBase, seq: int) -> EarlierState | None:
+        """The newest state kept before the state at ``seq`` over ``base`` that the
+        store's log vouches for: as of an earlier event, or over fewer of the catalog's
+        files (see :meth:`StateBase.grows`), or both."""
         kept_written(self.folder)
         found = []
+        files = len(base.catalog or ())
         for path in self.folder.glob("state-*"):
             meta = _meta(path)
-            if meta.get("base") == base and isinstance(meta.get("seq"), int) and meta["seq"] < seq:
-                found.append((meta["seq"], meta.get("hash"), path))
-        for kept_seq, hash_, path in sorted(found, reverse=True):
+            kept_seq, kept_files = meta.get("seq"), len(meta.get("catalog") or ())
+            if isinstance(kept_seq, int) and (kept_seq, kept_files) < (seq, files) and kept_seq <= seq \
+                    and base.grows(meta):
+                found.append((kept_seq, kept_files, meta.get("hash"), path))
+        for kept_seq, kept_files, hash_, path in sorted(found, reverse=True):
             if connection.execute(select(log.c.hash).where(log.c.seq == kept_seq)).scalar() == hash_:
                 tables = self._tables(path)
-                return (kept_seq, tables, path) if tables is not None else None
+                return EarlierState(kept_seq, tables, path, kept_files) if tables is not None else None
         return None
 
     def _tables(self, path: Path) -> dict[str, pa.Table] | None:

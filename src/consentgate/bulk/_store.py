@@ -19,7 +19,7 @@ from ..store.schema import EVENT_SPECS, log
 from ._advance import advanced
 from ._catalog import content_items, read_catalog
 from ._columnar import COLUMNAR_FROM, Reader, event_reader
-from ._kept import KeptStates, state_base, state_key
+from ._kept import KeptStates, StateBase, state_base, state_key
 from ._raw import (
     acceptances_table,
     columns_of,
@@ -85,18 +85,17 @@ def state_tables_from_store(
         base = _state_base(catalog)
         if hash_ is not None and base is not None:
             states, key = KeptStates(Path(keep)), state_key(base, last, hash_)
-            about = {"base": base, "seq": last, "hash": hash_}
+            about = {**base.about(), "seq": last, "hash": hash_}
             found = states.read(key)
             if found is not None:
                 return StateTables(**found)
             earlier = states.earlier(connection, base, last)
             if earlier is not None:
-                kept_seq, kept_tables, kept_path = earlier
-                refreshed = advanced(connection, (kept_seq, kept_tables), reads, head, Path(keep))
-                if refreshed is not None:
-                    tables, changed = refreshed
+                brought = advanced(connection, earlier, reads, head, Path(keep), catalog, base)
+                if brought is not None:
+                    tables, changed = brought
                     states.keep(key, tables.as_dict(), about,
-                                linked={name: kept_path for name in kept_tables if name not in changed},
+                                linked={name: earlier.path for name in earlier.tables if name not in changed},
                                 later=keep_in_background)
                     return tables
     with event_reader(connection, reads, columnar, head, Path(keep) if keep is not None else None) as read:
@@ -106,7 +105,7 @@ def state_tables_from_store(
     return tables
 
 
-def _state_base(catalog: str | Path | None) -> str | None:
+def _state_base(catalog: str | Path | None) -> StateBase | None:
     """A kept state's base (None when the catalog cannot be listed: reading it says why)."""
     try:
         return state_base(catalog)
