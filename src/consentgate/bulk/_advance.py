@@ -92,8 +92,8 @@ def advanced(
         state.set("terms_grants", terms_grants_table(terms))
         state.set("acceptances", with_columns(acceptances, "acceptances", {
             "account_ref": state.rows_of("accounts", acceptances["account"])}))
-    if "consent" in logged and not _consents(state, events["consent"]):
-        return None
+    if "consent" in logged:
+        _consents(state, _since(events["consent"], seq))
     if "participant" in logged:
         _lines(state, _since(events["participant"], seq))
     if "delete" in logged:
@@ -216,21 +216,41 @@ def _settings(state: _Growing, rows: pa.Table) -> None:
         "target_ref": pa.array(target_ref, mask=target_ref < 0)}))
 
 
-def _consents(state: _Growing, rows: pa.Table) -> bool:
-    """Consents worked out again; the references of those kept are their own, the new
-    ones' found (or added). False where the kept consents are not the first of them."""
-    consents = consents_table(rows)
-    kept = state.tables["consents"]
-    if consents.num_rows < kept.num_rows or not consents["id"].slice(0, kept.num_rows).equals(kept["id"]):
-        return False  # never so for an append-only table
-    new = consents.slice(kept.num_rows)
-    state.set("consents", with_columns(consents, "consents", {
-        "subject_ref": pa.chunked_array([*kept["subject_ref"].chunks, state.rows_of("people", new["subject"])],
-                                        pa.int64()),
-        "meeting_ref": pa.chunked_array([*kept["meeting_ref"].chunks, state.rows_of("meetings", new["meeting"])],
-                                        pa.int64()),
-    }))
-    return True
+def _consents(state: _Growing, rows: pa.Table) -> None:
+    """The new consents (``rows``) after the kept ones, their people and meetings found
+    (or added). Every consent's ``seq`` ranks it among all by (time, log order): a kept
+    one moves up by the new ones of an earlier time, a new one follows the kept ones of
+    its time or earlier (logged before it) and the new ones ranked before it."""
+    kept, new = state.tables["consents"], consents_table(rows)
+    kept_rank, kept_at = _numbers(kept["seq"]), kept["at"].to_numpy()
+    order = np.empty_like(kept_rank)
+    order[kept_rank] = np.arange(len(kept_rank))
+    new_at, new_rank = new["at"].to_numpy(), new["seq"].to_numpy()
+    ranks = {
+        "kept": kept_rank + np.searchsorted(np.sort(new_at), kept_at, side="left"),
+        "new": np.searchsorted(kept_at[order], new_at, side="right") + new_rank,
+    }
+    new = with_columns(new.drop_columns(["seq"]).append_column("seq", pa.array(ranks["new"])), "consents", {
+        "subject_ref": state.rows_of("people", new["subject"]),
+        "meeting_ref": state.rows_of("meetings", new["meeting"]),
+    })
+    kept = kept.set_column(kept.schema.get_field_index("seq"), "seq", pa.array(ranks["kept"]))
+    state.set("consents", pa.concat_tables([kept.cast(new.schema), new]))
+
+
+def _inserted(column: pa.ChunkedArray, new: pa.Array, at: int | None = None) -> pa.ChunkedArray:
+    """``column`` with ``new`` (cast to its type) after its first ``at`` rows (None: after
+    all), the kept rows not copied."""
+    at = len(column) if at is None else at
+    return pa.chunked_array([*column.slice(0, at).chunks, new.cast(column.type), *column.slice(at).chunks],
+                            column.type)
+
+
+def _over(indices: pa.ChunkedArray, keys: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    """Row numbers as a dictionary column over ``keys`` (each chunk's indices uncopied)."""
+    dictionary = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    return pa.chunked_array([pa.DictionaryArray.from_arrays(chunk, dictionary) for chunk in indices.chunks],
+                            pa.dictionary(indices.type, dictionary.type))
 
 
 def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -264,14 +284,14 @@ def _lines(state: _Growing, rows: pa.Table) -> None:
     first = np.zeros(len(pairs), dtype=bool)
     first[np.unique(pairs, return_index=True)[1]] = True
     first &= ~np.isin(pairs, kept_pairs)
-    meeting_ref = pa.array(np.r_[kept_meeting, meeting].astype(np.int32), mask=np.r_[kept_meeting, meeting] < 0)
-    subject_ref = pa.array(np.r_[kept_subject, subject].astype(np.int32), mask=np.r_[kept_subject, subject] < 0)
+    meeting_ref = _inserted(lines["meeting_ref"], pa.array(meeting, mask=meeting < 0))
+    subject_ref = _inserted(lines["subject_ref"], pa.array(subject, mask=subject < 0))
     columns = {
-        "meeting": pa.DictionaryArray.from_arrays(meeting_ref, state.tables["meetings"]["id"].combine_chunks()),
-        "subject": pa.DictionaryArray.from_arrays(subject_ref, state.tables["people"]["id"].combine_chunks()),
-        "pos": pa.chunked_array([*lines["pos"].chunks, pa.array(places)]),
-        "notified": pa.chunked_array([*lines["notified"].chunks, json_lists(rows["notified"])]),
-        "first": pa.chunked_array([*lines["first"].chunks, pa.array(first)]),
+        "meeting": _over(meeting_ref, state.tables["meetings"]["id"]),
+        "subject": _over(subject_ref, state.tables["people"]["id"]),
+        "pos": _inserted(lines["pos"], pa.array(places)),
+        "notified": _inserted(lines["notified"], json_lists(rows["notified"])),
+        "first": _inserted(lines["first"], pa.array(first)),
         "meeting_ref": meeting_ref, "subject_ref": subject_ref,
     }
     state.set("participants", pa.table({name: columns[name] for name in SCHEMAS["participants"].names}))
@@ -321,76 +341,64 @@ def _catalog_items(state: _Growing, catalog: str | Path, kept: list[str], new: l
         return False
     n_new = len(ids)
 
-    def moved(rows: pa.ChunkedArray | pa.Array, found_new: np.ndarray | None = None) -> np.ndarray:
+    def moved(rows: pa.ChunkedArray | pa.Array, names: pa.ChunkedArray | pa.Array | None = None) -> np.ndarray:
         """Rows of items as they are after the new ones went in: service rows move up,
-        and -1 (none) takes ``found_new``'s row among the new items where it has one."""
+        and a null row whose id in ``names`` is a new item's takes that item's row."""
         numbers = _numbers(rows)
         numbers[numbers >= n_old] += n_new
-        if found_new is not None:
-            numbers[(numbers < 0) & (found_new >= 0)] = n_old + found_new[(numbers < 0) & (found_new >= 0)]
+        missing = np.flatnonzero(numbers < 0)
+        if names is not None and len(missing):
+            hits = _numbers(pc.index_in(names.take(pa.array(missing)), value_set=ids))
+            numbers[missing[hits >= 0]] = n_old + hits[hits >= 0]
         return numbers
 
-    def among_new(names: pa.ChunkedArray | pa.Array) -> np.ndarray:
-        return _numbers(pc.index_in(names, value_set=ids))
-
     erasures = state.tables["erasures"]
-    erased_rows = moved(erasures["item_row"], among_new(erasures["item_id"]))
+    erased_rows = moved(erasures["item_row"], erasures["item_id"])
     state.set("erasures", erasures.set_column(erasures.schema.get_field_index("item_row"), "item_row",
                                               pa.array(erased_rows, mask=erased_rows < 0)))
     # The new items' own sources: among the kept items, else among the new ones.
-    found = moved(pa.array(first, mask=first < 0).take(pc.index_in(named, value_set=wanted)), among_new(named))
+    found = moved(pa.array(first, mask=first < 0).take(pc.index_in(named, value_set=wanted)), named)
     sources_of_new = build("sources", {
         "item_row": pa.array(n_old + pc.list_parent_indices(links).to_numpy(zero_copy_only=False).astype(np.int64)),
         "source": named, "source_row": pa.array(found, mask=found < 0), "pos": list_positions(links),
     })
     sources = state.tables["sources"]
-    source_rows = moved(sources["source_row"], among_new(sources["source"]))
+    source_rows = moved(sources["source_row"], sources["source"])
     state.set("sources", pa.concat_tables([
         pa.table({"item_row": pa.array(moved(sources["item_row"])), "source": sources["source"],
                   "source_row": pa.array(source_rows, mask=source_rows < 0), "pos": sources["pos"]},
                  schema=sources.schema),
         sources_of_new.cast(sources.schema),
     ]))
-    # Each erasure's item is the first erasure's time, the new items' included.
+    # A new item's first erasure, among those that named it before it was there.
     never = np.iinfo(np.int64).max
-    erased = pc.fill_null(items["erased"], never).to_numpy(zero_copy_only=False)
-    erased = np.r_[erased[:n_old], np.full(n_new, never), erased[n_old:]]
-    known = erased_rows >= 0
-    np.minimum.at(erased, erased_rows[known], erasures["at"].to_numpy()[known])
-    state.set("items", _items_with(state, items, content, n_old, erased, never))
+    erased = np.full(n_new, never, dtype=np.int64)
+    mine = (erased_rows >= n_old) & (erased_rows < n_old + n_new)
+    np.minimum.at(erased, erased_rows[mine] - n_old, erasures["at"].to_numpy()[mine])
+    state.set("items", _items_with(state, items, content, n_old, pa.array(erased, mask=erased == never)))
     return True
 
 
-def _items_with(state: _Growing, items: pa.Table, content: pa.Table, n_old: int, erased: np.ndarray,
-                never: int) -> pa.Table:
+def _items_with(state: _Growing, items: pa.Table, content: pa.Table, n_old: int, erased: pa.Array) -> pa.Table:
     """``items`` (in the compact form, see ``_refs``) with ``content``'s rows after its
-    first ``n_old``; their people, accounts and meetings found (or added)."""
-    refs = {name: _numbers(state.rows_of(table, strings(content[name])))
-            for name, table in (("account", "accounts"), ("owner", "people"), ("meeting", "meetings"))}
-
-    def around(old: pa.ChunkedArray | pa.Array, new: pa.Array) -> pa.ChunkedArray:
-        old = old if isinstance(old, pa.ChunkedArray) else pa.chunked_array([old])
-        return pa.chunked_array([*old.slice(0, n_old).chunks, new, *old.slice(n_old).chunks], old.type)
-
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {}
+    first ``n_old`` (their first erasures ``erased``), the kept rows not copied; their
+    people, accounts and meetings found (or added)."""
+    columns: dict[str, pa.ChunkedArray] = {}
     for name, table in (("account", "accounts"), ("owner", "people"), ("meeting", "meetings")):
-        kept = _numbers(items[f"{name}_ref"])
-        numbers = np.r_[kept[:n_old], refs[name], kept[n_old:]]
-        indices = pa.array(numbers.astype(np.int32), mask=numbers < 0)
-        columns[name] = pa.DictionaryArray.from_arrays(indices, state.tables[table]["id"].combine_chunks())
-        columns[f"{name}_ref"] = indices
-    kinds = items["kind"].combine_chunks()
+        rows = _numbers(state.rows_of(table, strings(content[name])))
+        columns[f"{name}_ref"] = _inserted(items[f"{name}_ref"], pa.array(rows, mask=rows < 0), n_old)
+        columns[name] = _over(columns[f"{name}_ref"], state.tables[table]["id"])
+    kinds = items["kind"]
     new_kinds = strings(content["kind"]).combine_chunks()
+    vocabulary = kinds.chunk(0).dictionary if kinds.num_chunks else pa.array([], pa.string())
     seen = pc.unique(new_kinds)
-    unseen = seen.filter(pc.invert(pc.is_in(seen, value_set=kinds.dictionary)))
-    vocabulary = pa.concat_arrays([kinds.dictionary, unseen])
-    kept = _numbers(kinds.indices)
-    kind_codes = np.r_[kept[:n_old], _numbers(pc.index_in(new_kinds, value_set=vocabulary)), kept[n_old:]]
-    index_type = pa.int8() if len(vocabulary) <= 127 else pa.int32()
-    columns["kind"] = pa.DictionaryArray.from_arrays(pa.array(kind_codes, index_type, mask=kind_codes < 0), vocabulary)
-    columns["kind_code"] = around(items["kind_code"], pc.index_in(new_kinds, value_set=pa.array(DATA_KINDS)).cast(
-        items.schema.field("kind_code").type))
+    vocabulary = pa.concat_arrays([vocabulary, seen.filter(pc.invert(pc.is_in(seen, value_set=vocabulary)))])
+    indices = pa.chunked_array([chunk.indices for chunk in kinds.chunks], kinds.type.index_type)
+    if len(vocabulary) > 127:  # more kinds than narrow indices hold
+        indices = indices.cast(pa.int32())
+    columns["kind"] = _over(_inserted(indices, pc.index_in(new_kinds, value_set=vocabulary), n_old), vocabulary)
+    columns["kind_code"] = _inserted(items["kind_code"], pc.index_in(new_kinds, value_set=pa.array(DATA_KINDS)), n_old)
     for name in ("item_id", "created", "uri", "sha256", "derived", "train_reserved"):
-        columns[name] = around(items[name], content[name].combine_chunks().cast(items.schema.field(name).type))
-    columns["erased"] = pa.array(erased, pa.int64(), mask=erased == never)
+        columns[name] = _inserted(items[name], content[name].combine_chunks(), n_old)
+    columns["erased"] = _inserted(items["erased"], erased, n_old)
     return pa.table({name: columns[name] for name in items.column_names})
