@@ -255,3 +255,47 @@ def test_a_new_catalog_file_that_repeats_an_id_is_refused_as_a_whole_read_refuse
     write_items([content_item("c1")], catalog / "part-1.parquet")
     with pytest.raises(ValueError, match="repeats an id"):
         state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
+
+
+def test_many_new_events_bring_the_kept_columns_forward_too(sqlite_store, examples, tmp_path, monkeypatch):
+    from consentgate.bulk import _advance, _columnar
+
+    keep = tmp_path / "kept"
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    state_of(sqlite_store, columnar=True, keep=keep)
+    (copy,) = keep.glob("at-*")
+    load_lines(sqlite_store, [event(type="participant", meeting="m-100", subject=f"p{n}") for n in range(5)],
+               "many.jsonl")
+    for module in (_advance, _columnar):
+        monkeypatch.setattr(module, "COLUMNAR_FROM", 5)
+    monkeypatch.setattr(_store, "_state_tables", not_afresh)
+    after = state_of(sqlite_store, columnar=True, keep=keep)
+    monkeypatch.undo()
+    assert [path.name for path in keep.glob("at-*")] != [copy.name]  # the columns kept as of now
+    assert_same_state(after, state_of(sqlite_store, columnar=False))
+
+
+@pytest.mark.slow
+def test_a_state_brought_forward_selects_the_same_on_spark(spark, sqlite_store, examples, tmp_path):
+    from datetime import UTC, datetime
+
+    from consentgate.bulk import select
+    from consentgate.core import Policy
+
+    keep, catalog = tmp_path / "kept", tmp_path / "catalog"
+    catalog.mkdir()
+    write_items([content_item("c1", meeting="m-100"), content_item("c2", kind="summary", derived_from=["c1"])],
+                catalog / "part-0.parquet")
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
+    write_items([content_item("c3", kind="chat", owner="newcomer", meeting="m-new")], catalog / "part-1.parquet")
+    load_lines(sqlite_store, [
+        event(type="meeting", id="m-new", account="northwind"),
+        event(type="participant", meeting="m-new", subject="newcomer", notified=["recording"]),
+        event(type="consent", id="c-new", subject="newcomer", purpose="ai.training", status="given",
+              at="2023-08-20T00:00:00Z"),
+    ], "more.jsonl")
+    tables = state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
+    assert tables.items["owner"].num_chunks > 1  # the kept rows and the new ones, uncopied
+    at, policy = datetime(2023, 9, 2, tzinfo=UTC), Policy.default()
+    assert select(tables, "ai.training", at, policy, engine="spark").equals(select(tables, "ai.training", at, policy))
