@@ -257,21 +257,24 @@ def test_a_new_catalog_file_that_repeats_an_id_is_refused_as_a_whole_read_refuse
         state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
 
 
-def test_many_new_events_bring_the_kept_columns_forward_too(sqlite_store, examples, tmp_path, monkeypatch):
+def test_the_kept_columns_come_forward_once_many_events_were_logged_since_them(sqlite_store, examples, tmp_path,
+                                                                                 monkeypatch):
     from consentgate.bulk import _advance, _columnar
 
     keep = tmp_path / "kept"
     load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
     state_of(sqlite_store, columnar=True, keep=keep)
     (copy,) = keep.glob("at-*")
-    load_lines(sqlite_store, [event(type="participant", meeting="m-100", subject=f"p{n}") for n in range(5)],
-               "many.jsonl")
     for module in (_advance, _columnar):
         monkeypatch.setattr(module, "COLUMNAR_FROM", 5)
     monkeypatch.setattr(_store, "_state_tables", not_afresh)
-    after = state_of(sqlite_store, columnar=True, keep=keep)
+    for batch, kept_since in ((range(3), [copy.name]), (range(3, 6), None)):  # 3 events, then 6 since the copy
+        load_lines(sqlite_store, [event(type="participant", meeting="m-100", subject=f"p{n}") for n in batch],
+                   f"lines-{batch[0]}.jsonl")
+        after = state_of(sqlite_store, columnar=True, keep=keep)
+        copies = [path.name for path in keep.glob("at-*")]
+        assert copies == kept_since if kept_since else copies != [copy.name]
     monkeypatch.undo()
-    assert [path.name for path in keep.glob("at-*")] != [copy.name]  # the columns kept as of now
     assert_same_state(after, state_of(sqlite_store, columnar=False))
 
 

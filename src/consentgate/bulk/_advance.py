@@ -30,7 +30,7 @@ from ..model import DATA_KINDS
 from ..store.schema import EVENT_SPECS
 from ._catalog import read_catalog
 from ._columnar import COLUMNAR_FROM, event_reader
-from ._kept import EarlierState, StateBase
+from ._kept import EarlierState, Kept, StateBase
 from ._raw import (
     acceptances_table,
     columns_of,
@@ -57,14 +57,16 @@ def advanced(
     ``base`` lists them), and the names of the tables that changed; None where it is to
     be worked out afresh (see the module docstring).
 
-    Many new events (``COLUMNAR_FROM`` or more) are read with every event type, so that
-    the columns kept in ``keep`` come up to ``head`` too.
+    Where the columns kept in ``keep`` lag ``COLUMNAR_FROM`` events or more behind
+    ``head`` (the events of several reads add up), every event type is read, so that
+    they come up to ``head`` too.
     """
     seq, tables = earlier.seq, earlier.tables
     logged = {type_ for type_ in reads if _logged_since(connection, type_, seq, head)}
     if logged & _AFRESH or not pa.types.is_dictionary(tables["participants"].schema.field("meeting").type):
         return None
-    many = head - seq >= COLUMNAR_FROM
+    copy = Kept(keep).latest(connection, reads, head)
+    many = copy is None or head - copy[0] >= COLUMNAR_FROM
     wanted = {type_ for type_ in reads if many or type_ in logged or set(_ALSO.get(type_, ())) & logged}
     events: dict[str, pa.Table] = {}
     if wanted:
