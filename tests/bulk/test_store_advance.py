@@ -302,3 +302,13 @@ def test_a_state_brought_forward_selects_the_same_on_spark(spark, sqlite_store, 
     assert tables.items["owner"].num_chunks > 1  # the kept rows and the new ones, uncopied
     at, policy = datetime(2023, 9, 2, tzinfo=UTC), Policy.default()
     assert select(tables, "ai.training", at, policy, engine="spark").equals(select(tables, "ai.training", at, policy))
+
+
+@pytest.mark.parametrize("joined_from", [0, 10**9])
+def test_ids_are_found_at_their_first_row_whether_joined_or_looked_up(monkeypatch, joined_from):
+    from consentgate.bulk import _advance
+
+    monkeypatch.setattr(_advance, "_JOINED_FROM", joined_from)
+    keys = pa.chunked_array([["a", "b", None], ["c", "b", "a"]])
+    wanted, found = _advance._first_rows(keys, pa.array(["b", None, "z", "a", "b", "c"]))
+    assert wanted.to_pylist() == ["b", "z", "a", "c"] and found.tolist() == [1, -1, 0, 3]

@@ -45,6 +45,9 @@ from ._tables import SCHEMAS, StateTables, build, strings
 
 # Event types whose new events have the state worked out afresh.
 _AFRESH = frozenset({"content", "service_data"})
+# From this many keys on, ids are looked up among them by a join in DuckDB.
+_JOINED_FROM = 1_000_000
+_FIRST_ROWS = "SELECT wanted.pos, min(keys.row) AS row FROM wanted JOIN keys USING (id) GROUP BY wanted.pos"
 # What working a table out again reads besides its own events.
 _ALSO = {"terms": ("terms_acceptance",), "terms_acceptance": ("terms",)}
 
@@ -174,14 +177,25 @@ def added(table: pa.Table, name: str, ids: pa.Array | pa.ChunkedArray) -> tuple[
 def _first_rows(keys: pa.ChunkedArray, ids: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """The distinct non-null ``ids`` and each one's first row among ``keys`` (-1: none).
 
-    Only the few ``ids`` are hashed; the millions of ``keys`` are looked up among them.
+    Only the few ``ids`` are hashed; the millions of ``keys`` are looked up among them,
+    by DuckDB on every core where they are many (an item's ids, say).
     """
     wanted = pc.unique(pc.drop_null(ids)) if len(ids) else pa.array([], pa.string())
     found = np.full(len(wanted), -1, dtype=np.int64)
-    if len(wanted):
-        hits = pc.index_in(keys, value_set=wanted)
-        valid = pc.is_valid(hits).to_numpy(zero_copy_only=False)
-        found[pc.filter(hits, pa.array(valid)).to_numpy()[::-1]] = np.flatnonzero(valid)[::-1]  # the first wins
+    if not len(wanted):
+        return wanted, found
+    if len(keys) >= _JOINED_FROM:
+        import duckdb
+
+        with duckdb.connect(":memory:") as connection:
+            connection.register("keys", pa.table({"id": strings(keys), "row": np.arange(len(keys), dtype=np.int64)}))
+            connection.register("wanted", pa.table({"id": strings(wanted), "pos": np.arange(len(wanted))}))
+            hits = connection.sql(_FIRST_ROWS).to_arrow_table()
+        found[hits["pos"].to_numpy()] = hits["row"].to_numpy()
+        return wanted, found
+    hits = pc.index_in(keys, value_set=wanted)
+    valid = pc.is_valid(hits).to_numpy(zero_copy_only=False)
+    found[pc.filter(hits, pa.array(valid)).to_numpy()[::-1]] = np.flatnonzero(valid)[::-1]  # the first wins
     return wanted, found
 
 
