@@ -33,12 +33,16 @@ from ._columnar import COLUMNAR_FROM, event_reader
 from ._kept import EarlierState, Kept, StateBase
 from ._raw import (
     acceptances_table,
-    columns_of,
+    accounts_table,
     consents_table,
+    groups_table,
     json_lists,
     list_positions,
+    meetings_table,
     settings_table,
     terms_grants_table,
+    user_groups_table,
+    users_table,
 )
 from ._refs import extend, with_columns
 from ._tables import SCHEMAS, StateTables, build, strings
@@ -78,14 +82,14 @@ def advanced(
             events = {type_: read(type_) for type_ in reads if type_ in wanted}
     state = _Growing(tables)
     if "account" in logged:
-        state.describe("accounts", columns_of("accounts", events["account"], {"id": "id", "region": "region"}))
+        state.describe("accounts", accounts_table(events["account"]))
     if "group" in logged:
-        groups = columns_of("groups", events["group"], {"id": "id", "account": "account", "priority": "priority"})
+        groups = groups_table(events["group"])
         state.describe("groups", groups)
         state.rows_of("accounts", groups["account"])
     if "meeting" in logged:
         meetings = _since(events["meeting"], seq)  # the table is millions of rows: the new events
-        state.describe("meetings", columns_of("meetings", meetings, {"id": "id", "account": "account"}))
+        state.describe("meetings", meetings_table(meetings))
         state.rows_of("accounts", meetings["account"])
     if "user" in logged:
         _users(state, events["user"])
@@ -202,14 +206,10 @@ def _first_rows(keys: pa.ChunkedArray, ids: pa.Array) -> tuple[pa.Array, np.ndar
 def _users(state: _Growing, rows: pa.Table) -> None:
     """Users and their groups worked out again; the people, accounts and groups they
     name found (or added)."""
-    groups = json_lists(rows["groups"], unique=True)
-    user_groups = build("user_groups", {
-        "user_id": rows["id"].combine_chunks().take(pc.list_parent_indices(groups)),
-        "group_id": pc.list_flatten(groups), "pos": list_positions(groups),
-    })
+    user_groups = user_groups_table(rows)
     state.rows_of("people", rows["id"])
     state.rows_of("accounts", rows["account"])
-    state.set("users", columns_of("users", rows, {"id": "id", "account": "account"}).cast(SCHEMAS["users"]))
+    state.set("users", users_table(rows).cast(SCHEMAS["users"]))
     state.set("user_groups", with_columns(user_groups, "user_groups", {
         "user_ref": state.rows_of("people", user_groups["user_id"]),
         "group_ref": state.rows_of("groups", user_groups["group_id"]),

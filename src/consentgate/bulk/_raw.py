@@ -134,3 +134,29 @@ def participant_lines(rows: pa.Table) -> pa.Table:
     first[np.unique(pairs, return_index=True)[1]] = True
     table = pa.table({"pos": places, "notified": notified, "first": first})
     return table.add_column(0, "meeting", meetings).add_column(1, "subject", subjects)
+
+
+# The tables of described things and users, as the events give them.
+def accounts_table(rows: pa.Table) -> pa.Table:
+    return columns_of("accounts", rows, {"id": "id", "region": "region"})
+
+
+def groups_table(rows: pa.Table) -> pa.Table:
+    return columns_of("groups", rows, {"id": "id", "account": "account", "priority": "priority"})
+
+
+def meetings_table(rows: pa.Table) -> pa.Table:
+    return columns_of("meetings", rows, {"id": "id", "account": "account"})
+
+
+def users_table(rows: pa.Table) -> pa.Table:
+    return columns_of("users", rows, {"id": "id", "account": "account"})
+
+
+def user_groups_table(users: pa.Table) -> pa.Table:
+    """Each user's ``groups`` list, de-duplicated, one row per group (``pos``: its place)."""
+    groups = json_lists(users["groups"], unique=True)
+    return build("user_groups", {
+        "user_id": users["id"].combine_chunks().take(pc.list_parent_indices(groups)),
+        "group_id": pc.list_flatten(groups), "pos": list_positions(groups),
+    })

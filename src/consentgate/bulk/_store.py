@@ -22,13 +22,17 @@ from ._columnar import COLUMNAR_FROM, Reader, event_reader
 from ._kept import KeptStates, StateBase, state_base, state_key
 from ._raw import (
     acceptances_table,
-    columns_of,
+    accounts_table,
     consents_table,
+    groups_table,
     json_lists,
     list_positions,
+    meetings_table,
     participant_lines,
     settings_table,
     terms_grants_table,
+    user_groups_table,
+    users_table,
 )
 from ._refs import encoded, with_references
 from ._tables import StateTables, build, raw_schema, strings
@@ -161,20 +165,16 @@ def _state_tables(read: Reader, catalog: str | Path | None) -> StateTables:
         del hashed
         participants = lines.result() if lines else participant_lines(read("participant"))
         consents = consents_table(read("consent"))
-        meetings = columns_of("meetings", read("meeting"), {"id": "id", "account": "account"})
+        meetings = meetings_table(read("meeting"))
     users = read("user")
-    groups = json_lists(users["groups"], unique=True)
     terms = read("terms")
     return with_references(dict(
         items=items,
         sources=sources,
-        accounts=columns_of("accounts", read("account"), {"id": "id", "region": "region"}),
-        groups=columns_of("groups", read("group"), {"id": "id", "account": "account", "priority": "priority"}),
-        users=columns_of("users", users, {"id": "id", "account": "account"}),
-        user_groups=build("user_groups", {
-            "user_id": users["id"].combine_chunks().take(pc.list_parent_indices(groups)),
-            "group_id": pc.list_flatten(groups), "pos": list_positions(groups),
-        }),
+        accounts=accounts_table(read("account")),
+        groups=groups_table(read("group")),
+        users=users_table(users),
+        user_groups=user_groups_table(users),
         settings=settings_table(read("setting")),
         terms_grants=terms_grants_table(terms),
         acceptances=acceptances_table(read("terms_acceptance"), terms),
