@@ -381,3 +381,48 @@ def test_columns_that_cannot_be_written_leave_no_copy_and_the_read_goes_on(sqlit
     # The next read keeps its columns as usual.
     assert_same_tables(state_of(sqlite_store, columnar=True, keep=keep), state_of(sqlite_store, columnar=False))
     assert copies(keep) == [f"at-{head_of(sqlite_store)}"]
+
+
+def test_a_sqlite_stores_columns_are_kept_as_the_files_the_reader_wrote(sqlite_store, examples, tmp_path,
+                                                                       monkeypatch):
+    """The reader process writes each table as it is used; the copy links those files
+    rather than writing the same bytes again, and nothing of the reader stays behind."""
+    from consentgate.bulk import _kept, _store
+
+    linked: list[tuple[Path, Path]] = []
+    link = _kept.os.link
+    monkeypatch.setattr(_kept.os, "link", lambda source, target: (linked.append((Path(source), Path(target))),
+                                                                  link(source, target))[1])
+    keep = tmp_path / "kept"
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    with sqlite_store.read() as connection, \
+            _columnar.event_reader(connection, _store._READS, columnar=True, keep=keep) as read:
+        tables = {type_: read(type_) for type_ in _store._READS}
+    assert sorted(target.name for _, target in linked) == sorted(f"{type_}.arrow" for type_ in _store._READS)
+    assert all(source.parent.parent == keep and source.parent.name.startswith(".reading-") for source, _ in linked)
+    assert not list(keep.glob(".reading-*")) and not list(keep.glob(".staging-*"))
+    (copy,) = [keep / name for name in copies(keep)]
+    for type_, table in tables.items():
+        with pa.memory_map(str(copy / f"{type_}.arrow")) as source:
+            assert pa.ipc.open_file(source).read_all().equals(table)
+    with sqlite_store.read() as connection, _columnar.event_reader(connection, _store._READS, columnar=False) as read:
+        assert all(tables[type_].equals(read(type_)) for type_ in _store._READS)
+
+
+def test_columns_that_cannot_be_linked_are_written(sqlite_store, examples, tmp_path, monkeypatch):
+    """Where the reader's files cannot be linked (another file system), the copy is
+    written as before, and the next read uses it."""
+    from consentgate.bulk import _kept
+
+    def refused(source: Any, target: Any) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(_kept.os, "link", refused)
+    keep = tmp_path / "kept"
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    first = state_of(sqlite_store, columnar=True, keep=keep)
+    assert copies(keep) == [f"at-{head_of(sqlite_store)}"]
+    for state in states(keep):
+        shutil.rmtree(state)
+    assert_same_tables(state_of(sqlite_store, columnar=True, keep=keep), first)
+    assert_same_tables(first, state_of(sqlite_store, columnar=False))

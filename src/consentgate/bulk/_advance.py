@@ -45,7 +45,7 @@ from ._raw import (
     users_table,
 )
 from ._refs import extend, with_columns
-from ._tables import SCHEMAS, StateTables, build, strings
+from ._tables import SCHEMAS, StateTables, build, strings, whole
 
 # Event types whose new events have the state worked out afresh.
 _AFRESH = frozenset({"content", "service_data"})
@@ -162,14 +162,14 @@ class _Growing:
         picked = pa.array(first[targets])
         self.set(name, pa.table({
             column: table["id"] if column == "id" else pa.concat_arrays([
-                table[column].combine_chunks(), described[column].combine_chunks().take(picked)]).take(where)
+                whole(table[column]), whole(described[column]).take(picked)]).take(where)
             for column in SCHEMAS[name].names}, schema=SCHEMAS[name]))
 
 
 def added(table: pa.Table, name: str, ids: pa.Array | pa.ChunkedArray) -> tuple[pa.Table, pa.Array]:
     """``table`` (of distinct ids, or each id's first row counting) with a row for each of
     ``ids`` it lacks, after its own rows, and each of ``ids``'s row (int64, null for null)."""
-    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    ids = whole(ids)
     wanted, found = _first_rows(table["id"], ids)
     missing = np.flatnonzero(found < 0)
     if len(missing):
@@ -264,7 +264,7 @@ def _inserted(column: pa.ChunkedArray, new: pa.Array, at: int | None = None) -> 
 
 def _over(indices: pa.ChunkedArray, keys: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
     """Row numbers as a dictionary column over ``keys`` (each chunk's indices uncopied)."""
-    dictionary = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    dictionary = whole(keys)
     return pa.chunked_array([pa.DictionaryArray.from_arrays(chunk, dictionary) for chunk in indices.chunks],
                             pa.dictionary(indices.type, dictionary.type))
 
@@ -316,7 +316,7 @@ def _lines(state: _Growing, rows: pa.Table) -> None:
 def _erasures(state: _Growing, rows: pa.Table) -> None:
     """New erasures after the kept ones, each marked on its item where it is the first."""
     items = state.tables["items"]
-    ids = rows["item"].combine_chunks()
+    ids = whole(rows["item"])
     wanted, first = _first_rows(items["item_id"], ids)
     found = pa.array(first, mask=first < 0).take(pc.index_in(ids, value_set=wanted))
     state.set("erasures", pa.concat_tables([
@@ -342,7 +342,7 @@ def _catalog_items(state: _Growing, catalog: str | Path, kept: list[str], new: l
     it whole says which).
     """
     content = read_catalog(catalog, new)
-    ids = content["item_id"].combine_chunks()
+    ids = whole(content["item_id"])
     if not len(ids):
         return True
     items = state.tables["items"]
@@ -350,7 +350,7 @@ def _catalog_items(state: _Growing, catalog: str | Path, kept: list[str], new: l
     if ids.null_count or len(pc.unique(ids)) != len(ids) or n_old > items.num_rows:
         return False
     # The kept items' ids are looked up once, for the new ids and the sources they name.
-    links = content["source_list"].combine_chunks()
+    links = whole(content["source_list"])
     named = pc.list_flatten(links)
     wanted, first = _first_rows(items["item_id"], pa.concat_arrays([ids, named.cast(pa.string())]))
     if (first[:len(ids)] >= 0).any():  # distinct new ids come first among the wanted, in order
@@ -405,7 +405,7 @@ def _items_with(state: _Growing, items: pa.Table, content: pa.Table, n_old: int,
         columns[f"{name}_ref"] = _inserted(items[f"{name}_ref"], pa.array(rows, mask=rows < 0), n_old)
         columns[name] = _over(columns[f"{name}_ref"], state.tables[table]["id"])
     kinds = items["kind"]
-    new_kinds = strings(content["kind"]).combine_chunks()
+    new_kinds = whole(strings(content["kind"]))
     vocabulary = kinds.chunk(0).dictionary if kinds.num_chunks else pa.array([], pa.string())
     seen = pc.unique(new_kinds)
     vocabulary = pa.concat_arrays([vocabulary, seen.filter(pc.invert(pc.is_in(seen, value_set=vocabulary)))])
@@ -415,6 +415,6 @@ def _items_with(state: _Growing, items: pa.Table, content: pa.Table, n_old: int,
     columns["kind"] = _over(_inserted(indices, pc.index_in(new_kinds, value_set=vocabulary), n_old), vocabulary)
     columns["kind_code"] = _inserted(items["kind_code"], pc.index_in(new_kinds, value_set=pa.array(DATA_KINDS)), n_old)
     for name in ("item_id", "created", "uri", "sha256", "derived", "train_reserved"):
-        columns[name] = _inserted(items[name], content[name].combine_chunks(), n_old)
+        columns[name] = _inserted(items[name], whole(content[name]), n_old)
     columns["erased"] = _inserted(items["erased"], erased, n_old)
     return pa.table({name: columns[name] for name in items.column_names})

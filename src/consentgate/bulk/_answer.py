@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._plan import Plan
+from ._tables import whole
 
 _STRS = pa.list_(pa.string())
 # Reason codes, terms versions and sections take a handful of distinct values over
@@ -281,7 +282,7 @@ def _consent_ids(n: int, rows: np.ndarray | None, allowed: np.ndarray, evidence:
     offsets = firsts if rows is None else np.r_[firsts[rows], firsts[-1]].astype(np.int32)
     # The evidence rows to read, in order: those kept, sorted where they were not already.
     taken = kept if order is None else order if kept is None else kept[order]
-    numbers = found.column("consent").combine_chunks()
+    numbers = whole(found.column("consent"))
     if taken is not None:
         numbers = numbers.take(pa.array(taken))
     return pa.ListArray.from_arrays(pa.array(offsets), ids.of(numbers))

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from ..core.signals import training_reservation
 from ..model import Signals
-from ._tables import raw_schema
+from ._tables import raw_schema, whole
 
 _STRS = pa.list_(pa.string())
 REQUIRED = ("id", "kind", "account", "owner", "created_at")
@@ -95,7 +95,7 @@ def content_items(rows: pa.Table) -> pa.Table:
     """
     names = ("id", "kind", "account", "owner", "meeting", "created_at", "uri", "sha256", "derived_from", "signals",
              "seq")
-    return _table(*(rows[name].combine_chunks() for name in names))
+    return _table(*(whole(rows[name]) for name in names))
 
 
 def _table(*columns: Any) -> pa.Table:
@@ -163,7 +163,7 @@ def read_catalog(path: str | Path, files: Sequence[str] | None = None) -> pa.Tab
     return _table(
         column("id", pa.string()), column("kind", pa.string()), column("account", pa.string()),
         column("owner", pa.string()), column("meeting", pa.string()), micros, nulls, nulls,
-        column("derived_from", _STRS).combine_chunks(), column("signals", pa.string()).combine_chunks(),
+        whole(column("derived_from", _STRS)), whole(column("signals", pa.string())),
         pa.array(np.arange(n, dtype=np.int64)),
     )
 

@@ -37,6 +37,7 @@ from sqlalchemy import Connection, func, select
 from ..errors import StoreError
 from ..store.schema import EVENT_SPECS, Kind, log
 from ._kept import Kept, KeptWriter, read_kept
+from ._tables import whole
 
 
 class Reader:
@@ -48,15 +49,19 @@ class Reader:
     """
 
     def __init__(self, fetch: Callable[[str], pa.Table], head: int, ahead: bool,
-                 keep: KeptWriter | None = None) -> None:
+                 keep: KeptWriter | None = None, file: Callable[[str], Path | None] | None = None) -> None:
         self._fetch, self._head, self.ahead, self._keep = fetch, head, ahead, keep
+        self._file = file
         self._lock = threading.Lock()
 
     def __call__(self, type_: str) -> pa.Table:
         with self._lock:
-            table = _as_of(self._fetch(type_), self._head)
+            fetched = self._fetch(type_)
+            table = _as_of(fetched, self._head)
             if self._keep is not None:
-                self._keep.add(type_, table)
+                # A file that holds exactly this table is linked into the copy, not written.
+                same = self._file(type_) if self._file is not None and table is fetched else None
+                self._keep.add(type_, table, same)
         return table
 
 # Below this many log entries the rows come faster through the caller's own connection
@@ -66,6 +71,7 @@ COLUMNAR_FROM = 100_000
 _ARROW = {Kind.STR: pa.string(), Kind.INT: pa.int64(), Kind.BOOL: pa.bool_(), Kind.TIME: pa.int64(),
           Kind.JSON: pa.string()}
 _CHUNK = 50_000
+_READING = ".reading-"
 
 
 def arrow_schema(type_: str, fields: tuple[str, ...]) -> pa.Schema:
@@ -74,19 +80,28 @@ def arrow_schema(type_: str, fields: tuple[str, ...]) -> pa.Schema:
     return pa.schema([("seq", pa.int64()), *((name, _ARROW[kinds[name]]) for name in fields)])
 
 
-def _statement(connection: Connection, type_: str, fields: tuple[str, ...], after: int = 0) -> str:
-    """The query of ``seq`` and ``fields`` of one event table (events after log entry ``after``)."""
+def _statement(connection: Connection, type_: str, fields: tuple[str, ...], after: int = 0,
+               until: int | None = None) -> str:
+    """The query of ``seq`` and ``fields`` of one event table (events after log entry
+    ``after``, up to ``until`` where given)."""
     table = EVENT_SPECS[type_].table
     query = select(table.c.seq, *(table.c[name] for name in fields))
     if after:
         query = query.where(table.c.seq > after)
+    if until is not None:
+        query = query.where(table.c.seq <= until)
     return str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _typed(result: pa.Table, schema: pa.Schema) -> pa.Table:
     """A driver's result with the event type's column names and types."""
-    columns = [column.combine_chunks().cast(field.type) for column, field in zip(result.columns, schema)]
+    columns = [as_type(whole(column), field.type) for column, field in zip(result.columns, schema)]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def as_type(column: pa.Array, kind: pa.DataType) -> pa.Array:
+    """A column in type ``kind``, as it is where it has that type already."""
+    return column if column.type == kind else column.cast(kind)
 
 
 def _as_of(table: pa.Table, head: int) -> pa.Table:
@@ -142,9 +157,12 @@ def _postgresql(connection: Connection, stack: ExitStack) -> Callable[[str], pa.
     return query
 
 
-def _sqlite(database: str, queries: list[str], stack: ExitStack) -> Callable[[int], pa.Table]:
-    """The queries' results, read by ``_sqlite_reader`` in a process of its own."""
-    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="consentgate-state-")))
+def _sqlite(database: str, queries: list[str], schemas: list[pa.Schema], stack: ExitStack,
+            near: Path | None = None) -> tuple[Callable[[int], pa.Table], Callable[[int], Path]]:
+    """The queries' results in ``schemas``, read by ``_sqlite_reader`` in a process of its
+    own, and the Arrow file each is read from (in a folder inside ``near`` where given,
+    so that a kept copy can link the files rather than write them again)."""
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=_READING, dir=near)))
     child = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("_sqlite_reader.py"))],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -152,7 +170,8 @@ def _sqlite(database: str, queries: list[str], stack: ExitStack) -> Callable[[in
     stack.enter_context(child)  # closes its pipes and waits for it
     stack.callback(child.kill)  # first: a no-op once it has finished
     assert child.stdin is not None and child.stdout is not None and child.stderr is not None
-    child.stdin.write(json.dumps({"database": database, "folder": str(folder), "queries": queries}))
+    child.stdin.write(json.dumps({"database": database, "folder": str(folder), "queries": queries,
+                                  "schemas": [schema.serialize().to_pybytes().hex() for schema in schemas]}))
     child.stdin.close()
     done = -1
 
@@ -164,10 +183,13 @@ def _sqlite(database: str, queries: list[str], stack: ExitStack) -> Callable[[in
                 message = (child.stderr.read().strip().splitlines() or ["it stopped"])[-1] if child.stderr else ""
                 raise StoreError(f"cannot read the store {database}: {message}")
             done = int(line)
-        with pa.memory_map(str(folder / f"{number}.arrow")) as source:
+        with pa.memory_map(str(file(number))) as source:
             return pa.ipc.open_file(source).read_all()
 
-    return result
+    def file(number: int) -> Path:
+        return folder / f"{number}.arrow"
+
+    return result, file
 
 
 def _sqlite_file(connection: Connection) -> str | None:
@@ -219,11 +241,18 @@ def event_reader(
     with ExitStack() as stack:
         backend = connection.dialect.name
         sqlite_file = _sqlite_file(connection) if backend == "sqlite" else None
+        writer = kept.writer() if kept is not None and columnar and leave else None
+        if writer is not None:
+            stack.callback(writer.discard)  # a no-op once committed
+        file: Callable[[str], Path | None] | None = None
         if columnar and sqlite_file:
-            queries = [_statement(connection, type_, fields, since) for type_, fields in reads.items()]
-            results = _sqlite(sqlite_file, queries, stack)
+            queries = [_statement(connection, type_, fields, since, at) for type_, fields in reads.items()]
+            schemas = [arrow_schema(type_, fields) for type_, fields in reads.items()]
+            results, files = _sqlite(sqlite_file, queries, schemas, stack, writer.kept.folder if writer else None)
             fetch: Callable[[str], pa.Table] = lambda type_: _typed(  # noqa: E731
                 results(numbers[type_]), arrow_schema(type_, reads[type_]))
+            if copy is None:  # the reader's files are the copy's tables as they stand
+                file = lambda type_: files(numbers[type_])  # noqa: E731
         elif columnar and backend == "postgresql":
             query = _postgresql(connection, stack)
             fetch = lambda type_: _typed(  # noqa: E731
@@ -233,12 +262,9 @@ def event_reader(
         if copy is not None:
             new, path = fetch, copy[1]
             fetch = lambda type_: pa.concat_tables([read_kept(path, type_, reads[type_]), new(type_)])  # noqa: E731
-        writer = kept.writer() if kept is not None and columnar and leave else None
-        if writer is not None:
-            stack.callback(writer.discard)  # a no-op once committed
         # Kept columns are at hand at once, as tables read ahead are.
         ahead = copy is not None or bool(columnar and (sqlite_file or backend == "postgresql"))
-        reader = Reader(fetch, at, ahead=ahead, keep=writer)
+        reader = Reader(fetch, at, ahead=ahead, keep=writer, file=file)
         yield reader
         if writer is not None and set(writer.fields) == set(reads):
             hash_ = connection.execute(select(log.c.hash).where(log.c.seq == at)).scalar()

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ._plan import KIND_SLOTS, UNKNOWN_KIND
+from ._tables import whole
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def _numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     column where it has no nulls and one chunk). Arithmetic that may leave that width
     widens first."""
     if isinstance(column, pa.ChunkedArray):
-        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+        column = whole(column)
     if column.null_count:
         column = pc.fill_null(column, -1)
     return np.asarray(column.to_numpy(zero_copy_only=False))
@@ -139,7 +140,7 @@ class Pairs:
         """Column ``name`` for each (subject, meeting), null where the pair has no row: a
         dictionary column over the table's (as :meth:`Index.take` gives)."""
         rows = self.rows_of(_numbers(subjects), _numbers(meetings))
-        values = self.table.column(name).combine_chunks()
+        values = whole(self.table.column(name))
         rows[rows < 0] = len(values)  # the null after the values
         narrow = np.int32 if len(values) < 2**31 - 1 else np.int64
         return pa.DictionaryArray.from_arrays(pa.array(rows.astype(narrow)),

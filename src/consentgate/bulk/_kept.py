@@ -22,6 +22,8 @@ Layout of the folder (by default ``<file>.columns`` beside a SQLite store, see
                                   written last: a folder without it is not a copy
     state-<key>/<table>.arrow     a whole state (:class:`KeptStates`): every state table
     state-<key>/kept.json         {"key", "base", "seq", "hash", "tables"}
+    .staging-*/, .reading-*/      being written: a copy or state, a SQLite reader's
+                                  tables (linked into the copy, see ``_columnar``)
 
 A whole state is kept under a key of the last event read (its ``seq`` and hash), the
 catalog's files (path, size, last change) and the code that worked it out, and is
@@ -55,6 +57,7 @@ import pyarrow.dataset as ds
 from sqlalchemy import Connection, make_url, select
 
 from ..store.schema import log
+from ._tables import whole
 
 _META = "kept.json"
 _PREFIX = "at-"
@@ -123,7 +126,7 @@ class Kept:
         """
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            for stale in self.folder.glob(".staging-*"):
+            for stale in [*self.folder.glob(".staging-*"), *self.folder.glob(".reading-*")]:
                 if time.time() - stale.stat().st_mtime > 86_400:
                     shutil.rmtree(stale, ignore_errors=True)
             return KeptWriter(self, Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder)))
@@ -152,11 +155,19 @@ class KeptWriter:
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._writes: list[Future[None]] = []
 
-    def add(self, type_: str, table: pa.Table) -> None:
+    def add(self, type_: str, table: pa.Table, file: Path | None = None) -> None:
+        """Keep ``table`` of ``type_``: ``file``, where given, is an Arrow file that
+        holds exactly that table, linked rather than written again where it can be."""
         self.fields[type_] = [name for name in table.column_names if name != "seq"]
-        self._writes.append(self._pool.submit(self._write, type_, table))
+        self._writes.append(self._pool.submit(self._write, type_, table, file))
 
-    def _write(self, type_: str, table: pa.Table) -> None:
+    def _write(self, type_: str, table: pa.Table, file: Path | None = None) -> None:
+        if file is not None:
+            try:
+                os.link(file, self.staging / f"{type_}.arrow")
+                return
+            except OSError:
+                pass  # another file system, say: written below
         with pa.OSFile(str(self.staging / f"{type_}.arrow"), "wb") as sink, \
                 pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
@@ -421,5 +432,5 @@ def _one_dictionary_each(table: pa.Table) -> pa.Table:
     dictionary per column)."""
     for index, field in enumerate(table.schema):
         if pa.types.is_dictionary(field.type) and table.column(index).num_chunks > 1:
-            table = table.set_column(index, field, pa.chunked_array([table.column(index).combine_chunks()]))
+            table = table.set_column(index, field, pa.chunked_array([whole(table.column(index))]))
     return table

@@ -14,14 +14,14 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._tables import build, kinds_mask, raw_schema, side_by_side
+from ._tables import build, kinds_mask, raw_schema, side_by_side, whole
 
 _STRS = pa.list_(pa.string())
 
 
 def distinct_texts(texts: pa.ChunkedArray) -> tuple[list[Any], pa.Array]:
     """The distinct texts of a column (as Python strings) and each row's index among them."""
-    encoded = pc.dictionary_encode(texts.combine_chunks())
+    encoded = pc.dictionary_encode(whole(texts))
     return encoded.dictionary.to_pylist(), encoded.indices
 
 
@@ -86,7 +86,7 @@ def acceptances_table(rows: pa.Table, terms: pa.Table) -> pa.Table:
     ranks = pa.array(later_first(terms["effective_at"], terms["seq"]))
     return build("acceptances", {
         "account": rows["account"], "version": rows["version"], "at": rows["at"],
-        "effective": terms["effective_at"].combine_chunks().take(found), "terms_seq": ranks.take(found),
+        "effective": whole(terms["effective_at"]).take(found), "terms_seq": ranks.take(found),
     })
 
 
@@ -114,8 +114,8 @@ def participant_lines(rows: pa.Table) -> pa.Table:
     # The store has been read by now: the columns are hashed on both cores at once (the
     # subjects, of many more distinct ids in no order, take as long as the rest).
     (meetings, notified), subjects = side_by_side(
-        lambda: (pc.dictionary_encode(rows["meeting"].combine_chunks()), json_lists(rows["notified"])),
-        lambda: pc.dictionary_encode(rows["subject"].combine_chunks()))
+        lambda: (pc.dictionary_encode(whole(rows["meeting"])), json_lists(rows["notified"])),
+        lambda: pc.dictionary_encode(whole(rows["subject"])))
     # Rows come in log order; a line's place in its meeting is how many lines of that
     # meeting came before it.
     codes = meetings.indices.to_numpy(zero_copy_only=False)
@@ -157,6 +157,6 @@ def user_groups_table(users: pa.Table) -> pa.Table:
     """Each user's ``groups`` list, de-duplicated, one row per group (``pos``: its place)."""
     groups = json_lists(users["groups"], unique=True)
     return build("user_groups", {
-        "user_id": users["id"].combine_chunks().take(pc.list_parent_indices(groups)),
+        "user_id": whole(users["id"]).take(pc.list_parent_indices(groups)),
         "group_id": pc.list_flatten(groups), "pos": list_positions(groups),
     })

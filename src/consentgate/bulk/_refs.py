@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..model import DATA_KINDS
-from ._tables import SCHEMAS, StateTables, distinct, kind_table, refs, side_by_side, strings
+from ._tables import SCHEMAS, StateTables, distinct, kind_table, refs, side_by_side, strings, whole
 
 
 def extend(table: pa.Table, name: str, ids: pa.Array, all_new: bool = False) -> pa.Table:
@@ -52,7 +52,7 @@ def with_columns(table: pa.Table, name: str, columns: dict[str, Any]) -> pa.Tabl
 def encoded(column: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
     """A string column as one dictionary array (hashed once; already one: as it is)."""
     if pa.types.is_dictionary(column.type):
-        return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        return whole(column)
     hashed = pc.dictionary_encode(column)
     if isinstance(hashed, pa.DictionaryArray):
         return hashed
@@ -75,11 +75,11 @@ def _numbered(*parts: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, list[pa.Arr
     """
     arrays = [(part.dictionary if isinstance(part, pa.DictionaryArray) else part).cast(pa.string())
               for part in parts]
-    first = arrays[0].combine_chunks() if isinstance(arrays[0], pa.ChunkedArray) else arrays[0]
+    first = whole(arrays[0])
     as_first = [index > 0 and isinstance(part, pa.DictionaryArray) and len(array) == len(first)
                 and array.equals(first) for index, (part, array) in enumerate(zip(parts, arrays, strict=True))]
-    hashed = pc.dictionary_encode(strings(*(array for array, same in zip(arrays, as_first, strict=True)
-                                             if not same)).combine_chunks())
+    hashed = pc.dictionary_encode(whole(strings(*(array for array, same in zip(arrays, as_first, strict=True)
+                                             if not same))))
     codes, rows, start = hashed.indices, [], 0
     for part, array, same in zip(parts, arrays, as_first, strict=True):
         if isinstance(part, pa.DictionaryArray):
@@ -92,7 +92,7 @@ def _leads(distinct_ids: pa.Array, first: pa.Array | pa.ChunkedArray) -> bool:
     """Whether ``first``, the first part numbered by ``_numbered``, is the start of its
     distinct ids as it stands: no null and no repeat."""
     return first.null_count == 0 and len(distinct_ids) >= len(first) and distinct_ids.slice(0, len(first)).equals(
-        first.combine_chunks().cast(pa.string()) if isinstance(first, pa.ChunkedArray) else first.cast(pa.string()))
+        whole(first).cast(pa.string()))
 
 
 def _rows_among(keys: pa.Array | pa.ChunkedArray, *columns: pa.DictionaryArray) -> list[pa.Array]:
@@ -121,7 +121,7 @@ def _items(items: pa.Table, keys: dict[str, pa.Array], rows: dict[str, pa.Array]
     """The items with their references, in the compact form (see the module docstring)."""
     kind = _narrow(kind)
     kind_codes = pc.index_in(kind.dictionary, value_set=pa.array(DATA_KINDS)).cast(pa.int32())
-    account, owner, meeting = (pa.DictionaryArray.from_arrays(rows[name], keys[table].combine_chunks())
+    account, owner, meeting = (pa.DictionaryArray.from_arrays(rows[name], whole(keys[table]))
                                for name, table in (("account", "accounts"), ("owner", "people"),
                                                    ("meeting", "meetings")))
     columns = {
@@ -138,8 +138,8 @@ def _lines(participants: pa.Table, keys: dict[str, pa.Array], meeting: pa.Array,
     over the meetings' and people's ids, whose indices are the int32 ``*_ref`` columns
     (millions of lines need no copy of their ids)."""
     columns = {
-        "meeting": pa.DictionaryArray.from_arrays(meeting, keys["meetings"].combine_chunks()),
-        "subject": pa.DictionaryArray.from_arrays(subject, keys["people"].combine_chunks()),
+        "meeting": pa.DictionaryArray.from_arrays(meeting, whole(keys["meetings"])),
+        "subject": pa.DictionaryArray.from_arrays(subject, whole(keys["people"])),
         "meeting_ref": meeting, "subject_ref": subject,
     }
     return pa.table({name: columns[name] if name in columns else participants[name]

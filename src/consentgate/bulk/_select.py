@@ -19,7 +19,7 @@ from ._answer import ConsentIds, InItemOrder, assemble, assemble_allowed, in_ite
 from ._engines import Executor, executor
 from ._gather import Index, Latest, Pairs, indexes, latest_general, per_meeting, relied_on, widen
 from ._plan import Plan, compile_plan
-from ._tables import SCHEMAS, StateTables
+from ._tables import SCHEMAS, StateTables, whole
 
 
 def select(
@@ -153,7 +153,7 @@ def _consents_in_order(consents: pa.Table) -> tuple[pa.Table, ConsentIds]:
     nothing is sorted, and only the ids a selection relies on are ever gathered."""
     seq = consents.column("seq").to_numpy()
     n = len(seq)
-    ids = consents.column("id").combine_chunks()
+    ids = whole(consents.column("id"))
     if n and seq.min() == 0 and seq.max() == n - 1 and bool(np.all(np.bincount(seq, minlength=n) == 1)):
         by_number = np.empty(n, dtype=np.int64)
         by_number[seq] = np.arange(n, dtype=np.int64)  # the row of the consent numbered k

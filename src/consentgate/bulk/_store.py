@@ -35,7 +35,7 @@ from ._raw import (
     users_table,
 )
 from ._refs import encoded, with_references
-from ._tables import StateTables, build, raw_schema, strings
+from ._tables import StateTables, build, raw_schema, strings, whole
 
 
 def state_tables_from_store(
@@ -250,7 +250,7 @@ def _codes_beside(ids: pa.ChunkedArray, columns: list[pa.Array | pa.ChunkedArray
         codes[found["pos"].to_numpy()] = found["row"].to_numpy()
         outside = np.flatnonzero((codes < 0) & pc.is_valid(rest).to_numpy(zero_copy_only=False))
         if len(outside):
-            other = pc.dictionary_encode(rest.take(pa.array(outside)).combine_chunks())
+            other = pc.dictionary_encode(whole(rest.take(pa.array(outside))))
             codes[outside] = len(ids) + other.indices.to_numpy(zero_copy_only=False)
     bounds = np.cumsum([len(column) for column in columns])[:-1]
     return list(np.split(codes, bounds))
@@ -270,7 +270,7 @@ def _merge_items(
         ValueError: the catalog repeats an id, or reuses a service-data item's.
     """
     n_content = content.num_rows
-    links = content["source_list"].combine_chunks()
+    links = whole(content["source_list"])
     content_codes, service_codes, source_codes, erased_codes = _item_codes(content, service, links, erased)
     if catalog is not None and not np.array_equal(content_codes, np.arange(n_content)):
         raise ValueError(f"the catalog {catalog} repeats an id (or has an empty one)")

@@ -179,6 +179,16 @@ def strings(*columns: Any) -> pa.ChunkedArray:
                             pa.string())
 
 
+def whole(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A column as one array: its only chunk as it is (``combine_chunks`` copies even
+    that, hundreds of megabytes for a table read from the store), or its chunks joined."""
+    if not isinstance(column, pa.ChunkedArray):
+        return column
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return column.combine_chunks()
+
+
 def side_by_side(*calls: Callable[[], Any]) -> list[Any]:
     """Each call's result, the calls run at once on threads of their own (the first on
     this one). Arrow's kernels let go of the interpreter's lock, so hashing two large
