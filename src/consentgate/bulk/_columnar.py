@@ -94,14 +94,11 @@ def _statement(connection: Connection, type_: str, fields: tuple[str, ...], afte
 
 
 def _typed(result: pa.Table, schema: pa.Schema) -> pa.Table:
-    """A driver's result with the event type's column names and types."""
-    columns = [as_type(whole(column), field.type) for column, field in zip(result.columns, schema)]
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-def as_type(column: pa.Array, kind: pa.DataType) -> pa.Array:
-    """A column in type ``kind``, as it is where it has that type already."""
-    return column if column.type == kind else column.cast(kind)
+    """A driver's result with the event type's column names and types (a column that
+    has its type already is used as it is)."""
+    columns = [whole(column) for column in result.columns]
+    return pa.Table.from_arrays([column if column.type == field.type else column.cast(field.type)
+                                 for column, field in zip(columns, schema)], schema=schema)
 
 
 def _as_of(table: pa.Table, head: int) -> pa.Table:
@@ -249,8 +246,8 @@ def event_reader(
             queries = [_statement(connection, type_, fields, since, at) for type_, fields in reads.items()]
             schemas = [arrow_schema(type_, fields) for type_, fields in reads.items()]
             results, files = _sqlite(sqlite_file, queries, schemas, stack, writer.kept.folder if writer else None)
-            fetch: Callable[[str], pa.Table] = lambda type_: _typed(  # noqa: E731
-                results(numbers[type_]), arrow_schema(type_, reads[type_]))
+            # The reader gives each table in its schema already.
+            fetch: Callable[[str], pa.Table] = lambda type_: results(numbers[type_])  # noqa: E731
             if copy is None:  # the reader's files are the copy's tables as they stand
                 file = lambda type_: files(numbers[type_])  # noqa: E731
         elif columnar and backend == "postgresql":
