@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from store_reads import assert_same_state, seed_lines, state_of
 
 from consentgate import Store, init_store
-from consentgate.bulk import _store
+from consentgate.bulk import _advance, _store
 from consentgate.store import load_lines
 
 # Where each event type's references point: (field, event type named).
@@ -74,8 +74,9 @@ def not_afresh(*args: Any, **kwargs: Any) -> Any:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds(loadable=True).flatmap(lambda events: st.tuples(
-    st.just(events), st.lists(st.booleans(), min_size=len(events), max_size=len(events)))), questions, policies)
-def test_a_state_brought_forward_over_new_events_selects_as_the_whole_world_decides(drawn, asked, policy):
+    st.just(events), st.lists(st.booleans(), min_size=len(events), max_size=len(events)))), questions, policies,
+    st.booleans())
+def test_a_state_brought_forward_over_new_events_selects_as_the_whole_world_decides(drawn, asked, policy, joined):
     first, then = split(*drawn)
     with tempfile.TemporaryDirectory() as folder:
         store = Store(f"sqlite:///{folder}/store.db")
@@ -87,6 +88,7 @@ def test_a_state_brought_forward_over_new_events_selects_as_the_whole_world_deci
                 load_lines(store, lines(then), "then.jsonl")
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(_store, "_state_tables", not_afresh)
+                patch.setattr(_advance, "_JOINED_FROM", 0 if joined else 10**9)  # ids looked up at once, or not
                 tables = state_of(store, columnar=True, keep=Path(folder) / "kept")
             assert_same_state(tables, state_of(store, columnar=False))
         finally:
@@ -183,9 +185,9 @@ def write_items(items: list[Any], path: Path) -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds(loadable=True).flatmap(lambda events: st.tuples(
     st.just(events), st.lists(st.booleans(), min_size=len(events), max_size=len(events)), st.integers(1, 6))),
-    questions, policies)
+    questions, policies, st.booleans())
 def test_a_state_brought_forward_over_new_catalog_files_and_events_selects_as_the_whole_world_decides(
-        drawn, asked, policy):
+        drawn, asked, policy, joined):
     events, late, cut = drawn
     content = [event for event in events if event.type == "content"]
     stored = [(event, flag) for event, flag in zip(events, late, strict=True) if event.type != "content"
@@ -206,6 +208,7 @@ def test_a_state_brought_forward_over_new_catalog_files_and_events_selects_as_th
                 write_items(content[cut:], catalog / "part-1.parquet")
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(_store, "_state_tables", not_afresh)
+                patch.setattr(_advance, "_JOINED_FROM", 0 if joined else 10**9)  # ids looked up at once, or not
                 tables = state_of(store, catalog=catalog, columnar=True, keep=keep)
             assert_same_state(tables, state_of(store, catalog=catalog, columnar=False))
         finally:
@@ -306,9 +309,35 @@ def test_a_state_brought_forward_selects_the_same_on_spark(spark, sqlite_store, 
 
 @pytest.mark.parametrize("joined_from", [0, 10**9])
 def test_ids_are_found_at_their_first_row_whether_joined_or_looked_up(monkeypatch, joined_from):
-    from consentgate.bulk import _advance
-
     monkeypatch.setattr(_advance, "_JOINED_FROM", joined_from)
     keys = pa.chunked_array([["a", "b", None], ["c", "b", "a"]])
     wanted, found = _advance._first_rows(keys, pa.array(["b", None, "z", "a", "b", "c"]))
     assert wanted.to_pylist() == ["b", "z", "a", "c"] and found.tolist() == [1, -1, 0, 3]
+
+
+def test_ids_looked_up_at_once_are_found_where_a_lookup_of_the_whole_table_finds_them(monkeypatch):
+    """A state brought forward looks up the people (or meetings) every new event names at
+    once; each later lookup goes over the rows added since, and finds what a lookup of
+    the whole table finds."""
+    monkeypatch.setattr(_advance, "_JOINED_FROM", 0)
+    people = _advance.added(pa.table({"id": pa.array([], pa.string())}), "people",
+                            pa.array(["ana", "ben", "cy", "ben"]))[0]
+    gone_over = []  # the number of keys each lookup went over
+    found_in = _advance._found_in
+
+    def counted(keys: Any, wanted: Any) -> Any:
+        gone_over.append(len(keys))
+        return found_in(keys, wanted)
+
+    monkeypatch.setattr(_advance, "_found_in", counted)
+    state = _advance._Growing({"people": people})
+    state.expect("people", pa.array(["cy", "dee", None]), pa.chunked_array([["eve", "ana"]]))
+    asked = [pa.array(["dee", "cy", None]), pa.array(["eve", "dee", "ana"]), pa.array(["fay", "ben"])]
+    rows = [state.rows_of("people", ids).to_pylist() for ids in asked]
+    # The whole table once; "dee" was not there; "eve" is looked for in the row added
+    # since; "fay" was not expected, so the whole table (five rows by then) is gone over.
+    assert gone_over == [3, 1, 5]
+    assert rows == [[3, 2, None], [4, 3, 0], [5, 1]]
+    assert state.tables["people"]["id"].to_pylist() == ["ana", "ben", "cy", "dee", "eve", "fay"]
+    alone = _advance._Growing({"people": people})
+    assert [alone.rows_of("people", ids).to_pylist() for ids in asked] == rows

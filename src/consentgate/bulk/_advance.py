@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -80,7 +81,14 @@ def advanced(
         with event_reader(connection, {type_: reads[type_] for type_ in reads if type_ in wanted}, True, head, keep,
                           leave=many) as read:
             events = {type_: read(type_) for type_ in reads if type_ in wanted}
+    files = [entry[0] for entry in (base.catalog or ())] if base is not None else []
+    content = read_catalog(catalog, files[earlier.catalog_files:]) \
+        if catalog is not None and earlier.catalog_files < len(files) else None
+    # The tables of millions of rows take the new events alone.
+    new: dict[str, pa.Table] = {type_: _since(events[type_], seq)
+                                for type_ in ("meeting", "consent", "participant", "delete") if type_ in logged}
     state = _Growing(tables)
+    _expect(state, logged, events, new, content)
     if "account" in logged:
         state.describe("accounts", accounts_table(events["account"]))
     if "group" in logged:
@@ -88,9 +96,8 @@ def advanced(
         state.describe("groups", groups)
         state.rows_of("accounts", groups["account"])
     if "meeting" in logged:
-        meetings = _since(events["meeting"], seq)  # the table is millions of rows: the new events
-        state.describe("meetings", meetings_table(meetings))
-        state.rows_of("accounts", meetings["account"])
+        state.describe("meetings", meetings_table(new["meeting"]))
+        state.rows_of("accounts", new["meeting"]["account"])
     if "user" in logged:
         _users(state, events["user"])
     if "setting" in logged:
@@ -102,16 +109,37 @@ def advanced(
         state.set("acceptances", with_columns(acceptances, "acceptances", {
             "account_ref": state.rows_of("accounts", acceptances["account"])}))
     if "consent" in logged:
-        _consents(state, _since(events["consent"], seq))
+        _consents(state, new["consent"])
     if "participant" in logged:
-        _lines(state, _since(events["participant"], seq))
+        _lines(state, new["participant"])
     if "delete" in logged:
-        _erasures(state, _since(events["delete"], seq))
-    files = [entry[0] for entry in (base.catalog or ())] if base is not None else []
-    if catalog is not None and earlier.catalog_files < len(files) and not _catalog_items(
-            state, catalog, files[:earlier.catalog_files], files[earlier.catalog_files:]):
+        _erasures(state, new["delete"])
+    if content is not None and not _catalog_items(state, files[:earlier.catalog_files], content):
         return None
     return StateTables(**state.tables), state.changed
+
+
+def _expect(state: _Growing, logged: set[str], events: Mapping[str, pa.Table], new: Mapping[str, pa.Table],
+            content: pa.Table | None) -> None:
+    """The people and meetings that the new events and catalog files name, looked up at
+    once: each is named by several kinds of them."""
+    named: dict[str, list[pa.ChunkedArray]] = {"people": [], "meetings": []}
+    if "user" in logged:
+        named["people"].append(events["user"]["id"])
+    if "setting" in logged:
+        named["people"].append(events["setting"]["target"])
+    if "meeting" in logged:
+        named["meetings"].append(new["meeting"]["id"])
+    for type_ in ("consent", "participant"):
+        if type_ in logged:
+            named["people"].append(new[type_]["subject"])
+            named["meetings"].append(new[type_]["meeting"])
+    if content is not None:
+        named["people"].append(content["owner"])
+        named["meetings"].append(content["meeting"])
+    for name, ids in named.items():
+        if ids:
+            state.expect(name, *ids)
 
 
 def _logged_since(connection: Connection, type_: str, seq: int, head: int) -> bool:
@@ -131,6 +159,16 @@ class _Growing:
     def __init__(self, tables: Mapping[str, pa.Table]) -> None:
         self.tables = dict(tables)
         self.changed: set[str] = set()
+        self._known: dict[str, _Known] = {}
+
+    def expect(self, name: str, *ids: pa.Array | pa.ChunkedArray) -> None:
+        """Look ``ids`` up at once among the rows of the table ``name`` (ids the new
+        events name, several times over), so that ``rows_of`` finds them without going
+        over the table's millions of ids each time."""
+        keys = self.tables[name]["id"]
+        if len(keys) >= _JOINED_FROM:
+            wanted, found = _first_rows(keys, whole(strings(*ids)))
+            self._known[name] = _Known(wanted, found, len(keys))
 
     def set(self, name: str, table: pa.Table) -> None:
         self.tables[name] = table
@@ -139,7 +177,7 @@ class _Growing:
     def rows_of(self, name: str, ids: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Each of ``ids``'s row in the table ``name`` (people, meetings, accounts or
         groups; null for null), the ids it lacks added after its rows."""
-        grown, rows = added(self.tables[name], name, ids)
+        grown, rows = added(self.tables[name], name, ids, self._known.get(name))
         if grown.num_rows != self.tables[name].num_rows:
             self.set(name, grown)
         return rows
@@ -166,11 +204,12 @@ class _Growing:
             for column in SCHEMAS[name].names}, schema=SCHEMAS[name]))
 
 
-def added(table: pa.Table, name: str, ids: pa.Array | pa.ChunkedArray) -> tuple[pa.Table, pa.Array]:
+def added(table: pa.Table, name: str, ids: pa.Array | pa.ChunkedArray,
+          known: _Known | None = None) -> tuple[pa.Table, pa.Array]:
     """``table`` (of distinct ids, or each id's first row counting) with a row for each of
     ``ids`` it lacks, after its own rows, and each of ``ids``'s row (int64, null for null)."""
     ids = whole(ids)
-    wanted, found = _first_rows(table["id"], ids)
+    wanted, found = _first_rows(table["id"], ids, known)
     missing = np.flatnonzero(found < 0)
     if len(missing):
         table = extend(table, name, wanted.take(pa.array(missing)), all_new=True)
@@ -178,16 +217,44 @@ def added(table: pa.Table, name: str, ids: pa.Array | pa.ChunkedArray) -> tuple[
     return table, pa.array(found).take(pc.index_in(ids, value_set=wanted))
 
 
-def _first_rows(keys: pa.ChunkedArray, ids: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """The distinct non-null ``ids`` and each one's first row among ``keys`` (-1: none).
+class _Known(NamedTuple):
+    """Ids looked up among a table's first ``rows`` ids, and each one's first row there
+    (-1: none)."""
 
-    Only the few ``ids`` are hashed; the millions of ``keys`` are looked up among them,
+    ids: pa.Array
+    found: np.ndarray
+    rows: int
+
+
+def _first_rows(keys: pa.ChunkedArray, ids: pa.Array, known: _Known | None = None) -> tuple[pa.Array, np.ndarray]:
+    """The distinct non-null ``ids`` and each one's first row among ``keys`` (-1: none).
+    Where ``known`` holds every one of them, only the keys after its rows are gone over."""
+    wanted = pc.unique(pc.drop_null(ids)) if len(ids) else pa.array([], pa.string())
+    if not len(wanted):
+        return wanted, np.full(0, -1, dtype=np.int64)
+    if known is not None and len(wanted) <= len(known.ids):
+        # The known ids are looked up among the wanted, which are fewer, so that only
+        # these are hashed.
+        at = pc.index_in(known.ids, value_set=wanted.cast(pa.string()))
+        hit = pc.is_valid(at).to_numpy(zero_copy_only=False)
+        if hit.sum() == len(wanted):  # every wanted id is known (both are distinct)
+            found = np.empty(len(wanted), dtype=np.int64)
+            found[pc.filter(at, pa.array(hit)).to_numpy()] = known.found[hit]
+            later = np.flatnonzero(found < 0)
+            if len(later) and len(keys) > known.rows:
+                rows = _found_in(keys.slice(known.rows), wanted.take(pa.array(later)))
+                found[later] = np.where(rows >= 0, rows + known.rows, -1)
+            return wanted, found
+    return wanted, _found_in(keys, wanted)
+
+
+def _found_in(keys: pa.ChunkedArray, wanted: pa.Array) -> np.ndarray:
+    """Each of the distinct ``wanted`` ids' first row among ``keys`` (-1: none).
+
+    Only the few ``wanted`` are hashed; the millions of ``keys`` are looked up among them,
     by DuckDB on every core where they are many (an item's ids, say).
     """
-    wanted = pc.unique(pc.drop_null(ids)) if len(ids) else pa.array([], pa.string())
     found = np.full(len(wanted), -1, dtype=np.int64)
-    if not len(wanted):
-        return wanted, found
     if len(keys) >= _JOINED_FROM:
         import duckdb
 
@@ -196,11 +263,11 @@ def _first_rows(keys: pa.ChunkedArray, ids: pa.Array) -> tuple[pa.Array, np.ndar
             connection.register("wanted", pa.table({"id": strings(wanted), "pos": np.arange(len(wanted))}))
             hits = connection.sql(_FIRST_ROWS).to_arrow_table()
         found[hits["pos"].to_numpy()] = hits["row"].to_numpy()
-        return wanted, found
+        return found
     hits = pc.index_in(keys, value_set=wanted)
     valid = pc.is_valid(hits).to_numpy(zero_copy_only=False)
     found[pc.filter(hits, pa.array(valid)).to_numpy()[::-1]] = np.flatnonzero(valid)[::-1]  # the first wins
-    return wanted, found
+    return found
 
 
 def _users(state: _Growing, rows: pa.Table) -> None:
@@ -334,14 +401,13 @@ def _erasures(state: _Growing, rows: pa.Table) -> None:
     state.set("items", items.set_column(index, "erased", pa.array(erased, pa.int64(), mask=erased == never)))
 
 
-def _catalog_items(state: _Growing, catalog: str | Path, kept: list[str], new: list[str]) -> bool:
-    """The items of a catalog's ``new`` files after those of its ``kept`` ones (and
+def _catalog_items(state: _Growing, kept: list[str], content: pa.Table) -> bool:
+    """The items of a catalog's new files (``content``) after those of its ``kept`` ones (and
     before the store's service data, whose rows move up), their sources found, and
     sources and erasures that named them before found too. False where the state is to
     be worked out afresh: a new id repeats, is empty or is already an item's (reading
     it whole says which).
     """
-    content = read_catalog(catalog, new)
     ids = whole(content["item_id"])
     if not len(ids):
         return True
