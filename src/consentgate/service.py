@@ -39,9 +39,11 @@ def load_events(
     stream: BinaryIO,
     source: str,
     progress: Callable[[int], None] | None = None,
+    catalog: str | Path | None = None,
 ) -> LoadResult:
-    """Import a JSON Lines stream of events, all or nothing (see :func:`store.load_lines`)."""
-    return load_lines(store, stream, source, progress)
+    """Import a JSON Lines stream of events, all or nothing (see :func:`store.load_lines`);
+    an erasure may name an item of ``catalog``, a Parquet content catalog outside the store."""
+    return load_lines(store, stream, source, progress, catalog)
 
 
 def verify_log(store: Store, workers: int | None = None) -> VerifyReport:

@@ -190,8 +190,11 @@ def test_a_state_brought_forward_over_new_catalog_files_and_events_selects_as_th
         drawn, asked, policy, joined):
     events, late, cut = drawn
     content = [event for event in events if event.type == "content"]
-    stored = [(event, flag) for event, flag in zip(events, late, strict=True) if event.type != "content"
-              and not (event.type == "delete" and event.item in {item.id for item in content})]
+    # Erasures of the catalog's items are loaded with the catalog: those of the new
+    # file's items once it is there.
+    added = {item.id for item in content[cut:]}
+    stored = [(event, flag or (event.type == "delete" and event.item in added))
+              for event, flag in zip(events, late, strict=True) if event.type != "content"]
     first, then = split([event for event, _ in stored], [flag for _, flag in stored])
     with tempfile.TemporaryDirectory() as folder:
         catalog, keep = Path(folder) / "catalog", Path(folder) / "kept"
@@ -200,12 +203,12 @@ def test_a_state_brought_forward_over_new_catalog_files_and_events_selects_as_th
         store = Store(f"sqlite:///{folder}/store.db")
         try:
             init_store(store)
-            load_lines(store, lines(first), "first.jsonl")
+            load_lines(store, lines(first), "first.jsonl", catalog=catalog)
             state_of(store, catalog=catalog, columnar=True, keep=keep)
-            if then:
-                load_lines(store, lines(then), "then.jsonl")
             if content[cut:]:
                 write_items(content[cut:], catalog / "part-1.parquet")
+            if then:
+                load_lines(store, lines(then), "then.jsonl", catalog=catalog)
             with pytest.MonkeyPatch.context() as patch:
                 patch.setattr(_store, "_state_tables", not_afresh)
                 patch.setattr(_advance, "_JOINED_FROM", 0 if joined else 10**9)  # ids looked up at once, or not

@@ -19,7 +19,7 @@ Where each rule lives:
 """
 
 from ._answer import RESULT_SCHEMA
-from ._catalog import catalog_file_batches, catalog_files
+from ._catalog import catalog_file_batches, catalog_files, catalog_ids_among
 from ._engines import ENGINES, spark_session
 from ._from_world import state_tables_from_world
 from ._kept import kept_folder, kept_written
@@ -35,6 +35,7 @@ __all__ = [
     "StateTables",
     "catalog_file_batches",
     "catalog_files",
+    "catalog_ids_among",
     "kept_folder",
     "kept_written",
     "select",

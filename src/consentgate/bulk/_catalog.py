@@ -168,6 +168,28 @@ def read_catalog(path: str | Path, files: Sequence[str] | None = None) -> pa.Tab
     )
 
 
+def catalog_ids_among(path: str | Path, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` are the ids of items of the catalog at ``path`` (its ``id`` column
+    alone is read, filtered as it is read).
+
+    Raises:
+        ValueError: the path holds no Parquet data or no ``id`` column of strings.
+    """
+    try:
+        dataset = ds.dataset(str(path), format="parquet")
+        if not dataset.files:
+            raise ValueError(f"the catalog {path} holds no Parquet files")
+        if "id" not in dataset.schema.names:
+            raise ValueError(f"the catalog {path} lacks column(s) id")
+        kind = dataset.schema.field("id").type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            raise ValueError(f"catalog column id must be {pa.string()}, not {kind}")
+        found = dataset.to_table(columns=["id"], filter=pc.field("id").isin(pa.array(sorted(ids), kind)))
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ValueError(f"cannot read the catalog {path}: {exc}") from None
+    return set(found["id"].to_pylist())
+
+
 def catalog_files(path: str | Path, rows: np.ndarray) -> pa.Table:
     """``uri`` and ``sha256`` of the catalog's rows ``rows`` (ascending), in that order.
 

@@ -87,13 +87,17 @@ def init() -> None:
 @app.command()
 def load(
     file: Annotated[str, typer.Argument(help="JSON Lines of events; - reads standard input.")],
+    catalog: Annotated[
+        Path | None, typer.Option("--catalog", help="Parquet content catalog outside the store, whose items "
+                                  "erasures (delete) may name.")
+    ] = None,
 ) -> None:
     """Import events, all or nothing; print what was stored per type."""
     from .. import service
     from ._progress import reading
 
     with reading(file) as (stream, progress):
-        result = service.load_events(_store(), stream, "<stdin>" if file == "-" else file, progress)
+        result = service.load_events(_store(), stream, "<stdin>" if file == "-" else file, progress, catalog)
     per_type = ", ".join(f"{type_} {count}" for type_, count in sorted(result.stored.items()))
     _echo(f"loaded {result.total} new event(s) from {file}" + (f": {per_type}" if per_type else ""))
     if result.unchanged:

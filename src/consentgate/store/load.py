@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -50,6 +51,9 @@ REFERENCES: dict[str, tuple[tuple[str, tuple[str, ...], bool], ...]] = {
     "service_data": (("account", ("account",), False),),
     "delete": (("item", ("content", "service_data"), False),),
 }
+# (event type, field) of the references that may name an item of a catalog outside the
+# store: an erasure's item. (Content in the store derives from content in the store.)
+_CATALOG_REFERENCES = frozenset({("delete", "item")})
 _SETTING_TARGETS: dict[str, tuple[str, ...]] = {"account": ("account",), "group": ("group",)}
 _TYPE_NAMES = ", ".join(EVENT_CLASSES)
 _SAFE_INT = 2**53 - 1
@@ -72,9 +76,14 @@ class LoadResult:
 @dataclass
 class _Reference:
     line: int
+    type_: str  # of the event that holds it
     field: str
     targets: tuple[str, ...]
     value: str
+
+    @property
+    def may_be_in_catalog(self) -> bool:
+        return (self.type_, self.field) in _CATALOG_REFERENCES
 
 
 def _where(source: str, line: int, field_name: str | None = None) -> str:
@@ -264,9 +273,10 @@ class _Preparer:
 
 
 class _Loader:
-    def __init__(self, connection: Connection, source: str) -> None:
+    def __init__(self, connection: Connection, source: str, catalog: str | Path | None = None) -> None:
         self.connection = connection
         self.source = source
+        self.catalog = catalog
         self.result = LoadResult()
         self.seq, self.hash = read_head(connection)
         self.known: dict[tuple[str, ...], set[str]] = {}
@@ -331,7 +341,7 @@ class _Loader:
             rows_by_table.setdefault(spec.type, []).append((self.seq, digest, *values))
             log_rows.append((self.seq, spec.type, key, digest, self.hash))
             self.result.stored[type_] += 1
-            self.pending.extend(_Reference(number, *reference) for reference in references)
+            self.pending.extend(_Reference(number, type_, *reference) for reference in references)
         for type_, rows in rows_by_table.items():
             insert_rows(self.connection, EVENT_SPECS[type_].table, rows)
         if log_rows:
@@ -366,13 +376,31 @@ class _Loader:
         self.known.clear()
         self.pending, self.deferred = self.deferred, []
         self._check_references()
+        if self.deferred and self.catalog is not None:
+            self.deferred = _outside_catalog(self.deferred, self.catalog)
         if self.deferred:
             bad = min(self.deferred, key=lambda reference: reference.line)
             what = " or ".join(bad.targets)
-            raise InvalidInput(
-                f"{_where(self.source, bad.line, bad.field)}: {what} {bad.value!r} does not exist "
-                "(not in the store, nor anywhere in this file)"
-            )
+            where = "in the store, nor anywhere in this file"
+            if self.catalog is not None and bad.may_be_in_catalog:
+                where += f", nor in the catalog {self.catalog}"
+            raise InvalidInput(f"{_where(self.source, bad.line, bad.field)}: {what} {bad.value!r} does not exist "
+                               f"(not {where})")
+
+
+def _outside_catalog(references: list[_Reference], catalog: str | Path) -> list[_Reference]:
+    """``references`` less the erasures of items of ``catalog`` (items kept outside the
+    store, judged by ``dataset build --catalog``)."""
+    from ..bulk import catalog_ids_among
+
+    asked = {reference.value for reference in references if reference.may_be_in_catalog}
+    if not asked:
+        return references
+    try:
+        found = catalog_ids_among(catalog, sorted(asked))
+    except ValueError as exc:
+        raise InvalidInput(f"--catalog {catalog}: {exc}") from None
+    return [reference for reference in references if not reference.may_be_in_catalog or reference.value not in found]
 
 
 def load_lines(
@@ -380,6 +408,7 @@ def load_lines(
     lines: Iterable[bytes],
     source: str,
     progress: Callable[[int], None] | None = None,
+    catalog: str | Path | None = None,
 ) -> LoadResult:
     """Import JSON Lines of events into ``store`` as one transaction.
 
@@ -388,17 +417,21 @@ def load_lines(
         lines: the file's lines, as bytes.
         source: the file's name, for error messages.
         progress: called with the byte length of each line read.
+        catalog: a Parquet content catalog kept outside the store (as ``dataset build
+            --catalog`` reads it): an erasure (``delete``) may name one of its items.
 
     Raises:
         InvalidInput: naming the line, the field and what was expected; nothing is stored.
     """
     store.require_ready()
+    if catalog is not None and not Path(catalog).exists():
+        raise InvalidInput(f"--catalog {catalog}: no such file or folder")
     with store.write() as connection:
         if not store.is_sqlite:
             # A load can add millions of rows in one transaction, while the planner's
             # statistics still describe the tables before it: without this it would
             # choose sequential scans for the per-batch id lookups, quadratic in all.
             connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        result = _Loader(connection, source).run(lines, progress)
+        result = _Loader(connection, source, catalog).run(lines, progress)
     store.checkpoint()
     return result
