@@ -331,6 +331,36 @@ def test_consents_logged_after_a_kept_state_update_it_without_working_the_rest_o
     assert (first / "consents.arrow").stat().st_ino != (second / "consents.arrow").stat().st_ino
 
 
+def test_builds_that_go_back_and_forth_between_catalogs_each_find_their_own_state(sqlite_store, examples, tmp_path,
+                                                                                    monkeypatch):
+    from consentgate.bulk import _kept, _store
+
+    keep = tmp_path / "kept"
+    catalogs = [tmp_path / f"catalog-{n}.parquet" for n in range(6)]
+    for n, catalog in enumerate(catalogs):
+        write_catalog(catalog, f"u-{n}")
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    state_of(sqlite_store, catalog=catalogs[0], columnar=True, keep=keep)
+    state_of(sqlite_store, catalog=catalogs[1], columnar=True, keep=keep)
+    # A new event, and the second catalog's state brought forward: the first's is kept.
+    load_lines(sqlite_store, [consent(id="c-ana-2", subject="ana", status="withdrawn")], "withdrawal.jsonl")
+    state_of(sqlite_store, catalog=catalogs[1], columnar=True, keep=keep)
+    assert len(states(keep)) == 3
+    with monkeypatch.context() as patch:
+        patch.setattr(_store, "_state_tables", lambda *args, **kwargs: pytest.fail("worked out again"))
+        forward = state_of(sqlite_store, catalog=catalogs[0], columnar=True, keep=keep)
+    assert_same_tables(forward, state_of(sqlite_store, catalog=catalogs[0], columnar=False))
+    # Other catalogs' states: no more than four states are kept in all.
+    for catalog in catalogs[2:]:
+        state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
+    kept_sources = [json.loads((path / "kept.json").read_text())["catalog"][0][0] for path in states(keep)]
+    assert sorted(kept_sources) == sorted(str(catalog.resolve()) for catalog in catalogs[-4:])
+    # A state of other code is never used again, so it goes at once.
+    monkeypatch.setattr(_kept, "_code_digest", lambda: "other code")
+    state_of(sqlite_store, columnar=True, keep=keep)
+    assert len(states(keep)) == 1
+
+
 def test_new_ids_are_added_after_a_table_and_a_repeated_id_refers_to_its_first_row():
     from consentgate.bulk._advance import added
     from consentgate.bulk._tables import SCHEMAS

@@ -233,7 +233,10 @@ def _holds(path: Path, fields: Mapping[str, Any]) -> bool:
 _STATE_CODE = (
     "_store.py", "_raw.py", "_advance.py", "_refs.py", "_catalog.py", "_tables.py", "_columnar.py", "_kept.py",
 )
+# The states kept: the most recently used few, and besides them the most recently used
+# of each other source (a catalog, or the store's own content), up to a few more.
 _STATES_KEPT = 2
+_SOURCES_KEPT = 4
 
 
 @cache
@@ -422,9 +425,33 @@ class KeptStates:
         except (OSError, pa.ArrowException):
             shutil.rmtree(staging, ignore_errors=True)
             return
-        states = sorted(self.folder.glob("state-*"), key=lambda path: path.stat().st_mtime, reverse=True)
-        for old in states[_STATES_KEPT:]:
+        for old in _evicted(sorted(self.folder.glob("state-*"), key=lambda path: path.stat().st_mtime,
+                                   reverse=True)):
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _evicted(states: list[Path]) -> list[Path]:
+    """The ``states`` (the most recently used first) that are not kept: those of other
+    code, which this code never uses; after the ``_STATES_KEPT`` most recently used,
+    each but the most recently used of a source no state kept is over; and any beyond
+    ``_SOURCES_KEPT`` in all.
+
+    So builds that go back and forth between catalogs (or a catalog and the store's own
+    content) each find their own state, brought forward as events are logged."""
+    kept: list[Path] = []
+    sources: set[str | None] = set()
+    evicted = []
+    for path in states:
+        meta = _meta(path)
+        catalog = meta.get("catalog")
+        source = str(catalog[0][0]) if catalog else None  # a catalog grows by files after its first
+        if meta.get("code") == _code_digest() and (
+                len(kept) < _STATES_KEPT or (source not in sources and len(kept) < _SOURCES_KEPT)):
+            kept.append(path)
+            sources.add(source)
+        else:
+            evicted.append(path)
+    return evicted
 
 
 def _one_dictionary_each(table: pa.Table) -> pa.Table:
