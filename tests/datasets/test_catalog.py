@@ -101,3 +101,29 @@ def test_a_catalog_given_to_load_is_checked_and_named(cli, examples, tmp_path):
     _refused(cli("load", "-", "--catalog", str(catalog), input=derived), "<stdin>, line 1", "derived_from",
              "'cat-1' does not exist", "nor anywhere in this file)")
     assert cli("audit", "head", check=True).stdout == head
+
+
+def test_loaders_judge_a_catalog_datasets_items_as_its_build_did(cli, store_url, examples, tmp_path):
+    from consentgate import Decider
+    from consentgate.datasets.loaders import EligibleItems, to_hf_dataset
+
+    cli("load", str(examples / "seed-story.jsonl"), check=True)
+    catalog = _catalog(tmp_path / "catalog.parquet")
+    cli("dataset", "build", "cat", "--purpose", "ai.training", "--kinds", "chat", "--at", "2023-09-02T00:00:00Z",
+        "--out", str(tmp_path / "ds"), "--catalog", str(catalog), check=True)
+    decider = Decider(store_url)
+    try:
+        # The view holds none of the catalog's items: they are judged over the catalog.
+        items = EligibleItems(tmp_path / "ds", decider)
+        assert [row["item_id"] for row in items] == ["cat-1"] and items.skipped == 0
+        assert to_hf_dataset(tmp_path / "ds", decider)["item_id"] == ["cat-1"]
+        cli("load", "-", "--catalog", str(catalog), input=ERASE_CAT_1, check=True)
+        assert list(items) == [] and items.skipped == 1
+        assert dict(items.skipped_reasons) == {"item.deleted": 1}
+        assert to_hf_dataset(tmp_path / "ds", decider).num_rows == 0
+        assert to_hf_dataset(tmp_path / "ds").num_rows == 1
+        # An item the catalog lists no more is unknown.
+        pq.write_table(pq.read_table(catalog).slice(1), catalog)
+        assert list(items) == [] and dict(items.skipped_reasons) == {"item.unknown": 1}
+    finally:
+        decider.store.dispose()

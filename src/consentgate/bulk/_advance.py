@@ -4,10 +4,11 @@ Event tables only grow (see ``_columnar``), so the state as of a later log entry
 kept one and what the new events add. The tables of millions of rows take the new rows
 alone: participant lines and erasures are appended (an erasure marked on its item), and
 the people, meetings, accounts and groups the new events name are added after the kept
-ones, so every reference the kept state holds stays what it was. The small tables
-(users and their groups, settings, terms and acceptances, consents) are worked out again
-from their kept columns and the new events, their references looked up among the grown
-tables.
+ones, so every reference the kept state holds stays what it was. The millions of kept
+people and meetings are gone over once for all the ids that the new events and catalog
+files name. The small tables (users and their groups, settings, terms and acceptances,
+consents) are worked out again from their kept columns and the new events, their
+references looked up among the grown tables.
 
 A catalog's new files (after its kept ones, which are unchanged) add their items after
 the kept catalog's, before the store's service data: a catalog's rows are its files'

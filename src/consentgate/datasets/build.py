@@ -49,6 +49,43 @@ def read_state(store: Store, connection: Any, catalog: str | Path | None, head: 
         raise InvalidInput(f"--catalog {catalog}: {str(exc).splitlines()[0]}") from None
 
 
+def judged_in_catalog(
+    store: Store, catalog: str | Path, purpose: str, kinds: list[str] | None, items: pa.Array | pa.ChunkedArray,
+    at: datetime, policy: Policy,
+) -> tuple[np.ndarray, dict[int, list[str]]]:
+    """Whether each of ``items`` (distinct ids of items of ``catalog``, a content catalog
+    outside the store) is allowed for ``purpose`` as of ``at``, and the reason codes of
+    those denied, by their place in ``items`` (``item.unknown`` where the catalog lists
+    the item no more, or not yet).
+
+    The store's in-memory view does not hold a catalog's items, so they are judged as a
+    build over the catalog judges them: with the compiled rules, over the store's state
+    and the catalog (a state kept by the build before is used, see docs/operations.md).
+    """
+    from ..bulk import select
+
+    with store.read() as connection:
+        tables = read_state(store, connection, catalog)
+    selection = select(tables, purpose, at, policy, kinds)
+    del tables
+    # The listed items are looked up among the asked ones, which are fewer: only those
+    # are hashed.
+    found = pc.index_in(selection["item_id"], value_set=items)
+    listed = pc.is_valid(found).to_numpy(zero_copy_only=False)
+    at_rows = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    places = at_rows[listed]
+    judged = selection["allowed"].to_numpy(zero_copy_only=False)
+    allowed = np.zeros(len(items), dtype=bool)
+    allowed[places] = judged[listed]
+    unknown = np.ones(len(items), dtype=bool)
+    unknown[places] = False
+    reasons = {int(place): ["item.unknown"] for place in np.flatnonzero(unknown)}
+    denied = listed & ~judged
+    codes = selection["reasons"].filter(pa.array(denied)).to_pylist()
+    reasons.update(zip(at_rows[denied].tolist(), codes, strict=True))
+    return allowed, reasons
+
+
 def allowed_rows(selection: pa.Table, items: pa.Table, catalog: str | Path | None) -> pa.Table:
     """A selection's allowed rows, with ``uri`` and ``sha256`` read from the catalog.
 

@@ -78,14 +78,11 @@ def _denied_in_catalog(
 ) -> set[str]:
     # Items of an outside catalog are not in the store: judge them with the compiled
     # rules over the same catalog, as the build did.
-    from ..bulk import select as bulk_select
-    from .build import read_state
+    from .build import judged_in_catalog
 
-    with store.read() as connection:
-        tables = read_state(store, connection, record.doc["catalog"])
-    selection = bulk_select(tables, record.purpose, at, policy, record.doc.get("kinds"))
-    allowed = set(selection.filter(selection["allowed"])["item_id"].to_pylist())
-    return {item for item in items if item not in allowed}
+    allowed, _ = judged_in_catalog(store, record.doc["catalog"], record.purpose, record.doc.get("kinds"),
+                                   _strings(items), at, policy)
+    return {item for item, ok in zip(items, allowed.tolist(), strict=True) if not ok}
 
 
 Group = tuple[str, str | None, str | None]

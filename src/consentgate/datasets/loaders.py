@@ -5,6 +5,10 @@
 - :class:`EligibleItems` — a PyTorch-style iterable of manifest rows that re-checks every
   item against an in-memory view kept current from the store, and skips (and counts) the
   ones no longer eligible. Wrap it in ``torch.utils.data.IterableDataset`` where needed.
+
+The items of a dataset built over a catalog outside the store are not in the view: they
+are judged as the build judged them, with the compiled rules over the catalog and the
+store the decider reads (one selection per pass).
 """
 
 from __future__ import annotations
@@ -32,16 +36,31 @@ def describe(folder: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text())  # type: ignore[no-any-return]
 
 
-def _still_eligible(table: pa.Table, decider: Decider, purpose: str, at: datetime) -> tuple[pa.Table, Counter[str]]:
-    items = table["item_id"].to_pylist()
-    reasons: Counter[str] = Counter()
-    keep = []
-    for start in range(0, len(items), _CHUNK):
-        chunk = items[start : start + _CHUNK]
-        for decision in decider.decide_many([(item, purpose, at) for item in chunk]):
-            keep.append(decision.allowed)
-            reasons.update(reason.code for reason in decision.reasons)
-    return table.filter(pa.array(keep, pa.bool_())), reasons
+def _judged(table: pa.Table, decider: Decider, doc: dict[str, Any], at: datetime) -> Iterator[tuple[bool, list[str]]]:
+    """Whether each row's item is still eligible for the dataset's purpose as of ``at``,
+    and the reason codes of those that are not, in the order of ``table``'s rows.
+
+    A dataset built over a catalog outside the store (``catalog`` in its description)
+    has items the in-memory view does not hold: they are judged as that build judged
+    them, with the compiled rules over the catalog and the store decider reads.
+    """
+    purpose = doc["purpose"]
+    if doc.get("catalog"):
+        from .build import judged_in_catalog
+
+        allowed, reasons = judged_in_catalog(decider.store, doc["catalog"], purpose, doc.get("kinds"),
+                                             table["item_id"], at, decider.policy)
+        for place, ok in enumerate(allowed.tolist()):
+            yield ok, [] if ok else reasons[place]
+        return
+    for batch in table.select(["item_id"]).to_batches(max_chunksize=_CHUNK):
+        for decision in decider.decide_many([(item, purpose, at) for item in batch.column(0).to_pylist()]):
+            yield decision.allowed, [reason.code for reason in decision.reasons]
+
+
+def _still_eligible(table: pa.Table, decider: Decider, doc: dict[str, Any], at: datetime) -> pa.Table:
+    keep = [allowed for allowed, _ in _judged(table, decider, doc, at)]
+    return table.filter(pa.array(keep, pa.bool_()))
 
 
 def to_hf_dataset(folder: str | Path, decider: Decider | None = None, at: datetime | None = None) -> Any:
@@ -54,8 +73,7 @@ def to_hf_dataset(folder: str | Path, decider: Decider | None = None, at: dateti
 
     table = manifest.read_manifest(folder)
     if decider is not None:
-        purpose = describe(folder)["purpose"]
-        table, _ = _still_eligible(table, decider, purpose, at or datetime.now(UTC))
+        table = _still_eligible(table, decider, describe(folder), at or datetime.now(UTC))
     return datasets.Dataset(datasets.table.InMemoryTable(table))
 
 
@@ -77,7 +95,8 @@ class EligibleItems:
     def __init__(self, folder: str | Path, decider: Decider) -> None:
         self.folder = Path(folder)
         self.decider = decider
-        self.purpose: str = describe(folder)["purpose"]
+        self.description = describe(folder)
+        self.purpose: str = self.description["purpose"]
         self.table = manifest.read_manifest(folder)
         self.skipped = 0
         self.skipped_reasons: Counter[str] = Counter()
@@ -90,15 +109,14 @@ class EligibleItems:
         self.decider.refresh()
         at = datetime.now(UTC)
         self.skipped, self.skipped_reasons = 0, Counter()
+        judged = _judged(self.table, self.decider, self.description, at)
         for batch in self.table.to_batches(max_chunksize=_CHUNK):
-            rows = batch.to_pylist()
-            decisions = self.decider.decide_many([(row["item_id"], self.purpose, at) for row in rows])
-            for row, decision in zip(rows, decisions):
-                if decision.allowed:
+            for row, (allowed, reasons) in zip(batch.to_pylist(), judged):
+                if allowed:
                     yield row
                 else:
                     self.skipped += 1
-                    self.skipped_reasons.update(reason.code for reason in decision.reasons)
+                    self.skipped_reasons.update(reasons)
 
 
 __all__ = ["EligibleItems", "describe", "to_hf_dataset"]
