@@ -356,3 +356,19 @@ def test_a_catalogs_kinds_and_accounts_are_read_as_dictionaries(sqlite_store, ex
         assert dict(zip(items["item_id"].to_pylist(), items[name].to_pylist())) == \
             dict(zip(from_store["item_id"].to_pylist(), from_store[name].to_pylist()))
     assert {"telemetry"} & set(items["kind"].to_pylist())  # a service-data kind joined the dictionary
+
+
+@pytest.mark.parametrize("offset", [0, 1, 3])
+@pytest.mark.parametrize("given_parents", [False, True])
+def test_list_positions_count_each_element_within_its_own_list(offset, given_parents):
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from consentgate.bulk._raw import list_positions
+
+    lists = [["a", "b"], [], None, ["c"], ["d", "e", "f"], [], ["g", "h"]]
+    links = pa.array(lists, pa.list_(pa.string())).slice(offset)
+    parents = pc.list_parent_indices(links).to_numpy() if given_parents else None
+    expected = [place for values in lists[offset:] for place in range(len(values or []))]
+    assert list_positions(links, parents).tolist() == expected
+    assert len(expected) == len(pc.list_flatten(links))

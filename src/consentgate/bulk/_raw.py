@@ -49,12 +49,17 @@ def columns_of(name: str, rows: pa.Table, mapping: dict[str, str]) -> pa.Table:
     return build(name, {column: rows[field] for column, field in mapping.items()})
 
 
-def list_positions(links: pa.ListArray) -> np.ndarray:
-    """Each list element's index within its own list."""
+def list_positions(links: pa.ListArray, parents: np.ndarray | None = None) -> np.ndarray:
+    """Each list element's index within its own list (``parents``: each element's list,
+    as ``list_parent_indices`` gives, where the caller has it already).
+
+    An element's index is its place among all elements less its list's first place,
+    gathered per element: repeating each list's start by its length costs the same for
+    every list, empty ones too, which most are where few items derive from another."""
     offsets = links.offsets.to_numpy()
-    lengths = np.diff(offsets)
-    flat = np.arange(offsets[-1] - offsets[0], dtype=np.int64)
-    positions: np.ndarray = flat - np.repeat(offsets[:-1] - offsets[0], lengths)
+    if parents is None:
+        parents = pc.list_parent_indices(links).to_numpy(zero_copy_only=False)
+    positions: np.ndarray = np.arange(len(parents), dtype=np.int64) - (offsets[parents] - offsets[0])
     return positions
 
 

@@ -312,7 +312,7 @@ def _merge_items(
     new_row = np.full(n_content, -1, dtype=np.int64)
     new_row[old_rows] = np.arange(len(old_rows), dtype=np.int64)
     parents = pc.list_parent_indices(links).to_numpy(zero_copy_only=False)
-    positions = list_positions(links)
+    positions = list_positions(links, parents)
     mine = new_row[parents] >= 0
     source_rows = row_of[source_codes[mine]]
     sources = pa.table({
