@@ -361,7 +361,6 @@ def test_a_catalogs_kinds_and_accounts_are_read_as_dictionaries(sqlite_store, ex
 @pytest.mark.parametrize("offset", [0, 1, 3])
 @pytest.mark.parametrize("given_parents", [False, True])
 def test_list_positions_count_each_element_within_its_own_list(offset, given_parents):
-    import numpy as np
     import pyarrow.compute as pc
 
     from consentgate.bulk._raw import list_positions
