@@ -20,6 +20,10 @@ from .runtime import no_last_collection
 from .store import LoadResult, Store, load_lines, read_head
 
 _PARALLEL_FROM = 100_000  # below this many entries, starting workers costs more than it saves
+# A load of this many new events or more keeps the store's columns for the next build: as
+# many as make a build read its new events as columns rather than row by row (bulk's
+# COLUMNAR_FROM), so a smaller load leaves the next build no slower than it was.
+KEEP_AFTER_LOAD = 100_000
 _CHUNK = 50_000
 
 if TYPE_CHECKING:
@@ -42,8 +46,42 @@ def load_events(
     catalog: str | Path | None = None,
 ) -> LoadResult:
     """Import a JSON Lines stream of events, all or nothing (see :func:`store.load_lines`);
-    an erasure may name an item of ``catalog``, a Parquet content catalog outside the store."""
-    return load_lines(store, stream, source, progress, catalog)
+    an erasure may name an item of ``catalog``, a Parquet content catalog outside the store.
+
+    A large load also keeps the store's event columns for the next dataset build (see
+    :func:`keep_loaded_columns`).
+    """
+    result = load_lines(store, stream, source, progress, catalog)
+    keep_loaded_columns(store, result.total)
+    return result
+
+
+def keep_loaded_columns(store: Store, loaded: int) -> bool:
+    """Keep the store's event columns where dataset builds look for them
+    (:func:`~consentgate.bulk.kept_folder`), after a load of ``loaded`` new events:
+    only a load of ``KEEP_AFTER_LOAD`` events or more keeps anything (see
+    :func:`~consentgate.bulk.keep_columns`); a smaller one returns at once, without loading
+    the libraries of the bulk path.
+
+    The events are stored already: a copy that cannot be kept (a full disk, a folder that
+    cannot be written) is left for the next build to make, and the load stands.
+    Whether a copy was kept.
+    """
+    if loaded < KEEP_AFTER_LOAD:
+        return False
+    import pyarrow as pa
+
+    from .bulk import keep_columns, kept_folder
+    from .errors import StoreError
+
+    folder = kept_folder(store.url)
+    if folder is None:
+        return False
+    try:
+        with store.read() as connection:
+            return keep_columns(connection, folder)
+    except (OSError, StoreError, pa.ArrowException):
+        return False
 
 
 def verify_log(store: Store, workers: int | None = None) -> VerifyReport:

@@ -456,3 +456,64 @@ def test_columns_that_cannot_be_linked_are_written(sqlite_store, examples, tmp_p
         shutil.rmtree(state)
     assert_same_tables(state_of(sqlite_store, columnar=True, keep=keep), first)
     assert_same_tables(first, state_of(sqlite_store, columnar=False))
+
+
+def load(store: Any, lines: list[bytes], source: str) -> Any:
+    """Load ``lines`` as ``consentgate load`` does (through the service)."""
+    import io
+
+    from consentgate import service
+
+    return service.load_events(store, io.BytesIO(b"\n".join(lines)), source)
+
+
+def test_a_large_load_keeps_the_columns_the_next_build_reads(sqlite_store, examples, monkeypatch):
+    """A load of ``KEEP_AFTER_LOAD`` new events or more keeps the store's columns at its
+    head where builds look for them; the next read takes them, not the store (whose
+    columnar read fails here), and gives the tables a read of the store gives. A smaller
+    load keeps nothing."""
+    from consentgate import service
+
+    monkeypatch.setattr(service, "KEEP_AFTER_LOAD", 10)
+    lines = seed_lines(examples)
+    keep = kept_folder(sqlite_store.url)
+    assert keep is not None
+    load(sqlite_store, lines[:9], "first-part.jsonl")
+    assert not keep.exists() or copies(keep) == []
+    assert load(sqlite_store, lines[9:], "the-rest.jsonl").total >= 10
+    assert copies(keep) == [f"at-{head_of(sqlite_store)}"]
+
+    def no_store_read(*args: Any) -> Any:
+        raise AssertionError("the store's columns were read again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_columnar, "_sqlite", no_store_read)
+        kept = state_of(sqlite_store, columnar=True, keep=keep)
+    assert_same_tables(kept, state_of(sqlite_store, columnar=False))
+
+
+@pytest.mark.parametrize("trouble", ["a file where the folder would be", "the store cannot be read"])
+def test_a_load_stands_where_its_columns_cannot_be_kept(sqlite_store, examples, tmp_path, monkeypatch, trouble):
+    from consentgate import service
+    from consentgate.errors import StoreError
+
+    monkeypatch.setattr(service, "KEEP_AFTER_LOAD", 1)
+    if trouble == "a file where the folder would be":
+        blocked = tmp_path / "blocked"
+        blocked.write_text("not a folder")
+        monkeypatch.setenv("CONSENTGATE_COLUMNS", str(blocked))
+    else:
+        def unreadable(*args: Any) -> Any:
+            raise StoreError("cannot read the store: it stopped")
+
+        monkeypatch.setattr(_columnar, "_sqlite", unreadable)
+    lines = seed_lines(examples)
+    result = load(sqlite_store, lines, "seed-story.jsonl")
+    assert result.total == len(lines) and result.head_seq == head_of(sqlite_store)
+    assert service.keep_loaded_columns(sqlite_store, result.total) is False
+    keep = kept_folder(sqlite_store.url)
+    assert keep is None or not keep.is_dir() or (copies(keep) == [] and not list(keep.glob(".staging-*")))
+    monkeypatch.undo()  # and the store reads and keeps as usual
+    assert service.keep_loaded_columns(sqlite_store, result.total) is False  # below the usual size
+    assert_same_tables(state_of(sqlite_store, columnar=True, keep=tmp_path / "kept"),
+                       state_of(sqlite_store, columnar=False))

@@ -24,7 +24,7 @@ from ._engines import ENGINES, spark_session
 from ._from_world import state_tables_from_world
 from ._kept import kept_folder, kept_written
 from ._select import select, select_allowed
-from ._store import state_tables_from_store
+from ._store import keep_columns, state_tables_from_store
 from ._tables import KIND_BITS, SCHEMAS, StateTables
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "catalog_file_batches",
     "catalog_files",
     "catalog_ids_among",
+    "keep_columns",
     "kept_folder",
     "kept_written",
     "select",
