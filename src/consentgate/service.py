@@ -44,15 +44,18 @@ def load_events(
     source: str,
     progress: Callable[[int], None] | None = None,
     catalog: str | Path | None = None,
+    keep: bool = True,
 ) -> LoadResult:
     """Import a JSON Lines stream of events, all or nothing (see :func:`store.load_lines`);
     an erasure may name an item of ``catalog``, a Parquet content catalog outside the store.
 
     A large load also keeps the store's event columns for the next dataset build (see
-    :func:`keep_loaded_columns`).
+    :func:`keep_loaded_columns`), unless ``keep`` is false: a caller that reports the
+    load first then calls that itself.
     """
     result = load_lines(store, stream, source, progress, catalog)
-    keep_loaded_columns(store, result.total)
+    if keep:
+        keep_loaded_columns(store, result.total)
     return result
 
 

@@ -517,3 +517,24 @@ def test_a_load_stands_where_its_columns_cannot_be_kept(sqlite_store, examples, 
     assert service.keep_loaded_columns(sqlite_store, result.total) is False  # below the usual size
     assert_same_tables(state_of(sqlite_store, columnar=True, keep=tmp_path / "kept"),
                        state_of(sqlite_store, columnar=False))
+
+
+def test_the_load_command_keeps_the_columns_of_a_large_import(sqlite_cli, tmp_path):
+    """``consentgate load`` of 100,000 events or more, as a user runs it: the events are
+    reported, and the store's columns at the head it reports are kept beside the store."""
+    world = tmp_path / "world.jsonl"
+    sqlite_cli("synth", "--subjects", "2000", "--items", "60000", "--consents", "30000", "--meetings", "2000",
+               "--out", str(world), check=True)
+    events = len(world.read_bytes().splitlines())
+    assert events >= 100_000
+    done = sqlite_cli("load", str(world), check=True)
+    assert f"loaded {events} new event(s)" in done.stdout
+    head = int(done.stdout.split("log head ")[1].split()[0])
+    keep = kept_folder(sqlite_cli.url)
+    assert keep is not None and copies(keep) == [f"at-{head}"]
+    assert not list(keep.glob(".staging-*")) and not list(keep.glob(".reading-*"))
+    # A load of a few more events keeps nothing new: the next build reads them row by row.
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text(json.dumps({"type": "account", "id": "acme-extra", "region": "EU"}) + "\n")
+    sqlite_cli("load", str(extra), check=True)
+    assert copies(keep) == [f"at-{head}"]

@@ -96,13 +96,17 @@ def load(
     from .. import service
     from ._progress import reading
 
+    store = _store()
     with reading(file) as (stream, progress):
-        result = service.load_events(_store(), stream, "<stdin>" if file == "-" else file, progress, catalog)
+        result = service.load_events(store, stream, "<stdin>" if file == "-" else file, progress, catalog,
+                                     keep=False)
     per_type = ", ".join(f"{type_} {count}" for type_, count in sorted(result.stored.items()))
     _echo(f"loaded {result.total} new event(s) from {file}" + (f": {per_type}" if per_type else ""))
     if result.unchanged:
         _echo(f"{result.unchanged} line(s) were already stored and left as they were")
     _echo(f"log head {result.head_seq} {result.head_hash}")
+    # Reported first: the events are stored, keeping their columns is for the next build.
+    service.keep_loaded_columns(store, result.total)
 
 
 @app.command()
