@@ -467,29 +467,33 @@ def load(store: Any, lines: list[bytes], source: str) -> Any:
     return service.load_events(store, io.BytesIO(b"\n".join(lines)), source)
 
 
-def test_a_large_load_keeps_the_columns_the_next_build_reads(sqlite_store, examples, monkeypatch):
+@pytest.mark.backends
+def test_a_large_load_keeps_the_columns_the_next_build_reads(store, examples, tmp_path, monkeypatch):
     """A load of ``KEEP_AFTER_LOAD`` new events or more keeps the store's columns at its
-    head where builds look for them; the next read takes them, not the store (whose
-    columnar read fails here), and gives the tables a read of the store gives. A smaller
-    load keeps nothing."""
+    head where builds look for them (beside a SQLite store; under ``CONSENTGATE_COLUMNS``
+    for PostgreSQL's); the next read takes them, not the store (whose columnar read fails
+    here), and gives the tables a read of the store gives. A smaller load keeps nothing."""
     from consentgate import service
 
+    if store.engine.dialect.name != "sqlite":
+        monkeypatch.setenv("CONSENTGATE_COLUMNS", str(tmp_path / "columns"))
     monkeypatch.setattr(service, "KEEP_AFTER_LOAD", 10)
     lines = seed_lines(examples)
-    keep = kept_folder(sqlite_store.url)
+    keep = kept_folder(store.url)
     assert keep is not None
-    load(sqlite_store, lines[:9], "first-part.jsonl")
+    load(store, lines[:9], "first-part.jsonl")
     assert not keep.exists() or copies(keep) == []
-    assert load(sqlite_store, lines[9:], "the-rest.jsonl").total >= 10
-    assert copies(keep) == [f"at-{head_of(sqlite_store)}"]
+    assert load(store, lines[9:], "the-rest.jsonl").total >= 10
+    assert copies(keep) == [f"at-{head_of(store)}"]
 
     def no_store_read(*args: Any) -> Any:
         raise AssertionError("the store's columns were read again")
 
     with monkeypatch.context() as patched:
         patched.setattr(_columnar, "_sqlite", no_store_read)
-        kept = state_of(sqlite_store, columnar=True, keep=keep)
-    assert_same_tables(kept, state_of(sqlite_store, columnar=False))
+        patched.setattr(_columnar, "_postgresql", no_store_read)
+        kept = state_of(store, columnar=True, keep=keep)
+    assert_same_tables(kept, state_of(store, columnar=False))
 
 
 @pytest.mark.parametrize("trouble", ["a file where the folder would be", "the store cannot be read"])
