@@ -17,13 +17,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from .errors import InvalidInput
 from .ledger import VerifyReport, verify_entries
 from .runtime import no_last_collection
-from .store import LoadResult, Store, load_lines, read_head
+from .store import COLUMNAR_FROM, LoadResult, Store, load_lines, read_head
 
 _PARALLEL_FROM = 100_000  # below this many entries, starting workers costs more than it saves
-# A load of this many new events or more keeps the store's columns for the next build: as
-# many as make a build read its new events as columns rather than row by row (bulk's
-# COLUMNAR_FROM), so a smaller load leaves the next build no slower than it was.
-KEEP_AFTER_LOAD = 100_000
 _CHUNK = 50_000
 
 if TYPE_CHECKING:
@@ -62,15 +58,16 @@ def load_events(
 def keep_loaded_columns(store: Store, loaded: int) -> bool:
     """Keep the store's event columns where dataset builds look for them
     (:func:`~consentgate.bulk.kept_folder`), after a load of ``loaded`` new events:
-    only a load of ``KEEP_AFTER_LOAD`` events or more keeps anything (see
-    :func:`~consentgate.bulk.keep_columns`); a smaller one returns at once, without loading
-    the libraries of the bulk path.
+    only a load of ``COLUMNAR_FROM`` events or more keeps anything (see
+    :func:`~consentgate.bulk.keep_columns`): after a smaller one the next build reads the
+    new events row by row anyway, and this returns at once, without loading the libraries
+    of the bulk path.
 
     The events are stored already: a copy that cannot be kept (a full disk, a folder that
     cannot be written) is left for the next build to make, and the load stands.
     Whether a copy was kept.
     """
-    if loaded < KEEP_AFTER_LOAD:
+    if loaded < COLUMNAR_FROM:
         return False
     import pyarrow as pa
 

@@ -469,7 +469,7 @@ def load(store: Any, lines: list[bytes], source: str) -> Any:
 
 @pytest.mark.backends
 def test_a_large_load_keeps_the_columns_the_next_build_reads(store, examples, tmp_path, monkeypatch):
-    """A load of ``KEEP_AFTER_LOAD`` new events or more keeps the store's columns at its
+    """A load of ``COLUMNAR_FROM`` new events or more keeps the store's columns at its
     head where builds look for them (beside a SQLite store; under ``CONSENTGATE_COLUMNS``
     for PostgreSQL's); the next read takes them, not the store (whose columnar read fails
     here), and gives the tables a read of the store gives. A smaller load keeps nothing."""
@@ -477,7 +477,7 @@ def test_a_large_load_keeps_the_columns_the_next_build_reads(store, examples, tm
 
     if store.engine.dialect.name != "sqlite":
         monkeypatch.setenv("CONSENTGATE_COLUMNS", str(tmp_path / "columns"))
-    monkeypatch.setattr(service, "KEEP_AFTER_LOAD", 10)
+    monkeypatch.setattr(service, "COLUMNAR_FROM", 10)
     lines = seed_lines(examples)
     keep = kept_folder(store.url)
     assert keep is not None
@@ -501,7 +501,7 @@ def test_a_load_stands_where_its_columns_cannot_be_kept(sqlite_store, examples, 
     from consentgate import service
     from consentgate.errors import StoreError
 
-    monkeypatch.setattr(service, "KEEP_AFTER_LOAD", 1)
+    monkeypatch.setattr(service, "COLUMNAR_FROM", 1)
     if trouble == "a file where the folder would be":
         blocked = tmp_path / "blocked"
         blocked.write_text("not a folder")

@@ -29,9 +29,10 @@ import pyarrow.dataset as ds
 from sqlalchemy import Connection, select
 
 from ..model import DATA_KINDS
+from ..store import COLUMNAR_FROM
 from ..store.schema import EVENT_SPECS
 from ._catalog import read_catalog
-from ._columnar import COLUMNAR_FROM, event_reader
+from ._columnar import event_reader
 from ._kept import EarlierState, Kept, StateBase
 from ._raw import (
     acceptances_table,

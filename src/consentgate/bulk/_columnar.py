@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, func, select
 
 from ..errors import StoreError
+from ..store import COLUMNAR_FROM
 from ..store.schema import EVENT_SPECS, Kind, log
 from ._kept import Kept, KeptWriter, read_kept
 from ._tables import whole
@@ -64,9 +65,6 @@ class Reader:
                 self._keep.add(type_, table, same)
         return table
 
-# Below this many log entries the rows come faster through the caller's own connection
-# than a second connection (on SQLite, a second process) can be set up.
-COLUMNAR_FROM = 100_000
 
 _ARROW = {Kind.STR: pa.string(), Kind.INT: pa.int64(), Kind.BOOL: pa.bool_(), Kind.TIME: pa.int64(),
           Kind.JSON: pa.string()}

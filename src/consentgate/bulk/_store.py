@@ -15,10 +15,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, func, select
 
+from ..store import COLUMNAR_FROM, read_head
 from ..store.schema import EVENT_SPECS, log
 from ._advance import advanced
 from ._catalog import content_items, read_catalog
-from ._columnar import COLUMNAR_FROM, Reader, event_reader
+from ._columnar import Reader, event_reader
 from ._kept import Kept, KeptStates, StateBase, state_base, state_key
 from ._raw import (
     acceptances_table,
@@ -110,26 +111,21 @@ def state_tables_from_store(
 
 
 def keep_columns(connection: Connection, keep: str | Path) -> bool:
-    """Keep the store's event columns in ``keep`` (see ``_kept``) as a read of the whole
-    state would: where no copy is kept yet, or the newest lags ``COLUMNAR_FROM`` events
-    or more behind the log head. Whether a copy of the columns at the head is kept now.
+    """Keep the store's event columns in ``keep`` (see ``_kept``) as a columnar read of
+    the whole state does: where no copy is kept yet, or the newest lags ``COLUMNAR_FROM``
+    events or more behind the log head. Whether a copy at the head is kept now.
 
-    A load of many events calls it (see :func:`consentgate.service.keep_loaded_columns`):
-    the next build then reads the store's columns from the files kept here instead of
-    from the store.
+    A large load calls it (see :func:`consentgate.service.keep_loaded_columns`), so that
+    the next build reads the store's columns from the files kept here.
 
     Raises:
         StoreError: the store could not be read.
     """
-    head: int = connection.execute(select(func.coalesce(func.max(log.c.seq), 0))).scalar_one()
-    kept = Kept(Path(keep))
-    copy = kept.latest(connection, _READS, head)
-    if copy is not None and head - copy[0] < COLUMNAR_FROM:
-        return copy[0] == head
+    head, _ = read_head(connection)
     with event_reader(connection, _READS, columnar=True, head=head, keep=Path(keep)) as read:
         for type_ in _READS:
             read(type_)
-    copy = kept.latest(connection, _READS, head)
+    copy = Kept(Path(keep)).latest(connection, _READS, head)
     return copy is not None and copy[0] == head
 
 

@@ -154,6 +154,13 @@ class Store:
             connection.close()
 
 
+# Below this many log entries (or new entries since the columns kept, see ``bulk._kept``)
+# the rows come faster through the caller's own connection than a second connection (on
+# SQLite, a second process) can be set up; from this many on, the store's event columns
+# are read through ADBC and kept for the next read, and a load this large keeps them too.
+COLUMNAR_FROM = 100_000
+
+
 def read_head(connection: Connection) -> tuple[int, str]:
     """The log's head: last sequence number and hash (0 and the genesis hash when empty)."""
     row = connection.execute(select(log.c.seq, log.c.hash).order_by(log.c.seq.desc()).limit(1)).first()
