@@ -193,6 +193,58 @@ def test_a_read_at_the_same_head_over_the_same_catalog_reads_nothing_again(store
     assert_same_tables(again, state_of(store, catalog=catalog, columnar=False))
 
 
+def test_a_kept_state_leaves_out_what_a_read_makes_again(sqlite_store, examples, tmp_path, monkeypatch):
+    from consentgate.bulk import _store
+
+    keep, catalog = tmp_path / "kept", tmp_path / "catalog.parquet"
+    write_catalog(catalog, "u-1")
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
+    first = state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
+    (kept,) = states(keep)
+
+    def written(name: str) -> list[str]:
+        with pa.memory_map(str(kept / f"{name}.arrow")) as source:
+            return pa.ipc.open_file(source).schema.names
+
+    # The references that are their dictionary's indices, and the catalog's files (read
+    # only for the items selected), are not in the files.
+    packed = json.loads((kept / "kept.json").read_text())["packed"]
+    assert packed["items"]["refs"] == {"account_ref": "account", "owner_ref": "owner", "meeting_ref": "meeting"}
+    assert packed["items"]["nulls"] == ["uri", "sha256"]
+    assert packed["participants"]["refs"] == {"meeting_ref": "meeting", "subject_ref": "subject"}
+    assert not {"account_ref", "owner_ref", "meeting_ref", "uri", "sha256"} & set(written("items"))
+    assert not {"meeting_ref", "subject_ref"} & set(written("participants"))
+    assert "subject_ref" in written("consents")  # no dictionary beside it: written as it is
+
+    monkeypatch.setattr(_store, "event_reader", lambda *args, **kwargs: pytest.fail("the store was read again"))
+    again = state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
+    assert_same_tables(again, first)
+    assert again.items.schema == first.items.schema and again.participants.schema == first.participants.schema
+    monkeypatch.undo()
+    assert_same_tables(again, state_of(sqlite_store, catalog=catalog, columnar=False))
+
+
+def test_only_columns_a_read_can_make_again_are_left_out():
+    from consentgate.bulk._kept import _packed, _unpacked
+
+    owner = pa.DictionaryArray.from_arrays(pa.array([0, 1, None, 0], pa.int32()), pa.array(["u-1", "u-2"]))
+    table = pa.table({
+        "owner": owner,
+        "owner_ref": pa.array([0, 1, None, 0], pa.int32()),  # its indices: left out
+        "meeting": pa.DictionaryArray.from_arrays(pa.array([0, 0, 0, 0], pa.int32()), pa.array(["m-1"])),
+        "meeting_ref": pa.array([0, 0, 0, 1], pa.int32()),  # not its indices: kept
+        "account_ref": pa.array([0, 0, 0, 0], pa.int32()),  # no dictionary beside it: kept
+        "uri": pa.nulls(4, pa.string()),  # no value at all: left out
+        "sha256": pa.array([None, None, "ab", None]),  # one value: kept
+    })
+    written, how = _packed(table)
+    assert written.column_names == ["owner", "meeting", "meeting_ref", "account_ref", "sha256"]
+    assert how == {"names": table.column_names, "refs": {"owner_ref": "owner"}, "nulls": ["uri"]}
+    back = _unpacked(written, how)
+    assert back.equals(table) and back.schema == table.schema
+    assert _packed(table.select(["sha256"])) == (table.select(["sha256"]), None)
+
+
 def test_a_state_kept_in_the_background_is_written_by_the_time_it_is_read_or_waited_for(store, examples, tmp_path,
                                                                                         monkeypatch):
     from consentgate.bulk import _kept, _store, kept_written

@@ -21,7 +21,9 @@ Layout of the folder (by default ``<file>.columns`` beside a SQLite store, see
     at-<seq>/kept.json            {"seq", "hash", "fields": {type: [field, ...]}},
                                   written last: a folder without it is not a copy
     state-<key>/<table>.arrow     a whole state (:class:`KeptStates`): every state table
-    state-<key>/kept.json         {"key", "base", "seq", "hash", "tables"}
+    state-<key>/kept.json         {"key", "base", "seq", "hash", "tables", "packed"}:
+                                  "packed" names the columns a read makes again
+                                  (see ``_packed``), by table
     .staging-*/, .reading-*/      being written: a copy or state, a SQLite reader's
                                   tables (linked into the copy, see ``_columnar``)
 
@@ -373,9 +375,11 @@ class KeptStates:
     def _tables(self, path: Path) -> dict[str, pa.Table] | None:
         tables = {}
         try:
-            for name in _meta(path)["tables"]:
+            meta = _meta(path)
+            packing = meta.get("packed", {})
+            for name in meta["tables"]:
                 with pa.memory_map(str(path / f"{name}.arrow")) as source:
-                    tables[name] = pa.ipc.open_file(source).read_all()
+                    tables[name] = _unpacked(pa.ipc.open_file(source).read_all(), packing.get(name))
             os.utime(path)  # the most recently used are the ones kept
         except (OSError, pa.ArrowException):
             return None
@@ -407,18 +411,25 @@ class KeptStates:
         except OSError:
             return
         try:
+            packing: dict[str, dict[str, Any]] = {}
             for name, table in tables.items():
                 if linked and name in linked:
                     try:
                         os.link(linked[name] / f"{name}.arrow", staging / f"{name}.arrow")
+                        how = _meta(linked[name]).get("packed", {}).get(name)
+                        if how:
+                            packing[name] = how
                         continue
                     except OSError:
                         pass  # written below instead
-                table = _one_dictionary_each(table)
+                table, how = _packed(_one_dictionary_each(table))
+                if how:
+                    packing[name] = how
                 with pa.OSFile(str(staging / f"{name}.arrow"), "wb") as sink, \
                         pa.ipc.new_file(sink, table.schema) as writer:
                     writer.write_table(table)
-            (staging / _META).write_bytes(orjson.dumps({**(about or {}), "key": key, "tables": list(tables)}))
+            (staging / _META).write_bytes(orjson.dumps({**(about or {}), "key": key, "tables": list(tables),
+                                                        "packed": packing}))
             target = self.folder / f"state-{key[:32]}"
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
@@ -452,6 +463,48 @@ def _evicted(states: list[Path]) -> list[Path]:
         else:
             evicted.append(path)
     return evicted
+
+
+def _packed(table: pa.Table) -> tuple[pa.Table, dict[str, Any] | None]:
+    """``table`` without the columns a read makes again from the rest (see
+    :func:`_unpacked`), and how to make them; None where every column is written.
+
+    Those are a reference column ``X_ref`` that holds exactly the indices of the
+    dictionary column ``X`` beside it (the compact items and participant lines carry
+    both, one buffer in memory but two in a file), and a string column with no value
+    at all (the files of a catalog's items, read only for the items selected). At ten
+    million items that is about a fifth of a state's bytes not written, and not read.
+    """
+    refs, nulls = {}, []
+    for field in table.schema:
+        name = field.name
+        if name.endswith("_ref") and name.removesuffix("_ref") in table.column_names:
+            source = table.column(name.removesuffix("_ref"))
+            if pa.types.is_dictionary(source.type) and source.num_chunks == 1 \
+                    and field == pa.field(name, source.type.index_type) \
+                    and source.chunk(0).indices.equals(whole(table.column(name))):
+                refs[name] = name.removesuffix("_ref")
+        elif field == pa.field(name, pa.string()) and 0 < table.num_rows == table.column(name).null_count:
+            nulls.append(name)
+    if not refs and not nulls:
+        return table, None
+    return table.drop_columns([*refs, *nulls]), {"names": table.column_names, "refs": refs, "nulls": nulls}
+
+
+def _unpacked(table: pa.Table, how: Mapping[str, Any] | None) -> pa.Table:
+    """A table as :func:`_packed` had it, from what it wrote and ``how``."""
+    if not how:
+        return table
+    columns = {field.name: (field, table.column(field.name)) for field in table.schema}
+    for name, source in how["refs"].items():
+        values = columns[source][1]
+        index_type = values.type.index_type
+        columns[name] = (pa.field(name, index_type),
+                         pa.chunked_array([chunk.indices for chunk in values.chunks], index_type))
+    for name in how["nulls"]:
+        columns[name] = (pa.field(name, pa.string()), pa.chunked_array([pa.nulls(table.num_rows, pa.string())]))
+    schema = pa.schema([columns[name][0] for name in how["names"]], metadata=table.schema.metadata)
+    return pa.Table.from_arrays([columns[name][1] for name in how["names"]], schema=schema)
 
 
 def _one_dictionary_each(table: pa.Table) -> pa.Table:
