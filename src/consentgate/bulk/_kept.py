@@ -477,13 +477,13 @@ def _packed(table: pa.Table) -> tuple[pa.Table, dict[str, Any] | None]:
     """
     refs, nulls = {}, []
     for field in table.schema:
-        name = field.name
-        if name.endswith("_ref") and name.removesuffix("_ref") in table.column_names:
-            source = table.column(name.removesuffix("_ref"))
+        name, referred = field.name, field.name.removesuffix("_ref")
+        if referred != name and referred in table.column_names:
+            source = table.column(referred)
             if pa.types.is_dictionary(source.type) and source.num_chunks == 1 \
                     and field == pa.field(name, source.type.index_type) \
                     and source.chunk(0).indices.equals(whole(table.column(name))):
-                refs[name] = name.removesuffix("_ref")
+                refs[name] = referred
         elif field == pa.field(name, pa.string()) and 0 < table.num_rows == table.column(name).null_count:
             nulls.append(name)
     if not refs and not nulls:

@@ -245,9 +245,7 @@ def _all_distinct(ids: pa.ChunkedArray) -> bool:
 
     with duckdb.connect(":memory:") as connection:
         connection.register("ids", pa.table({"id": ids}))
-        hashed = connection.sql(_HASHES).to_arrow_table()["hash"]
-        hashes = np.sort(np.concatenate([chunk.to_numpy() for chunk in hashed.chunks]) if hashed.num_chunks
-                         else np.zeros(0, dtype=np.uint64))
+        hashes = np.sort(connection.sql(_HASHES).to_arrow_table()["hash"].to_numpy())
         if not (hashes[1:] == hashes[:-1]).any():
             return True
         repeated = connection.execute("SELECT 1 FROM ids GROUP BY id HAVING count(*) > 1 LIMIT 1").fetchone()
