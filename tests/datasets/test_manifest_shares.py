@@ -8,9 +8,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from consentgate.bulk import _catalog as bulk_catalog
+from consentgate.bulk import catalog_files
 from consentgate.datasets import manifest, registry
 from consentgate.datasets.build import with_files, write_and_register
-from consentgate.errors import NotFound
+from consentgate.errors import InvalidInput, NotFound
 from consentgate.service import init_store
 from consentgate.store import Store
 
@@ -54,22 +56,49 @@ def test_no_shares_make_an_empty_manifest(tmp_path):
     assert written.column_names == MANIFEST_COLUMNS
 
 
-def test_files_come_from_the_catalog_share_by_share_and_service_data_has_none(tmp_path):
-    n_catalog = 40
-    catalog = tmp_path / "catalog.parquet"
-    pq.write_table(pa.table({
-        "id": [f"i-{k}" for k in range(n_catalog)],
-        "uri": [f"s3://media/{k}.bin" for k in range(n_catalog)],
-        "sha256": [f"{k:064x}" for k in range(n_catalog)],
-    }), catalog, row_group_size=6)  # one batch per row group: several shares
-    positions = np.array([0, 5, 6, 13, 14, 15, 39, 40, 41])  # the last two: service data, after the catalog
+def _catalog_folder(folder, sizes, without=()):
+    """A catalog of one file per size, its rows numbered on across the files; the files
+    numbered in ``without`` lack the ``sha256`` column."""
+    folder.mkdir()
+    start = 0
+    for number, size in enumerate(sizes):
+        rows = range(start, start + size)
+        columns = {"id": [f"i-{k}" for k in rows], "uri": [f"s3://media/{k}.bin" for k in rows]}
+        if number not in without:
+            columns["sha256"] = [f"{k:064x}" for k in rows]
+        pq.write_table(pa.table(columns), folder / f"part-{number}.parquet", row_group_size=6)
+        start += size
+    return folder
+
+
+def test_files_come_from_the_catalog_share_by_share_and_service_data_has_none(tmp_path, monkeypatch):
+    catalog = _catalog_folder(tmp_path / "catalog", [25, 15])
+    monkeypatch.setattr(bulk_catalog, "SHARE_ROWS", 2)
+    positions = np.array([0, 5, 6, 13, 14, 15, 26, 39, 40, 41])  # the last two: service data, after the catalog
     rows = _rows(len(positions))
     shares = list(with_files(rows, positions, catalog))
-    assert len(shares) > 2
+    assert [share.num_rows for share in shares] == [2, 2, 2, 2, 2]
     joined = pa.concat_tables(shares)
     assert joined.column("item_id").equals(rows.column("item_id"))
     assert joined["uri"].to_pylist() == [f"s3://media/{k}.bin" for k in positions[:-2]] + [None, None]
     assert joined["sha256"].to_pylist() == [f"{k:064x}" for k in positions[:-2]] + [None, None]
+
+
+def test_a_catalog_file_without_a_files_column_gives_nulls_for_it(tmp_path):
+    catalog = _catalog_folder(tmp_path / "catalog", [10, 10], without={1})
+    files = catalog_files(catalog, np.array([3, 9, 10, 17]))
+    assert files["uri"].to_pylist() == ["s3://media/3.bin", "s3://media/9.bin", "s3://media/10.bin",
+                                        "s3://media/17.bin"]
+    assert files["sha256"].to_pylist() == [f"{3:064x}", f"{9:064x}", None, None]
+
+
+def test_a_catalog_file_that_cannot_be_read_is_refused_in_one_line(tmp_path):
+    catalog = _catalog_folder(tmp_path / "catalog", [10, 5])
+    shares = with_files(_rows(2), np.array([4, 12]), catalog)
+    assert next(shares).num_rows == 1
+    (catalog / "part-1.parquet").write_bytes(b"PAR1 not a footer PAR1")
+    with pytest.raises(InvalidInput, match=r"^--catalog .*: cannot read the catalog file .*part-1.parquet: [^\n]+$"):
+        next(shares)
 
 
 def test_a_share_that_fails_leaves_no_registration_and_no_files(tmp_path):

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from ..core.signals import training_reservation
@@ -193,7 +194,10 @@ def catalog_ids_among(path: str | Path, ids: Sequence[str]) -> set[str]:
 def catalog_files(path: str | Path, rows: np.ndarray) -> pa.Table:
     """``uri`` and ``sha256`` of the catalog's rows ``rows`` (ascending), in that order.
 
-    Read a batch at a time, so only the rows asked for are ever held.
+    Only the rows asked for are decoded (see :func:`catalog_file_batches`).
+
+    Raises:
+        ValueError: as :func:`catalog_file_batches`.
     """
     parts = [files for _, files in catalog_file_batches(path, rows)]
     if parts:
@@ -201,22 +205,56 @@ def catalog_files(path: str | Path, rows: np.ndarray) -> pa.Table:
     return pa.table({name: pa.array([], pa.string()) for name in FILE_COLUMNS})
 
 
-def catalog_file_batches(path: str | Path, rows: np.ndarray) -> Iterator[tuple[int, pa.Table]]:
-    """:func:`catalog_files` a share at a time, as the catalog is read: how many of
-    ``rows`` each share answers, and their ``uri`` and ``sha256`` (string columns, null
-    where the catalog has no such column).
+# A catalog's rows are numbered across its files in this order; ``read_catalog`` reads
+# them so. The rows asked of one file are joined to its row numbers in DuckDB, a share at
+# a time: it skips the row groups without any and decodes ``uri`` and ``sha256`` for those
+# rows alone, on every core.
+_FILE_ROWS = ("SELECT file_row_number AS row, {columns} FROM read_parquet($file, file_row_number = true) "
+              "WHERE file_row_number IN (SELECT row FROM wanted)")
+# Rows of a share: the caller writes one while the next is read.
+SHARE_ROWS = 1 << 18
 
-    The catalog is decoded ahead on Arrow's threads while the caller works on a share.
+
+def catalog_file_batches(path: str | Path, rows: np.ndarray) -> Iterator[tuple[int, pa.Table]]:
+    """:func:`catalog_files` a share at a time, one file of the catalog after another:
+    how many of ``rows`` each share answers, and their ``uri`` and ``sha256`` (string
+    columns, null where the file has no such column).
+
+    Raises:
+        ValueError: a file of the catalog cannot be read.
     """
-    dataset = ds.dataset(str(path), format="parquet")
-    names = [name for name in FILE_COLUMNS if name in dataset.schema.names]
+    import duckdb
+
     start = 0
-    for batch in dataset.to_batches(columns=names):
-        end = start + batch.num_rows
+    for file in ds.dataset(str(path), format="parquet").files:
+        try:
+            meta = pq.read_metadata(file)
+        except (OSError, pa.ArrowException) as exc:
+            raise ValueError(f"cannot read the catalog file {file}: {str(exc).splitlines()[0]}") from None
+        end = start + meta.num_rows
         low, high = np.searchsorted(rows, [start, end])
-        if high > low:
-            found = batch.take(pa.array(rows[low:high] - start))
-            yield int(high - low), pa.table({
-                name: found.column(name).cast(pa.string()) if name in names else pa.nulls(int(high - low), pa.string())
-                for name in FILE_COLUMNS})
+        wanted = np.asarray(rows[low:high], dtype=np.int64) - start
         start = end
+        if not len(wanted):
+            continue
+        names = [name for name in FILE_COLUMNS if name in meta.schema.to_arrow_schema().names]
+        try:
+            with duckdb.connect(":memory:") as connection:
+                for share in range(0, len(wanted), SHARE_ROWS):
+                    yield _file_rows(connection, file, wanted[share:share + SHARE_ROWS], names)
+        except duckdb.Error as exc:
+            raise ValueError(f"cannot read the catalog file {file}: {str(exc).splitlines()[0]}") from None
+
+
+def _file_rows(connection: Any, file: str, wanted: np.ndarray, names: list[str]) -> tuple[int, pa.Table]:
+    """The ``uri`` and ``sha256`` of one file's rows ``wanted`` (ascending), in that order;
+    ``names`` are those of the two the file has (the others are null)."""
+    connection.register("wanted", pa.table({"row": wanted}))
+    columns = ", ".join(f'"{name}"' for name in names) if names else "NULL AS none"
+    found = connection.sql(_FILE_ROWS.format(columns=columns), params={"file": file}).to_arrow_table()
+    # The engine gives the rows in no set order: each goes to its place among ``wanted``.
+    order = np.empty(len(wanted), dtype=np.int64)
+    order[np.searchsorted(wanted, found["row"].to_numpy())] = np.arange(len(wanted))
+    found = found.take(pa.array(order))
+    return len(wanted), pa.table({name: found[name].cast(pa.string()) if name in names else
+                                  pa.nulls(len(wanted), pa.string()) for name in FILE_COLUMNS})

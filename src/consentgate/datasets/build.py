@@ -114,8 +114,12 @@ def with_files(rows: pa.Table, positions: Any, catalog: str | Path | None) -> It
     (ascending), a share at a time as the catalog is read: the shares, in order, are
     ``rows``. Service data, after the catalog's items, has no files.
 
-    A manifest is written from the shares as they come, while the catalog's next
-    batches are decoded, and the files of every allowed item are never held at once.
+    A manifest is written from the shares as they come: the files of the allowed items
+    of one catalog file are read at once (their ``uri`` and ``sha256`` alone, see
+    :func:`~consentgate.bulk.catalog_file_batches`) and handed on a share at a time.
+
+    Raises:
+        InvalidInput: a file of the catalog cannot be read.
     """
     if catalog is None or positions is None or not rows.num_rows:
         yield rows
@@ -125,9 +129,12 @@ def with_files(rows: pa.Table, positions: Any, catalog: str | Path | None) -> It
     positions = np.asarray(positions)
     in_catalog = int(np.searchsorted(positions, ds.dataset(str(catalog), format="parquet").count_rows()))
     done = 0
-    for count, files in catalog_file_batches(catalog, positions[:in_catalog]):
-        yield _set_files(rows.slice(done, count), files)
-        done += count
+    try:
+        for count, files in catalog_file_batches(catalog, positions[:in_catalog]):
+            yield _set_files(rows.slice(done, count), files)
+            done += count
+    except ValueError as exc:
+        raise InvalidInput(f"--catalog {catalog}: {exc}") from None
     if done < rows.num_rows:  # service data: no files
         rest = rows.num_rows - done
         yield _set_files(rows.slice(done), pa.table({name: pa.nulls(rest, pa.string()) for name in ("uri", "sha256")}))
