@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +35,9 @@ from pydantic import ValidationError
 from ..core.signals import training_reservation
 from ..model import Signals
 from ._tables import raw_schema, whole
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
 
 _STRS = pa.list_(pa.string())
 REQUIRED = ("id", "kind", "account", "owner", "created_at")
@@ -230,7 +233,7 @@ def catalog_file_batches(path: str | Path, rows: np.ndarray) -> Iterator[tuple[i
         try:
             meta = pq.read_metadata(file)
         except (OSError, pa.ArrowException) as exc:
-            raise ValueError(f"cannot read the catalog file {file}: {str(exc).splitlines()[0]}") from None
+            raise _unreadable(file, exc) from None
         end = start + meta.num_rows
         low, high = np.searchsorted(rows, [start, end])
         wanted = np.asarray(rows[low:high], dtype=np.int64) - start
@@ -243,10 +246,14 @@ def catalog_file_batches(path: str | Path, rows: np.ndarray) -> Iterator[tuple[i
                 for share in range(0, len(wanted), SHARE_ROWS):
                     yield _file_rows(connection, file, wanted[share:share + SHARE_ROWS], names)
         except duckdb.Error as exc:
-            raise ValueError(f"cannot read the catalog file {file}: {str(exc).splitlines()[0]}") from None
+            raise _unreadable(file, exc) from None
 
 
-def _file_rows(connection: Any, file: str, wanted: np.ndarray, names: list[str]) -> tuple[int, pa.Table]:
+def _unreadable(file: str, exc: Exception) -> ValueError:
+    return ValueError(f"cannot read the catalog file {file}: {str(exc).splitlines()[0]}")
+
+
+def _file_rows(connection: DuckDBPyConnection, file: str, wanted: np.ndarray, names: list[str]) -> tuple[int, pa.Table]:
     """The ``uri`` and ``sha256`` of one file's rows ``wanted`` (ascending), in that order;
     ``names`` are those of the two the file has (the others are null)."""
     connection.register("wanted", pa.table({"row": wanted}))

@@ -114,9 +114,10 @@ def with_files(rows: pa.Table, positions: Any, catalog: str | Path | None) -> It
     (ascending), a share at a time as the catalog is read: the shares, in order, are
     ``rows``. Service data, after the catalog's items, has no files.
 
-    A manifest is written from the shares as they come: the files of the allowed items
-    of one catalog file are read at once (their ``uri`` and ``sha256`` alone, see
-    :func:`~consentgate.bulk.catalog_file_batches`) and handed on a share at a time.
+    A manifest is written from the shares as they come, while the next share's ``uri``
+    and ``sha256`` are read (for its rows alone, see
+    :func:`~consentgate.bulk.catalog_file_batches`): the files of every allowed item are
+    never held at once.
 
     Raises:
         InvalidInput: a file of the catalog cannot be read.
