@@ -20,8 +20,9 @@ Then, at T after every item exists, for ai.training:
 - ``select`` on DuckDB; writing ``manifest.parquet`` alone;
 - the whole build in process (``build_dataset``: read, select, manifest, dataset.json,
   registration in the log, lineage event), best of ``--repeat``, with nothing kept
-  (the store's kept folder removed before each), after the store's columns alone were
-  kept as a large ``load`` keeps them, after a build before it, and after a
+  (the store's kept folder removed before each), after a large ``load`` kept the
+  store's columns and its own state (the catalog's items then added to that state),
+  after a build before it, and after a
   build before it and one consent withdrawn since (an item owner's, loaded before each
   run and left in the store), and after a build before it and a day since: N/500 new
   meetings with their lines, N/1000 consents and N/10000 settings loaded, and the
@@ -400,9 +401,10 @@ def main() -> None:
     base_rss = rss_mib()
     forget(kept)
     seconds, _ = timed(lambda: keep_loaded_columns(store, count))
-    rows.append(("the store's columns kept after a large load (`load`, as a load of 100,000 events or more does)",
+    rows.append(("the store's columns and state kept after a large load (`load`, as a load of 100,000 events or "
+                 "more does)",
                  f"{count:,} events", f"{seconds:.2f} s", "", "", "once, after the store was loaded"))
-    runs = (("nothing kept", "fresh"), ("after a load that kept the store's columns", "loaded"),
+    runs = (("nothing kept", "fresh"), ("after a large load (the store's columns and state kept by `load`)", "loaded"),
             ("kept by the build before", "kept"),
             ("a consent withdrawn since the build before", "withdrawn"),
             (f"a day's {len(a_days_events(n, 0)):,} new events and {len(a_days_items(n, 0)):,} new items (a "

@@ -45,9 +45,9 @@ def load_events(
     """Import a JSON Lines stream of events, all or nothing (see :func:`store.load_lines`);
     an erasure may name an item of ``catalog``, a Parquet content catalog outside the store.
 
-    A large load also keeps the store's event columns for the next dataset build (see
-    :func:`keep_loaded_columns`), unless ``keep`` is false: a caller that reports the
-    load first then calls that itself.
+    A large load also keeps the store's event columns and state for the next dataset
+    build (see :func:`keep_loaded_columns`), unless ``keep`` is false: a caller that
+    reports the load first then calls that itself.
     """
     result = load_lines(store, stream, source, progress, catalog)
     if keep:
@@ -56,12 +56,13 @@ def load_events(
 
 
 def keep_loaded_columns(store: Store, loaded: int) -> bool:
-    """Keep the store's event columns where dataset builds look for them
+    """Keep the store's event columns and its state where dataset builds look for them
     (:func:`~consentgate.bulk.kept_folder`), after a load of ``loaded`` new events:
     only a load of ``COLUMNAR_FROM`` events or more keeps anything (see
     :func:`~consentgate.bulk.keep_columns`): after a smaller one the next build reads the
     new events row by row anyway, and this returns at once, without loading the libraries
-    of the bulk path.
+    of the bulk path. The next build then starts from the kept state: as it is without a
+    catalog, with a catalog's items added to it where the store holds no content.
 
     The events are stored already: a copy that cannot be kept (a full disk, a folder that
     cannot be written) is left for the next build to make, and the load stands.
@@ -80,7 +81,7 @@ def keep_loaded_columns(store: Store, loaded: int) -> bool:
     try:
         with store.read() as connection:
             return keep_columns(connection, folder)
-    except (OSError, StoreError, pa.ArrowException):
+    except (OSError, ValueError, StoreError, pa.ArrowException):
         return False
 
 

@@ -72,6 +72,19 @@ def not_afresh(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("the whole state was worked out again")
 
 
+def brought_forward(store: Any, joined: bool, **options: Any) -> Any:
+    """The state read over a kept one (never worked out afresh), the same as a read row
+    by row; ``joined``: ids looked up at once and joined to tables in DuckDB, or not."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_store, "_state_tables", not_afresh)
+        patch.setattr(_advance, "_JOINED_FROM", 0 if joined else 10**9)
+        patch.setattr(_advance, "_JOIN_IDS_FROM", 0 if joined else 10**9)
+        tables = state_of(store, columnar=True, **options)
+    options.pop("keep")
+    assert_same_state(tables, state_of(store, columnar=False, **options))
+    return tables
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds(loadable=True).flatmap(lambda events: st.tuples(
     st.just(events), st.lists(st.booleans(), min_size=len(events), max_size=len(events)))), questions, policies,
@@ -86,11 +99,7 @@ def test_a_state_brought_forward_over_new_events_selects_as_the_whole_world_deci
             state_of(store, columnar=True, keep=Path(folder) / "kept")
             if then:
                 load_lines(store, lines(then), "then.jsonl")
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(_store, "_state_tables", not_afresh)
-                patch.setattr(_advance, "_JOINED_FROM", 0 if joined else 10**9)  # ids looked up at once, or not
-                tables = state_of(store, columnar=True, keep=Path(folder) / "kept")
-            assert_same_state(tables, state_of(store, columnar=False))
+            tables = brought_forward(store, joined, keep=Path(folder) / "kept")
         finally:
             store.dispose()
     world = world_of(first + then)
@@ -172,8 +181,8 @@ def test_an_account_and_a_meeting_a_catalog_named_first_are_described_by_their_n
 def write_items(items: list[Any], path: Path) -> None:
     """Content events as a catalog file."""
     pq.write_table(pa.table({
-        "id": [item.id for item in items], "kind": [item.kind for item in items],
-        "account": [item.account for item in items], "owner": [item.owner for item in items],
+        **{name: pa.array([getattr(item, name) for item in items], pa.string())
+           for name in ("id", "kind", "account", "owner")},
         "meeting": pa.array([item.meeting for item in items], pa.string()),
         "created_at": pa.array([item.created_at for item in items], pa.timestamp("us", tz="UTC")),
         "derived_from": pa.array([item.derived_from for item in items], pa.list_(pa.string())),
@@ -185,9 +194,11 @@ def write_items(items: list[Any], path: Path) -> None:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds(loadable=True).flatmap(lambda events: st.tuples(
     st.just(events), st.lists(st.booleans(), min_size=len(events), max_size=len(events)), st.integers(1, 6))),
-    questions, policies, st.booleans())
+    questions, policies, st.booleans(), st.booleans())
 def test_a_state_brought_forward_over_new_catalog_files_and_events_selects_as_the_whole_world_decides(
-        drawn, asked, policy, joined):
+        drawn, asked, policy, joined, alone):
+    """``alone``: the kept state is the store's alone (the store holds no content), to
+    which the whole catalog is added, rather than the catalog's first file's."""
     events, late, cut = drawn
     content = [event for event in events if event.type == "content"]
     # Erasures of the catalog's items are loaded with the catalog: those of the new
@@ -203,17 +214,15 @@ def test_a_state_brought_forward_over_new_catalog_files_and_events_selects_as_th
         store = Store(f"sqlite:///{folder}/store.db")
         try:
             init_store(store)
+            if alone and content[cut:]:
+                write_items(content[cut:], catalog / "part-1.parquet")
             load_lines(store, lines(first), "first.jsonl", catalog=catalog)
-            state_of(store, catalog=catalog, columnar=True, keep=keep)
-            if content[cut:]:
+            state_of(store, catalog=None if alone else catalog, columnar=True, keep=keep)
+            if content[cut:] and not alone:
                 write_items(content[cut:], catalog / "part-1.parquet")
             if then:
                 load_lines(store, lines(then), "then.jsonl", catalog=catalog)
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(_store, "_state_tables", not_afresh)
-                patch.setattr(_advance, "_JOINED_FROM", 0 if joined else 10**9)  # ids looked up at once, or not
-                tables = state_of(store, catalog=catalog, columnar=True, keep=keep)
-            assert_same_state(tables, state_of(store, catalog=catalog, columnar=False))
+            tables = brought_forward(store, joined, catalog=catalog, keep=keep)
         finally:
             store.dispose()
     world = world_of(first + then + content)
@@ -318,6 +327,14 @@ def test_ids_are_found_at_their_first_row_whether_joined_or_looked_up(monkeypatc
     assert wanted.to_pylist() == ["b", "z", "a", "c"] and found.tolist() == [1, -1, 0, 3]
 
 
+@pytest.mark.parametrize("keys", [["a", "b", None, "c"], ["a", "b", None, "c", "b", "a"]],
+                         ids=["distinct keys", "repeated keys"])
+def test_ids_joined_to_a_table_are_found_at_their_first_row(keys):
+    found = _advance._joined_rows(pa.chunked_array([keys[:2], keys[2:]], pa.string()),
+                                  pa.array(["b", None, "z", "a", "b", "c"]))
+    assert found.tolist() == [1, -1, -1, 0, 1, 3]
+
+
 def test_ids_looked_up_at_once_are_found_where_a_lookup_of_the_whole_table_finds_them(monkeypatch):
     """A state brought forward looks up the people (or meetings) every new event names at
     once; each later lookup goes over the rows added since, and finds what a lookup of
@@ -344,3 +361,50 @@ def test_ids_looked_up_at_once_are_found_where_a_lookup_of_the_whole_table_finds
     assert state.tables["people"]["id"].to_pylist() == ["ana", "ben", "cy", "dee", "eve", "fay"]
     alone = _advance._Growing({"people": people})
     assert [alone.rows_of("people", ids).to_pylist() for ids in asked] == rows
+
+
+def counting_afresh(patch: pytest.MonkeyPatch) -> list[int]:
+    """Count the reads that work the whole state out again."""
+    calls: list[int] = []
+    afresh = _store._state_tables
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return afresh(*args, **kwargs)
+
+    patch.setattr(_store, "_state_tables", counted)
+    return calls
+
+
+def test_a_state_of_a_store_that_holds_content_does_not_start_a_catalogs(sqlite_store, examples, tmp_path,
+                                                                         monkeypatch):
+    keep, catalog = tmp_path / "kept", tmp_path / "catalog.parquet"
+    write_items([content_item("c1")], catalog)
+    load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")  # the seed story holds content
+    state_of(sqlite_store, columnar=True, keep=keep)
+    calls = counting_afresh(monkeypatch)
+    tables = state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
+    assert calls == [1] and "c1" in tables.items["item_id"].to_pylist()
+    assert_same_state(tables, state_of(sqlite_store, catalog=catalog, columnar=False))
+
+
+def test_a_large_load_keeps_the_state_a_build_over_a_catalog_starts_from(sqlite_store, examples, tmp_path,
+                                                                         monkeypatch):
+    from consentgate.bulk import keep_columns
+
+    keep, catalog = tmp_path / "kept", tmp_path / "catalog.parquet"
+    write_items([content_item("c1", meeting="m-new", owner="newcomer"), content_item("c2", derived_from=["c1"])],
+                catalog)
+    load_lines(sqlite_store, [line for line in seed_lines(examples) if json.loads(line)["type"] not in
+                              ("content", "delete")], "seed-story.jsonl")
+    with sqlite_store.read() as connection:
+        assert keep_columns(connection, keep)
+    calls = counting_afresh(monkeypatch)
+    alone = state_of(sqlite_store, columnar=True, keep=keep)  # kept whole by the load
+    over = state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)  # the catalog added to it
+    assert calls == []
+    assert over.items["item_id"].to_pylist()[:2] == ["c1", "c2"]
+    assert over.items.num_rows == alone.items.num_rows + 2
+    assert over.sources["source_row"].to_pylist()[-1] == 0
+    assert "newcomer" in over.people["id"].to_pylist() and "m-new" in over.meetings["id"].to_pylist()
+    assert_same_state(over, state_of(sqlite_store, catalog=catalog, columnar=False))

@@ -589,6 +589,9 @@ def test_the_load_command_keeps_the_columns_of_a_large_import(sqlite_cli, tmp_pa
     keep = kept_folder(sqlite_cli.url)
     assert keep is not None and copies(keep) == [f"at-{head}"]
     assert not list(keep.glob(".staging-*")) and not list(keep.glob(".reading-*"))
+    # And the store's own state at that head, which the next build starts from.
+    states = [json.loads((path / "kept.json").read_text()) for path in keep.glob("state-*")]
+    assert [(state["catalog"], state["seq"], state["content"]) for state in states] == [(None, head, True)]
     # A load of a few more events keeps nothing new: the next build reads them row by row.
     extra = tmp_path / "extra.jsonl"
     extra.write_text(json.dumps({"type": "account", "id": "acme-extra", "region": "EU"}) + "\n")

@@ -224,12 +224,12 @@ def test_item_ids_are_numbered_alike_whether_content_ids_repeat_or_not(content_i
 @pytest.mark.parametrize("ids", [["a", "b", "c", "dd"], ["a", "b", "a", "dd"]], ids=["distinct", "repeated"])
 @pytest.mark.parametrize("hashes", ["as DuckDB hashes", "colliding"])
 def test_ids_are_found_distinct_exactly_even_where_their_hashes_collide(ids, hashes, monkeypatch):
-    from consentgate.bulk import _store
+    from consentgate.bulk import _catalog
 
     if hashes == "colliding":  # every id of one length shares a "hash"
-        monkeypatch.setattr(_store, "_HASHES", "SELECT length(id)::UBIGINT AS hash FROM ids")
+        monkeypatch.setattr(_catalog, "_HASHES", "SELECT length(id)::UBIGINT AS hash FROM ids")
     column = pa.chunked_array([ids[:2], ids[2:]], pa.string())
-    assert _store._all_distinct(column) is (len(set(ids)) == len(ids))
+    assert _catalog.all_distinct(column) is (len(set(ids)) == len(ids))
 
 
 def test_store_participant_lines_name_their_references_as_dictionaries(sqlite_store, examples):

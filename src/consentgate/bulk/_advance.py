@@ -19,19 +19,21 @@ afresh.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from sqlalchemy import Connection, select
 
 from ..model import DATA_KINDS
 from ..store import COLUMNAR_FROM
 from ..store.schema import EVENT_SPECS
-from ._catalog import read_catalog
+from ._catalog import CatalogRefs, all_distinct, catalog_refs, read_catalog
 from ._columnar import event_reader
 from ._kept import EarlierState, Kept, StateBase
 from ._raw import (
@@ -54,7 +56,18 @@ from ._tables import SCHEMAS, StateTables, build, strings, whole
 _AFRESH = frozenset({"content", "service_data"})
 # From this many keys on, ids are looked up among them by a join in DuckDB.
 _JOINED_FROM = 1_000_000
+# From this many ids on (a whole catalog's owners, say), they are joined to a table in
+# DuckDB rather than hashed here (``_Growing.rows_of``).
+_JOIN_IDS_FROM = 1_000_000
 _FIRST_ROWS = "SELECT wanted.pos, min(keys.row) AS row FROM wanted JOIN keys USING (id) GROUP BY wanted.pos"
+# A new item's id that is already an item's; the new or kept items that names point at.
+_TAKEN = "SELECT 1 FROM new SEMI JOIN kept USING (id) LIMIT 1"
+_AMONG = "SELECT names.pos, {table}.row FROM names JOIN {table} USING (id)"  # items do not repeat an id
+_ALL_ITEMS = """CREATE VIEW items AS SELECT id, CASE WHEN row >= {n_old} THEN row + {n_new} ELSE row END AS row
+                FROM kept UNION ALL SELECT id, row FROM new"""
+_JOINED_ROWS = "SELECT ids.pos, keys.row FROM ids JOIN keys USING (id)"
+_JOINED_FIRST_ROWS = """SELECT ids.pos, k.row FROM ids
+                         JOIN (SELECT id, min(row) AS row FROM keys GROUP BY id) k USING (id)"""
 # What working a table out again reads besides its own events.
 _ALSO = {"terms": ("terms_acceptance",), "terms_acceptance": ("terms",)}
 
@@ -84,8 +97,11 @@ def advanced(
                           leave=many) as read:
             events = {type_: read(type_) for type_ in reads if type_ in wanted}
     files = [entry[0] for entry in (base.catalog or ())] if base is not None else []
-    content = read_catalog(catalog, files[earlier.catalog_files:]) \
-        if catalog is not None and earlier.catalog_files < len(files) else None
+    added_files = files[earlier.catalog_files:] if catalog is not None else []
+    # Many new items (a whole catalog over a state of the store alone) have their owners
+    # and meetings joined to the people and meetings as they are read (``catalog_refs``).
+    apart = _rows_in(added_files) >= _JOIN_IDS_FROM if added_files else False
+    content = read_catalog(cast(Path, catalog), added_files) if added_files and not apart else None
     # The tables of millions of rows take the new events alone.
     new: dict[str, pa.Table] = {type_: _since(events[type_], seq)
                                 for type_ in ("meeting", "consent", "participant", "delete") if type_ in logged}
@@ -116,9 +132,26 @@ def advanced(
         _lines(state, new["participant"])
     if "delete" in logged:
         _erasures(state, new["delete"])
-    if content is not None and not _catalog_items(state, files[:earlier.catalog_files], content):
+    kept_files = files[:earlier.catalog_files]
+    if apart:
+        people, meetings = state.tables["people"]["id"], state.tables["meetings"]["id"]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            refs = pool.submit(catalog_refs, added_files, people, meetings)
+            content = read_catalog(cast(Path, catalog), added_files, people_apart=True)
+            if not _catalog_items(state, kept_files, content, refs):
+                return None
+    elif content is not None and not _catalog_items(state, kept_files, content):
         return None
     return StateTables(**state.tables), state.changed
+
+
+def _rows_in(files: list[str]) -> int:
+    """How many rows the Parquet ``files`` hold (0 where one cannot be read: reading the
+    catalog says why)."""
+    try:
+        return sum(pq.ParquetFile(file).metadata.num_rows for file in files)
+    except (OSError, pa.ArrowException):
+        return 0
 
 
 def _expect(state: _Growing, logged: set[str], events: Mapping[str, pa.Table], new: Mapping[str, pa.Table],
@@ -178,11 +211,42 @@ class _Growing:
 
     def rows_of(self, name: str, ids: pa.Array | pa.ChunkedArray) -> pa.Array:
         """Each of ``ids``'s row in the table ``name`` (people, meetings, accounts or
-        groups; null for null), the ids it lacks added after its rows."""
+        groups; null for null), the ids it lacks added after its rows.
+
+        Dictionary columns (a catalog's accounts, say) have their dictionaries looked up
+        alone; ``_JOIN_IDS_FROM`` ids or more (a whole catalog's owners) are joined to the
+        table in DuckDB, on every core, rather than hashed here."""
+        if pa.types.is_dictionary(ids.type):
+            values, codes = _codes(ids)
+            return self.rows_of(name, values).take(codes)
+        if len(ids) >= _JOIN_IDS_FROM and len(ids):
+            return self._joined(name, whole(strings(ids)))
         grown, rows = added(self.tables[name], name, ids, self._known.get(name))
         if grown.num_rows != self.tables[name].num_rows:
             self.set(name, grown)
         return rows
+
+    def found(self, name: str, refs: CatalogRefs) -> np.ndarray:
+        """The rows ``refs`` found in the table ``name`` (-1: null), the ids it lacks
+        added after its rows in the order the items name them."""
+        rows = refs.rows
+        if len(refs.missing):
+            table = self.tables[name]
+            extra = pc.dictionary_encode(refs.ids)
+            self.set(name, extend(table, name, extra.dictionary, all_new=True))
+            rows[refs.missing] = table.num_rows + extra.indices.to_numpy(zero_copy_only=False)
+        return rows
+
+    def _joined(self, name: str, ids: pa.Array) -> pa.Array:
+        table = self.tables[name]
+        found = _joined_rows(table["id"], ids)
+        missing = np.flatnonzero((found < 0) & pc.is_valid(ids).to_numpy(zero_copy_only=False))
+        if len(missing):
+            # Ids no row has yet: numbered in order of first appearance, after the rows.
+            extra = pc.dictionary_encode(ids.take(pa.array(missing)))
+            self.set(name, extend(table, name, extra.dictionary, all_new=True))
+            found[missing] = table.num_rows + extra.indices.to_numpy(zero_copy_only=False)
+        return pa.array(found, mask=found < 0)
 
     def describe(self, name: str, described: pa.Table) -> None:
         """Give each row of the table ``name`` the columns of its id's first row in
@@ -248,6 +312,27 @@ def _first_rows(keys: pa.ChunkedArray, ids: pa.Array, known: _Known | None = Non
                 found[later] = np.where(rows >= 0, rows + known.rows, -1)
             return wanted, found
     return wanted, _found_in(keys, wanted)
+
+
+def _joined_rows(keys: pa.ChunkedArray | pa.Array, ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each of ``ids``'s first row among ``keys`` (-1: none, or a null id), joined in
+    DuckDB: the keys are hashed and every id looked up among them, on every core,
+    without hashing the ids into a table of their own. Keys that repeat an id (which a
+    state's people and meetings do not) are grouped to their first rows first."""
+    import duckdb
+
+    found = np.full(len(ids), -1, dtype=np.int64)
+    with duckdb.connect(":memory:") as connection:
+        connection.register("keys", pa.table({"id": strings(keys), "row": np.arange(len(keys), dtype=np.int64)}))
+        connection.register("ids", pa.table({"id": strings(ids), "pos": np.arange(len(ids), dtype=np.int64)}))
+        hits = connection.sql(_JOINED_ROWS).to_arrow_table()
+        positions = hits["pos"].to_numpy()
+        found[positions] = hits["row"].to_numpy()
+        if np.count_nonzero(found >= 0) != len(positions):  # an id found twice: a key repeats
+            found[:] = -1
+            hits = connection.sql(_JOINED_FIRST_ROWS).to_arrow_table()
+            found[hits["pos"].to_numpy()] = hits["row"].to_numpy()
+    return found
 
 
 def _found_in(keys: pa.ChunkedArray, wanted: pa.Array) -> np.ndarray:
@@ -403,53 +488,75 @@ def _erasures(state: _Growing, rows: pa.Table) -> None:
     state.set("items", items.set_column(index, "erased", pa.array(erased, pa.int64(), mask=erased == never)))
 
 
-def _catalog_items(state: _Growing, kept: list[str], content: pa.Table) -> bool:
+def _catalog_items(state: _Growing, kept: list[str], content: pa.Table,
+                   refs: Future[dict[str, CatalogRefs]] | None = None) -> bool:
     """The items of a catalog's new files (``content``) after those of its ``kept`` ones (and
     before the store's service data, whose rows move up), their sources found, and
     sources and erasures that named them before found too. False where the state is to
     be worked out afresh: a new id repeats, is empty or is already an item's (reading
-    it whole says which).
+    it whole says which). ``refs`` gives the new items' owners and meetings where
+    ``content`` leaves them out.
+
+    The new ids (a day's file, or a whole catalog over a state of the store alone) are
+    joined to the names that may point at them in DuckDB, on every core, rather than
+    hashed here.
     """
     ids = whole(content["item_id"])
     if not len(ids):
         return True
     items = state.tables["items"]
-    n_old = ds.dataset(kept, format="parquet").count_rows()
-    if ids.null_count or len(pc.unique(ids)) != len(ids) or n_old > items.num_rows:
-        return False
-    # The kept items' ids are looked up once, for the new ids and the sources they name.
-    links = whole(content["source_list"])
-    named = pc.list_flatten(links)
-    wanted, first = _first_rows(items["item_id"], pa.concat_arrays([ids, named.cast(pa.string())]))
-    if (first[:len(ids)] >= 0).any():  # distinct new ids come first among the wanted, in order
+    n_old = ds.dataset(kept, format="parquet").count_rows() if kept else 0
+    if n_old > items.num_rows or not all_distinct(ids):
         return False
     n_new = len(ids)
+    links = whole(content["source_list"])
+    named = pc.list_flatten(links)
+    import duckdb
 
-    def moved(rows: pa.ChunkedArray | pa.Array, names: pa.ChunkedArray | pa.Array | None = None) -> np.ndarray:
-        """Rows of items as they are after the new ones went in: service rows move up,
-        and a null row whose id in ``names`` is a new item's takes that item's row."""
-        numbers = _numbers(rows)
-        numbers[numbers >= n_old] += n_new
-        missing = np.flatnonzero(numbers < 0)
-        if names is not None and len(missing):
-            hits = _numbers(pc.index_in(names.take(pa.array(missing)), value_set=ids))
-            numbers[missing[hits >= 0]] = n_old + hits[hits >= 0]
-        return numbers
+    with duckdb.connect(":memory:") as connection:
+        connection.register("new", pa.table({"id": ids, "row": np.arange(n_old, n_old + n_new, dtype=np.int64)}))
+        connection.register("kept", pa.table({"id": strings(items["item_id"]),
+                                              "row": np.arange(items.num_rows, dtype=np.int64)}))
+        if connection.execute(_TAKEN).fetchone() is not None:
+            return False
 
-    erasures = state.tables["erasures"]
-    erased_rows = moved(erasures["item_row"], erasures["item_id"])
+        def among(names: pa.Array | pa.ChunkedArray, table: str) -> np.ndarray:
+            """Each of ``names``'s row among the ``table`` items (-1: none)."""
+            found = np.full(len(names), -1, dtype=np.int64)
+            if len(names):
+                connection.register("names", pa.table({"id": strings(names),
+                                                       "pos": np.arange(len(names), dtype=np.int64)}))
+                hits = connection.sql(_AMONG.format(table=table)).to_arrow_table()
+                connection.unregister("names")
+                found[hits["pos"].to_numpy()] = hits["row"].to_numpy()
+            return found
+
+        def moved(rows: pa.ChunkedArray | pa.Array, names: pa.ChunkedArray | pa.Array | None = None) -> np.ndarray:
+            """Rows of items as they are after the new ones went in: service rows move up,
+            and a null row whose id in ``names`` is a new item's takes that item's row."""
+            numbers = _numbers(rows)
+            numbers[numbers >= n_old] += n_new
+            missing = np.flatnonzero(numbers < 0)
+            if names is not None and len(missing):
+                numbers[missing] = among(whole(names).take(pa.array(missing)), "new")
+            return numbers
+
+        erasures = state.tables["erasures"]
+        erased_rows = moved(erasures["item_row"], erasures["item_id"])
+        # The new items' own sources: among all the items, as they are once the new went in.
+        connection.execute(_ALL_ITEMS.format(n_old=n_old, n_new=n_new))
+        found = among(named, "items")
+        sources = state.tables["sources"]
+        source_rows = moved(sources["source_row"], sources["source"])
+        item_rows = moved(sources["item_row"])
     state.set("erasures", erasures.set_column(erasures.schema.get_field_index("item_row"), "item_row",
                                               pa.array(erased_rows, mask=erased_rows < 0)))
-    # The new items' own sources: among the kept items, else among the new ones.
-    found = moved(pa.array(first, mask=first < 0).take(pc.index_in(named, value_set=wanted)), named)
     sources_of_new = build("sources", {
         "item_row": pa.array(n_old + pc.list_parent_indices(links).to_numpy(zero_copy_only=False).astype(np.int64)),
         "source": named, "source_row": pa.array(found, mask=found < 0), "pos": list_positions(links),
     })
-    sources = state.tables["sources"]
-    source_rows = moved(sources["source_row"], sources["source"])
     state.set("sources", pa.concat_tables([
-        pa.table({"item_row": pa.array(moved(sources["item_row"])), "source": sources["source"],
+        pa.table({"item_row": pa.array(item_rows), "source": sources["source"],
                   "source_row": pa.array(source_rows, mask=source_rows < 0), "pos": sources["pos"]},
                  schema=sources.schema),
         sources_of_new.cast(sources.schema),
@@ -459,30 +566,52 @@ def _catalog_items(state: _Growing, kept: list[str], content: pa.Table) -> bool:
     erased = np.full(n_new, never, dtype=np.int64)
     mine = (erased_rows >= n_old) & (erased_rows < n_old + n_new)
     np.minimum.at(erased, erased_rows[mine] - n_old, erasures["at"].to_numpy()[mine])
-    state.set("items", _items_with(state, items, content, n_old, pa.array(erased, mask=erased == never)))
+    state.set("items", _items_with(state, items, content, n_old, pa.array(erased, mask=erased == never),
+                                   refs.result() if refs is not None else None))
     return True
 
 
-def _items_with(state: _Growing, items: pa.Table, content: pa.Table, n_old: int, erased: pa.Array) -> pa.Table:
+def _codes(column: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """A string column's distinct values and each row's index among them (null for
+    null). A dictionary column (a catalog's kinds) has its dictionaries looked up alone."""
+    if not pa.types.is_dictionary(column.type):
+        encoded = pc.dictionary_encode(whole(column))
+        return encoded.dictionary, encoded.indices
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    dictionaries = [chunk.dictionary.cast(pa.string()) for chunk in chunks]
+    values = pc.unique(pa.concat_arrays(dictionaries)) if chunks else pa.array([], pa.string())
+    return values, pa.concat_arrays([pc.index_in(dictionary, value_set=values).take(chunk.indices)
+                                     for chunk, dictionary in zip(chunks, dictionaries, strict=True)]) \
+        if chunks else pa.array([], pa.int32())
+
+
+def _items_with(state: _Growing, items: pa.Table, content: pa.Table, n_old: int, erased: pa.Array,
+                refs: dict[str, CatalogRefs] | None = None) -> pa.Table:
     """``items`` (in the compact form, see ``_refs``) with ``content``'s rows after its
     first ``n_old`` (their first erasures ``erased``), the kept rows not copied; their
-    people, accounts and meetings found (or added)."""
+    people, accounts and meetings found (or added), or taken from ``refs``."""
     columns: dict[str, pa.ChunkedArray] = {}
     for name, table in (("account", "accounts"), ("owner", "people"), ("meeting", "meetings")):
-        rows = _numbers(state.rows_of(table, strings(content[name])))
+        rows = state.found(table, refs[name]) if refs is not None and name in refs else \
+            _numbers(state.rows_of(table, content[name]))
         columns[f"{name}_ref"] = _inserted(items[f"{name}_ref"], pa.array(rows, mask=rows < 0), n_old)
         columns[name] = _over(columns[f"{name}_ref"], state.tables[table]["id"])
     kinds = items["kind"]
-    new_kinds = whole(strings(content["kind"]))
+    values, codes = _codes(content["kind"])
     vocabulary = kinds.chunk(0).dictionary if kinds.num_chunks else pa.array([], pa.string())
-    seen = pc.unique(new_kinds)
-    vocabulary = pa.concat_arrays([vocabulary, seen.filter(pc.invert(pc.is_in(seen, value_set=vocabulary)))])
+    vocabulary = pa.concat_arrays([vocabulary, values.filter(pc.invert(pc.is_in(values, value_set=vocabulary)))])
     indices = pa.chunked_array([chunk.indices for chunk in kinds.chunks], kinds.type.index_type)
     if len(vocabulary) > 127:  # more kinds than narrow indices hold
         indices = indices.cast(pa.int32())
-    columns["kind"] = _over(_inserted(indices, pc.index_in(new_kinds, value_set=vocabulary), n_old), vocabulary)
-    columns["kind_code"] = _inserted(items["kind_code"], pc.index_in(new_kinds, value_set=pa.array(DATA_KINDS)), n_old)
+    new_indices = pc.index_in(values, value_set=vocabulary).take(codes)
+    columns["kind"] = _over(_inserted(indices, new_indices, n_old), vocabulary)
+    new_codes = pc.index_in(values, value_set=pa.array(DATA_KINDS)).take(codes)
+    columns["kind_code"] = _inserted(items["kind_code"], new_codes, n_old)
     for name in ("item_id", "created", "uri", "sha256", "derived", "train_reserved"):
         columns[name] = _inserted(items[name], whole(content[name]), n_old)
     columns["erased"] = _inserted(items["erased"], erased, n_old)
-    return pa.table({name: columns[name] for name in items.column_names})
+    table = pa.table({name: columns[name] for name in items.column_names})
+    # Where the new rows are most of them (a whole catalog), each column is made one
+    # chunk now, once, rather than by each step that reads it whole (and by the file
+    # that keeps it); a day's few rows leave the kept millions uncopied.
+    return table.combine_chunks() if content.num_rows > items.num_rows else table

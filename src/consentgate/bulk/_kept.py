@@ -275,12 +275,17 @@ class StateBase:
 
     def grows(self, meta: Mapping[str, Any]) -> bool:
         """Whether a state kept with ``meta`` was made by the same code over the same
-        catalog or a first part of its files (the rest added since, after them)."""
+        catalog or a first part of its files (the rest added since, after them), or, for
+        a catalog, over the store alone when the store held no content."""
         if meta.get("code") != self.code:
             return False
         kept = meta.get("catalog")
-        if self.catalog is None or kept is None:
-            return self.catalog is None and kept is None
+        if self.catalog is None:
+            return kept is None
+        if kept is None:
+            # A state of the store alone that holds no content: a catalog's items are
+            # added to it as a new file's are.
+            return meta.get("content") is False
         kept = tuple(tuple(entry) for entry in kept)
         return 0 < len(kept) <= len(self.catalog) and self.catalog[:len(kept)] == kept
 

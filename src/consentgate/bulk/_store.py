@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select
 from ..store import COLUMNAR_FROM, read_head
 from ..store.schema import EVENT_SPECS, log
 from ._advance import advanced
-from ._catalog import content_items, read_catalog
+from ._catalog import all_distinct, content_items, read_catalog
 from ._columnar import Reader, event_reader
 from ._kept import Kept, KeptStates, StateBase, state_base, state_key
 from ._raw import (
@@ -91,6 +91,8 @@ def state_tables_from_store(
         if hash_ is not None and base is not None:
             states, key = KeptStates(Path(keep)), state_key(base, last, hash_)
             about = {**base.about(), "seq": last, "hash": hash_}
+            if catalog is None:  # a state without content can start a catalog's (see ``StateBase.grows``)
+                about["content"] = _holds_content(connection, last)
             found = states.read(key)
             if found is not None:
                 return StateTables(**found)
@@ -113,10 +115,14 @@ def state_tables_from_store(
 def keep_columns(connection: Connection, keep: str | Path) -> bool:
     """Keep the store's event columns in ``keep`` (see ``_kept``) as a columnar read of
     the whole state does: where no copy is kept yet, or the newest lags ``COLUMNAR_FROM``
-    events or more behind the log head. Whether a copy at the head is kept now.
+    events or more behind the log head. Then keep the store's state as a read without a
+    catalog works it out (brought forward from a kept one where there is one). Whether
+    a copy at the head is kept now.
 
     A large load calls it (see :func:`consentgate.service.keep_loaded_columns`), so that
-    the next build reads the store's columns from the files kept here.
+    the next build reads the store's columns from the files kept here, and starts from
+    the kept state: a build without a catalog as it is, a build over a catalog, when the
+    store holds no content, with the catalog's items added to it (see ``_advance``).
 
     Raises:
         StoreError: the store could not be read.
@@ -126,7 +132,16 @@ def keep_columns(connection: Connection, keep: str | Path) -> bool:
         for type_ in _READS:
             read(type_)
     copy = Kept(Path(keep)).latest(connection, _READS, head)
-    return copy is not None and copy[0] == head
+    if copy is None or copy[0] != head:
+        return False
+    state_tables_from_store(connection, head=head, columnar=True, keep=keep)
+    return True
+
+
+def _holds_content(connection: Connection, seq: int) -> bool:
+    """Whether the store held content as of log entry ``seq``."""
+    table = EVENT_SPECS["content"].table
+    return connection.execute(select(table.c.seq).where(table.c.seq <= seq).limit(1)).first() is not None
 
 
 def _state_base(catalog: str | Path | None) -> StateBase | None:
@@ -216,40 +231,13 @@ def _item_codes(content: pa.Table, service: pa.Table, links: pa.Array,
     columns = [content["item_id"], service["item_id"], pc.list_flatten(links), erased]
     if not sum(len(column) for column in columns):
         return tuple(np.zeros(0, dtype=np.int64) for _ in columns)
-    if _all_distinct(content["item_id"]):
+    if all_distinct(content["item_id"]):
         return (np.arange(content.num_rows, dtype=np.int64), *_codes_beside(content["item_id"], columns[1:]))
     encoded = pc.dictionary_encode(strings(*columns))
     codes = np.concatenate([pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False)
                             for chunk in encoded.chunks]).astype(np.int64, copy=False)
     bounds = np.cumsum([len(column) for column in columns])[:-1]
     return tuple(np.split(codes, bounds))
-
-
-# Each id's 64-bit hash, worked out by DuckDB on every core: distinct hashes prove that
-# no id repeats (a repeated id repeats its hash), checked on integers rather than strings.
-_HASHES = "SELECT hash(id) AS hash FROM ids"
-
-
-def _all_distinct(ids: pa.ChunkedArray) -> bool:
-    """Whether a column of ids has no null and no repeat.
-
-    Millions of content ids, which repeat only in a faulty catalog: their hashes, sorted,
-    show a repeat as two equal neighbours, faster than grouping the strings themselves,
-    hashing them all into one dictionary or counting distinct hashes in a hash table
-    (10,000,000 ids: 0.24 s against 1.04 s for the count). Only where hashes repeat (a
-    repeated id, or two ids of one hash) are the ids themselves grouped.
-    """
-    if ids.null_count:
-        return False
-    import duckdb
-
-    with duckdb.connect(":memory:") as connection:
-        connection.register("ids", pa.table({"id": ids}))
-        hashes = np.sort(connection.sql(_HASHES).to_arrow_table()["hash"].to_numpy())
-        if not (hashes[1:] == hashes[:-1]).any():
-            return True
-        repeated = connection.execute("SELECT 1 FROM ids GROUP BY id HAVING count(*) > 1 LIMIT 1").fetchone()
-    return repeated is None
 
 
 def _codes_beside(ids: pa.ChunkedArray, columns: list[pa.Array | pa.ChunkedArray]) -> list[np.ndarray]:
