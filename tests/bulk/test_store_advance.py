@@ -408,3 +408,29 @@ def test_a_large_load_keeps_the_state_a_build_over_a_catalog_starts_from(sqlite_
     assert over.sources["source_row"].to_pylist()[-1] == 0
     assert "newcomer" in over.people["id"].to_pylist() and "m-new" in over.meetings["id"].to_pylist()
     assert_same_state(over, state_of(sqlite_store, catalog=catalog, columnar=False))
+
+
+@pytest.mark.parametrize("owners", ["text", "a dictionary", "numbers"])
+def test_a_catalogs_owners_of_any_type_a_read_takes_are_added_to_the_stores_state(sqlite_store, examples, tmp_path,
+                                                                                  monkeypatch, owners):
+    """Text owners (plain or a dictionary) are joined as DuckDB reads them; owners of
+    another type, which a read casts to text, are read with the rest."""
+    from consentgate.bulk import keep_columns
+
+    keep, catalog = tmp_path / "kept", tmp_path / "catalog.parquet"
+    values = {"text": pa.array(["ana", "ben"]), "a dictionary": pa.array(["ana", "ben"]).dictionary_encode(),
+              "numbers": pa.array([7, 8])}[owners]
+    pq.write_table(pa.table({"id": ["c1", "c2"], "kind": ["audio", "chat"], "account": ["northwind"] * 2,
+                             "owner": values, "meeting": ["m-new", None],
+                             "created_at": pa.array([0, 0], pa.timestamp("s", tz="UTC"))}), catalog)
+    load_lines(sqlite_store, [line for line in seed_lines(examples) if json.loads(line)["type"] not in
+                              ("content", "delete")], "seed-story.jsonl")
+    with sqlite_store.read() as connection:
+        assert keep_columns(connection, keep)
+    joined: list[int] = []
+    refs = _advance.catalog_refs
+    monkeypatch.setattr(_advance, "catalog_refs", lambda *args: joined.append(1) or refs(*args))
+    over = brought_forward(sqlite_store, True, catalog=catalog, keep=keep)
+    assert joined == ([] if owners == "numbers" else [1])
+    owner = over.items["owner"].to_pylist()[:2]
+    assert owner == (["7", "8"] if owners == "numbers" else ["ana", "ben"])

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, select
 from ..model import DATA_KINDS
 from ..store import COLUMNAR_FROM
 from ..store.schema import EVENT_SPECS
-from ._catalog import CatalogRefs, all_distinct, catalog_refs, read_catalog
+from ._catalog import APART, CatalogRefs, all_distinct, catalog_refs, read_catalog
 from ._columnar import event_reader
 from ._kept import EarlierState, Kept, StateBase
 from ._raw import (
@@ -100,7 +100,7 @@ def advanced(
     added_files = files[earlier.catalog_files:] if catalog is not None else []
     # Many new items (a whole catalog over a state of the store alone) have their owners
     # and meetings joined to the people and meetings as they are read (``catalog_refs``).
-    apart = _rows_in(added_files) >= _JOIN_IDS_FROM if added_files else False
+    apart = _apart(added_files)
     content = read_catalog(cast(Path, catalog), added_files) if added_files and not apart else None
     # The tables of millions of rows take the new events alone.
     new: dict[str, pa.Table] = {type_: _since(events[type_], seq)
@@ -145,13 +145,27 @@ def advanced(
     return StateTables(**state.tables), state.changed
 
 
-def _rows_in(files: list[str]) -> int:
-    """How many rows the Parquet ``files`` hold (0 where one cannot be read: reading the
-    catalog says why)."""
+def _apart(files: list[str]) -> bool:
+    """Whether the catalog ``files`` are to have their owners and meetings read apart
+    (``catalog_refs``): ``_JOIN_IDS_FROM`` rows or more, whose owners and meetings are
+    text (other types, which a read casts, are read with the rest). False where a file
+    cannot be read: reading the catalog says why."""
     try:
-        return sum(pq.ParquetFile(file).metadata.num_rows for file in files)
+        rows, types = 0, []
+        for file in files:
+            parquet = pq.ParquetFile(file)
+            rows += parquet.metadata.num_rows
+            schema = parquet.schema_arrow
+            types += [schema.field(name).type for name in APART if name in schema.names]
     except (OSError, pa.ArrowException):
-        return 0
+        return False
+    return bool(files) and rows >= _JOIN_IDS_FROM and all(_text(kind) for kind in types)
+
+
+def _text(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind))
 
 
 def _expect(state: _Growing, logged: set[str], events: Mapping[str, pa.Table], new: Mapping[str, pa.Table],

@@ -148,7 +148,8 @@ def read_catalog(path: str | Path, files: Sequence[str] | None = None, people_ap
         apart = APART if people_apart else ()
         for name in apart:
             kind = dataset.schema.field(name).type if name in present else pa.string()
-            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)):
+            text = kind.value_type if pa.types.is_dictionary(kind) else kind
+            if not (pa.types.is_string(text) or pa.types.is_large_string(text) or pa.types.is_null(text)):
                 raise ValueError(f"catalog column {name} must be {pa.string()}, not {kind}")
         table = dataset.to_table(columns=[name for name in RULE_COLUMNS if name in present and name not in apart])
     except (OSError, pa.ArrowInvalid) as exc:
