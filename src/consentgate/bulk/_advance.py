@@ -12,8 +12,11 @@ references looked up among the grown tables.
 
 A catalog's new files (after its kept ones, which are unchanged) add their items after
 the kept catalog's, before the store's service data: a catalog's rows are its files'
-rows in order. New content or service data in the store has the state worked out
-afresh.
+rows in order. A state of the store alone, where the store holds no content, takes a
+whole catalog the same way, as files after none kept; their millions of owners and
+meetings are joined to the kept people and meetings by DuckDB as it reads the files
+(``_catalog.catalog_refs``), beside Arrow's read of the rest. New content or service
+data in the store has the state worked out afresh.
 """
 
 from __future__ import annotations
