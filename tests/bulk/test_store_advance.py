@@ -434,3 +434,29 @@ def test_a_catalogs_owners_of_any_type_a_read_takes_are_added_to_the_stores_stat
     assert joined == ([] if owners == "numbers" else [1])
     owner = over.items["owner"].to_pylist()[:2]
     assert owner == (["7", "8"] if owners == "numbers" else ["ana", "ben"])
+
+
+def test_a_catalogs_own_state_is_brought_forward_before_a_newer_state_of_the_store(sqlite_store, examples, tmp_path,
+                                                                                  monkeypatch):
+    """After a build over a catalog, a large load keeps the store's state at its new head;
+    the next build over the catalog brings the catalog's own state forward over the new
+    events instead of adding every item of the catalog to the store's."""
+    from consentgate.bulk import keep_columns
+
+    keep, catalog = tmp_path / "kept", tmp_path / "catalog.parquet"
+    write_items([content_item("c1", meeting="m-new"), content_item("c2", derived_from=["c1"])], catalog)
+    load_lines(sqlite_store, [line for line in seed_lines(examples) if json.loads(line)["type"] not in
+                              ("content", "delete")], "seed-story.jsonl")
+    state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
+    load_lines(sqlite_store, [event(type="meeting", id="m-new", account="northwind"),
+                              event(type="participant", meeting="m-new", subject="newcomer"),
+                              event(type="delete", item="c2", at="2023-08-21T00:00:00Z")], "more.jsonl",
+               catalog=catalog)
+    with sqlite_store.read() as connection:
+        assert keep_columns(connection, keep)  # as a large load does
+    added: list[int] = []
+    items = _advance._catalog_items
+    monkeypatch.setattr(_advance, "_catalog_items", lambda *args: added.append(1) or items(*args))
+    over = brought_forward(sqlite_store, False, catalog=catalog, keep=keep)
+    assert added == []
+    assert over.erasures["item_row"].to_pylist()[-1] == 1 and "newcomer" in over.people["id"].to_pylist()

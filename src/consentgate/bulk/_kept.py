@@ -361,7 +361,9 @@ class KeptStates:
     def earlier(self, connection: Connection, base: StateBase, seq: int) -> EarlierState | None:
         """The newest state kept before the state at ``seq`` over ``base`` that the
         store's log vouches for: as of an earlier event, or over fewer of the catalog's
-        files (see :meth:`StateBase.grows`), or both."""
+        files (see :meth:`StateBase.grows`), or both. For a catalog, a state over some of
+        its files comes before a newer state of the store alone: bringing it forward
+        over the events since adds rows, where the store's state takes every item."""
         kept_written(self.folder)
         found = []
         files = len(base.catalog or ())
@@ -371,7 +373,7 @@ class KeptStates:
             if isinstance(kept_seq, int) and (kept_seq, kept_files) < (seq, files) and kept_seq <= seq \
                     and base.grows(meta):
                 found.append((kept_seq, kept_files, meta.get("hash"), path))
-        for kept_seq, kept_files, hash_, path in sorted(found, reverse=True):
+        for kept_seq, kept_files, hash_, path in sorted(found, key=lambda f: (f[1] > 0, f[0], f[1]), reverse=True):
             if connection.execute(select(log.c.hash).where(log.c.seq == kept_seq)).scalar() == hash_:
                 tables = self._tables(path)
                 return EarlierState(kept_seq, tables, path, kept_files) if tables is not None else None
