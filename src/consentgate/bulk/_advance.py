@@ -36,7 +36,7 @@ from sqlalchemy import Connection, select
 from ..model import DATA_KINDS
 from ..store import COLUMNAR_FROM
 from ..store.schema import EVENT_SPECS
-from ._catalog import APART, CatalogRefs, all_distinct, catalog_refs, read_catalog
+from ._catalog import APART, CatalogRefs, all_distinct, catalog_refs, is_text, read_catalog
 from ._columnar import event_reader
 from ._kept import EarlierState, Kept, StateBase
 from ._raw import (
@@ -62,12 +62,6 @@ _JOINED_FROM = 1_000_000
 # From this many ids on (a whole catalog's owners, say), they are joined to a table in
 # DuckDB rather than hashed here (``_Growing.rows_of``).
 _JOIN_IDS_FROM = 1_000_000
-_FIRST_ROWS = "SELECT wanted.pos, min(keys.row) AS row FROM wanted JOIN keys USING (id) GROUP BY wanted.pos"
-# A new item's id that is already an item's; the new or kept items that names point at.
-_TAKEN = "SELECT 1 FROM new SEMI JOIN kept USING (id) LIMIT 1"
-_AMONG = "SELECT names.pos, {table}.row FROM names JOIN {table} USING (id)"  # items do not repeat an id
-_ALL_ITEMS = """CREATE VIEW items AS SELECT id, CASE WHEN row >= {n_old} THEN row + {n_new} ELSE row END AS row
-                FROM kept UNION ALL SELECT id, row FROM new"""
 _JOINED_ROWS = "SELECT ids.pos, keys.row FROM ids JOIN keys USING (id)"
 _JOINED_FIRST_ROWS = """SELECT ids.pos, k.row FROM ids
                          JOIN (SELECT id, min(row) AS row FROM keys GROUP BY id) k USING (id)"""
@@ -162,13 +156,7 @@ def _apart(files: list[str]) -> bool:
             types += [schema.field(name).type for name in APART if name in schema.names]
     except (OSError, pa.ArrowException):
         return False
-    return bool(files) and rows >= _JOIN_IDS_FROM and all(_text(kind) for kind in types)
-
-
-def _text(kind: pa.DataType) -> bool:
-    if pa.types.is_dictionary(kind):
-        kind = kind.value_type
-    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind))
+    return bool(files) and rows >= _JOIN_IDS_FROM and all(is_text(kind) for kind in types)
 
 
 def _expect(state: _Growing, logged: set[str], events: Mapping[str, pa.Table], new: Mapping[str, pa.Table],
@@ -245,7 +233,7 @@ class _Growing:
 
     def found(self, name: str, refs: CatalogRefs) -> np.ndarray:
         """The rows ``refs`` found in the table ``name`` (-1: null), the ids it lacks
-        added after its rows in the order the items name them."""
+        added after its rows in order of first appearance."""
         rows = refs.rows
         if len(refs.missing):
             table = self.tables[name]
@@ -255,15 +243,10 @@ class _Growing:
         return rows
 
     def _joined(self, name: str, ids: pa.Array) -> pa.Array:
-        table = self.tables[name]
-        found = _joined_rows(table["id"], ids)
+        found = _joined_rows(self.tables[name]["id"], ids)
         missing = np.flatnonzero((found < 0) & pc.is_valid(ids).to_numpy(zero_copy_only=False))
-        if len(missing):
-            # Ids no row has yet: numbered in order of first appearance, after the rows.
-            extra = pc.dictionary_encode(ids.take(pa.array(missing)))
-            self.set(name, extend(table, name, extra.dictionary, all_new=True))
-            found[missing] = table.num_rows + extra.indices.to_numpy(zero_copy_only=False)
-        return pa.array(found, mask=found < 0)
+        rows = self.found(name, CatalogRefs(found, missing, ids.take(pa.array(missing))))
+        return pa.array(rows, mask=rows < 0)
 
     def describe(self, name: str, described: pa.Table) -> None:
         """Give each row of the table ``name`` the columns of its id's first row in
@@ -331,16 +314,21 @@ def _first_rows(keys: pa.ChunkedArray, ids: pa.Array, known: _Known | None = Non
     return wanted, _found_in(keys, wanted)
 
 
-def _joined_rows(keys: pa.ChunkedArray | pa.Array, ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """Each of ``ids``'s first row among ``keys`` (-1: none, or a null id), joined in
-    DuckDB: the keys are hashed and every id looked up among them, on every core,
-    without hashing the ids into a table of their own. Keys that repeat an id (which a
-    state's people and meetings do not) are grouped to their first rows first."""
+def _joined_rows(keys: pa.ChunkedArray | pa.Array, ids: pa.Array | pa.ChunkedArray,
+                 numbers: np.ndarray | None = None) -> np.ndarray:
+    """Each of ``ids``'s first row among ``keys`` (-1: none, or a null id), or the least
+    of its keys' ``numbers`` where given, joined in DuckDB: the keys are hashed and every
+    id looked up among them (or the other way round, whichever are fewer), on every
+    core. Keys that repeat an id (which a state's people, meetings and items do not) are
+    grouped to their first rows first."""
     import duckdb
 
+    rows = np.arange(len(keys), dtype=np.int64) if numbers is None else numbers
     found = np.full(len(ids), -1, dtype=np.int64)
+    if not len(ids) or not len(keys):
+        return found
     with duckdb.connect(":memory:") as connection:
-        connection.register("keys", pa.table({"id": strings(keys), "row": np.arange(len(keys), dtype=np.int64)}))
+        connection.register("keys", pa.table({"id": strings(keys), "row": rows}))
         connection.register("ids", pa.table({"id": strings(ids), "pos": np.arange(len(ids), dtype=np.int64)}))
         hits = connection.sql(_JOINED_ROWS).to_arrow_table()
         positions = hits["pos"].to_numpy()
@@ -358,16 +346,9 @@ def _found_in(keys: pa.ChunkedArray, wanted: pa.Array) -> np.ndarray:
     Only the few ``wanted`` are hashed; the millions of ``keys`` are looked up among them,
     by DuckDB on every core where they are many (an item's ids, say).
     """
-    found = np.full(len(wanted), -1, dtype=np.int64)
     if len(keys) >= _JOINED_FROM:
-        import duckdb
-
-        with duckdb.connect(":memory:") as connection:
-            connection.register("keys", pa.table({"id": strings(keys), "row": np.arange(len(keys), dtype=np.int64)}))
-            connection.register("wanted", pa.table({"id": strings(wanted), "pos": np.arange(len(wanted))}))
-            hits = connection.sql(_FIRST_ROWS).to_arrow_table()
-        found[hits["pos"].to_numpy()] = hits["row"].to_numpy()
-        return found
+        return _joined_rows(keys, wanted)
+    found = np.full(len(wanted), -1, dtype=np.int64)
     hits = pc.index_in(keys, value_set=wanted)
     valid = pc.is_valid(hits).to_numpy(zero_copy_only=False)
     found[pc.filter(hits, pa.array(valid)).to_numpy()[::-1]] = np.flatnonzero(valid)[::-1]  # the first wins
@@ -514,9 +495,9 @@ def _catalog_items(state: _Growing, kept: list[str], content: pa.Table,
     it whole says which). ``refs`` gives the new items' owners and meetings where
     ``content`` leaves them out.
 
-    The new ids (a day's file, or a whole catalog over a state of the store alone) are
-    joined to the names that may point at them in DuckDB, on every core, rather than
-    hashed here.
+    The new ids (a day's file, or a whole catalog over a state of the store alone) and
+    the names that may point at them are joined in DuckDB (``_joined_rows``), on every
+    core, rather than hashed here.
     """
     ids = whole(content["item_id"])
     if not len(ids):
@@ -526,46 +507,31 @@ def _catalog_items(state: _Growing, kept: list[str], content: pa.Table,
     if n_old > items.num_rows or not all_distinct(ids):
         return False
     n_new = len(ids)
+    kept_ids = strings(items["item_id"])
+    if (_joined_rows(kept_ids, ids) >= 0).any():
+        return False
     links = whole(content["source_list"])
     named = pc.list_flatten(links)
-    import duckdb
+    new_rows = np.arange(n_old, n_old + n_new, dtype=np.int64)
 
-    with duckdb.connect(":memory:") as connection:
-        connection.register("new", pa.table({"id": ids, "row": np.arange(n_old, n_old + n_new, dtype=np.int64)}))
-        connection.register("kept", pa.table({"id": strings(items["item_id"]),
-                                              "row": np.arange(items.num_rows, dtype=np.int64)}))
-        if connection.execute(_TAKEN).fetchone() is not None:
-            return False
+    def moved(rows: pa.ChunkedArray | pa.Array, names: pa.ChunkedArray | pa.Array | None = None) -> np.ndarray:
+        """Rows of items as they are after the new ones went in: service rows move up,
+        and a null row whose id in ``names`` is a new item's takes that item's row."""
+        numbers = _numbers(rows)
+        numbers[numbers >= n_old] += n_new
+        missing = np.flatnonzero(numbers < 0)
+        if names is not None and len(missing):
+            numbers[missing] = _joined_rows(ids, whole(names).take(pa.array(missing)), new_rows)
+        return numbers
 
-        def among(names: pa.Array | pa.ChunkedArray, table: str) -> np.ndarray:
-            """Each of ``names``'s row among the ``table`` items (-1: none)."""
-            found = np.full(len(names), -1, dtype=np.int64)
-            if len(names):
-                connection.register("names", pa.table({"id": strings(names),
-                                                       "pos": np.arange(len(names), dtype=np.int64)}))
-                hits = connection.sql(_AMONG.format(table=table)).to_arrow_table()
-                connection.unregister("names")
-                found[hits["pos"].to_numpy()] = hits["row"].to_numpy()
-            return found
-
-        def moved(rows: pa.ChunkedArray | pa.Array, names: pa.ChunkedArray | pa.Array | None = None) -> np.ndarray:
-            """Rows of items as they are after the new ones went in: service rows move up,
-            and a null row whose id in ``names`` is a new item's takes that item's row."""
-            numbers = _numbers(rows)
-            numbers[numbers >= n_old] += n_new
-            missing = np.flatnonzero(numbers < 0)
-            if names is not None and len(missing):
-                numbers[missing] = among(whole(names).take(pa.array(missing)), "new")
-            return numbers
-
-        erasures = state.tables["erasures"]
-        erased_rows = moved(erasures["item_row"], erasures["item_id"])
-        # The new items' own sources: among all the items, as they are once the new went in.
-        connection.execute(_ALL_ITEMS.format(n_old=n_old, n_new=n_new))
-        found = among(named, "items")
-        sources = state.tables["sources"]
-        source_rows = moved(sources["source_row"], sources["source"])
-        item_rows = moved(sources["item_row"])
+    erasures = state.tables["erasures"]
+    erased_rows = moved(erasures["item_row"], erasures["item_id"])
+    # The new items' own sources: among all the items, as they are once the new went in.
+    found = _joined_rows(strings(kept_ids, ids), named,
+                         np.concatenate([moved(pa.array(np.arange(items.num_rows, dtype=np.int64))), new_rows]))
+    sources = state.tables["sources"]
+    source_rows = moved(sources["source_row"], sources["source"])
+    item_rows = moved(sources["item_row"])
     state.set("erasures", erasures.set_column(erasures.schema.get_field_index("item_row"), "item_row",
                                               pa.array(erased_rows, mask=erased_rows < 0)))
     sources_of_new = build("sources", {

@@ -121,6 +121,14 @@ def _table(*columns: Any) -> pa.Table:
     return table.append_column("seq", seq).append_column("source_list", sources)
 
 
+def is_text(kind: pa.DataType) -> bool:
+    """Whether a column of this type holds text (plain, large, a dictionary of it, or
+    nothing at all)."""
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind))
+
+
 def read_catalog(path: str | Path, files: Sequence[str] | None = None, people_apart: bool = False) -> pa.Table:
     """Read a content catalog (see the module docstring) as content items (of ``files``
     alone, some of its files, where given). ``people_apart`` leaves ``owner`` and
@@ -148,8 +156,7 @@ def read_catalog(path: str | Path, files: Sequence[str] | None = None, people_ap
         apart = APART if people_apart else ()
         for name in apart:
             kind = dataset.schema.field(name).type if name in present else pa.string()
-            text = kind.value_type if pa.types.is_dictionary(kind) else kind
-            if not (pa.types.is_string(text) or pa.types.is_large_string(text) or pa.types.is_null(text)):
+            if not is_text(kind):
                 raise ValueError(f"catalog column {name} must be {pa.string()}, not {kind}")
         table = dataset.to_table(columns=[name for name in RULE_COLUMNS if name in present and name not in apart])
     except (OSError, pa.ArrowInvalid) as exc:
