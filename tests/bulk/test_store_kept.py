@@ -597,3 +597,137 @@ def test_the_load_command_keeps_the_columns_of_a_large_import(sqlite_cli, tmp_pa
     extra.write_text(json.dumps({"type": "account", "id": "acme-extra", "region": "EU"}) + "\n")
     sqlite_cli("load", str(extra), check=True)
     assert copies(keep) == [f"at-{head}"]
+
+
+def _kept_table(values: list[str], ids: list[str], numbers: list[int]) -> pa.Table:
+    """A state table with a dictionary column (indices into ``values``), as the compact
+    items and participant lines are."""
+    indices = pa.array([values.index(one) for one in ids], pa.int32())
+    return pa.table({"id": pa.DictionaryArray.from_arrays(indices, pa.array(values)), "id_ref": indices,
+                     "n": pa.array(numbers, pa.int64())})
+
+
+def _about(seq: int) -> dict[str, Any]:
+    from consentgate.bulk._kept import _code_digest
+
+    return {"seq": seq, "code": _code_digest()}  # a state of other code would go at once
+
+
+def _files(path: Path) -> dict[str, int]:
+    return {file.name: file.stat().st_ino for file in path.glob("*.arrow")}
+
+
+def test_rows_added_to_a_kept_table_are_written_alone_and_read_after_its_files(tmp_path):
+    from consentgate.bulk._kept import EarlierState, KeptStates
+
+    states_ = KeptStates(tmp_path / "kept")
+    first = {"lines": _kept_table(["a", "b"], ["a", "b", "a"], [1, 2, 3]), "other": pa.table({"x": [1, 2]})}
+    states_.keep("k1" * 16, first, _about(1))
+    (one,) = states(tmp_path / "kept")
+    earlier = EarlierState(1, states_.read("k1" * 16), one, 0)
+    # Two rows more, one naming a value the dictionary gained after its kept values; and
+    # a table whose kept rows changed.
+    second = {"lines": _kept_table(["a", "b", "c"], ["a", "b", "a", "c", "b"], [1, 2, 3, 4, 5]),
+              "other": pa.table({"x": [9, 2, 3]})}
+    states_.keep("k2" * 16, second, _about(2), earlier=earlier)
+    two = next(path for path in states(tmp_path / "kept") if path != one)
+    meta = json.loads((two / "kept.json").read_text())
+    assert meta["parts"] == {"lines": ["lines", "lines.1"]}
+    assert _files(two)["lines.arrow"] == _files(one)["lines.arrow"]  # linked, not written
+    assert _files(two)["other.arrow"] != _files(one)["other.arrow"]  # written whole
+    with pa.memory_map(str(two / "lines.1.arrow")) as source:
+        assert pa.ipc.open_file(source).read_all().num_rows == 2
+    back = states_.read("k2" * 16)
+    for name, table in second.items():
+        assert back[name].equals(table) and back[name].schema == table.schema, name
+    # Each chunk reads the one dictionary: the earlier file's indices against the new one.
+    assert all(chunk.dictionary.to_pylist() == ["a", "b", "c"] for chunk in back["lines"]["id"].chunks)
+
+    # A third state adds a file more; the two before are linked.
+    third = {"lines": _kept_table(["a", "b", "c"], ["a", "b", "a", "c", "b", "c"], [1, 2, 3, 4, 5, 6]),
+             "other": second["other"]}
+    states_.keep("k3" * 16, third, _about(3), linked={"other": two},
+                 earlier=EarlierState(2, back, two, 0))
+    three = tmp_path / "kept" / f"state-{('k3' * 16)[:32]}"
+    assert json.loads((three / "kept.json").read_text())["parts"] == {"lines": ["lines", "lines.1", "lines.2"]}
+    assert _files(three)["lines.1.arrow"] == _files(two)["lines.1.arrow"]
+    assert _files(three)["other.arrow"] == _files(two)["other.arrow"]
+    again = states_.read("k3" * 16)
+    assert all(again[name].equals(table) for name, table in third.items())
+
+
+def test_a_kept_table_is_written_whole_where_its_rows_changed_or_its_files_are_many(tmp_path, monkeypatch):
+    from consentgate.bulk import _kept
+    from consentgate.bulk._kept import EarlierState, KeptStates
+
+    states_ = KeptStates(tmp_path / "kept")
+    first = {"lines": _kept_table(["a", "b"], ["a", "b"], [1, 2])}
+    states_.keep("k1" * 16, first, _about(1))
+    path = tmp_path / "kept" / f"state-{('k1' * 16)[:32]}"
+    earlier = EarlierState(1, states_.read("k1" * 16), path, 0)
+    kept_file = _files(path)["lines.arrow"]
+    changed = {
+        # a kept row's value changed
+        "value": _kept_table(["a", "b"], ["a", "b", "b"], [1, 7, 3]),
+        # a dictionary that no longer begins with the kept one: the same values, re-ordered
+        "dictionary": _kept_table(["b", "a"], ["a", "b", "b"], [1, 2, 3]),
+        # the same rows, none added
+        "rows": _kept_table(["a", "b"], ["a", "b"], [1, 2]),
+    }
+    for number, (why, table) in enumerate(changed.items()):
+        key = f"c{number}" * 16
+        states_.keep(key, {"lines": table}, _about(2), earlier=earlier)
+        kept = tmp_path / "kept" / f"state-{key[:32]}"
+        assert "lines" not in json.loads((kept / "kept.json").read_text())["parts"], why
+        assert _files(kept)["lines.arrow"] != kept_file, why
+        back = states_.read(key)["lines"]
+        assert back.equals(table) and back.schema == table.schema, why
+
+    # A table already in as many files as are kept for one is written whole again.
+    monkeypatch.setattr(_kept, "_MOST_PARTS", 2)
+    states_ = KeptStates(tmp_path / "other")
+    states_.keep("k1" * 16, first, _about(1))
+    path = tmp_path / "other" / f"state-{('k1' * 16)[:32]}"
+    grown = {"lines": _kept_table(["a", "b"], ["a", "b", "a"], [1, 2, 3])}
+    states_.keep("g1" * 16, grown, _about(2), earlier=EarlierState(1, states_.read("k1" * 16), path, 0))
+    two = tmp_path / "other" / f"state-{('g1' * 16)[:32]}"
+    assert json.loads((two / "kept.json").read_text())["parts"] == {"lines": ["lines", "lines.1"]}
+    more = {"lines": _kept_table(["a", "b"], ["a", "b", "a", "b"], [1, 2, 3, 4])}
+    states_.keep("g2" * 16, more, _about(3), earlier=EarlierState(2, states_.read("g1" * 16), two, 0))
+    three = tmp_path / "other" / f"state-{('g2' * 16)[:32]}"
+    assert json.loads((three / "kept.json").read_text())["parts"] == {}
+    assert set(_files(three)) == {"lines.arrow"} and _files(three)["lines.arrow"] != _files(two)["lines.arrow"]
+    assert states_.read("g2" * 16)["lines"].equals(more["lines"])
+
+
+@pytest.mark.backends
+def test_a_state_brought_forward_over_new_lines_keeps_them_alone_and_reads_back_the_same(store, examples,
+                                                                                        tmp_path, monkeypatch):
+    from datetime import UTC, datetime
+
+    from consentgate.bulk import _store, select
+    from consentgate.core import Policy
+
+    keep = tmp_path / "kept"
+    load_lines(store, seed_lines(examples), "seed-story.jsonl")
+    state_of(store, columnar=True, keep=keep)
+    (first,) = states(keep)
+    day = [json.dumps({"type": "meeting", "id": "m-new", "account": "northwind"}).encode(),
+           *(json.dumps({"type": "participant", "meeting": "m-new", "subject": subject,
+                         "notified": ["recording"]}).encode() for subject in ("ana", "newcomer"))]
+    load_lines(store, day, "day.jsonl")
+    forward = state_of(store, columnar=True, keep=keep)
+    (second,) = [path for path in states(keep) if path != first]
+    parts = json.loads((second / "kept.json").read_text())["parts"]
+    # The new participant lines (and the new person their dictionary gained) come alone.
+    assert parts["participants"] == ["participants", "participants.1"]
+    assert _files(second)["participants.arrow"] == _files(first)["participants.arrow"]
+    with monkeypatch.context() as patch:
+        patch.setattr(_store, "event_reader", lambda *args, **kwargs: pytest.fail("the store was read again"))
+        again = state_of(store, columnar=True, keep=keep)
+    assert_same_tables(again, forward)
+    assert all(again.as_dict()[name].schema == table.schema for name, table in forward.as_dict().items())
+    # A state worked out afresh numbers the new person elsewhere: it selects the same.
+    at, policy = datetime(2023, 9, 2, tzinfo=UTC), Policy.default()
+    assert select(again, "ai.training", at, policy).to_pylist() == \
+        select(state_of(store, columnar=False), "ai.training", at, policy).to_pylist()

@@ -21,9 +21,11 @@ Layout of the folder (by default ``<file>.columns`` beside a SQLite store, see
     at-<seq>/kept.json            {"seq", "hash", "fields": {type: [field, ...]}},
                                   written last: a folder without it is not a copy
     state-<key>/<table>.arrow     a whole state (:class:`KeptStates`): every state table
-    state-<key>/kept.json         {"key", "base", "seq", "hash", "tables", "packed"}:
-                                  "packed" names the columns a read makes again
-                                  (see ``_packed``), by table
+    state-<key>/<table>.<n>.arrow rows a later state added to a table (see below)
+    state-<key>/kept.json         {"key", "base", "seq", "hash", "tables", "parts",
+                                  "packed"}: "parts" lists the files of the tables kept
+                                  in several, in order; "packed" names the columns a
+                                  read makes again (see ``_packed``), by file
     .staging-*/, .reading-*/      being written: a copy or state, a SQLite reader's
                                   tables (linked into the copy, see ``_columnar``)
 
@@ -31,6 +33,13 @@ A whole state is kept under a key of the last event read (its ``seq`` and hash),
 catalog's files (path, size, last change) and the code that worked it out, and is
 vouched for by the log in the same way. A read at a later event over the same catalog
 and code starts from the newest such state (see ``_advance``).
+
+A state brought forward from a kept one mostly adds rows to its large tables (a day's
+participant lines, consents and items): where a table's rows begin with every row of the
+earlier state's, its files are linked and only the rows after them are written, as a
+file of their own (up to ``_MOST_PARTS`` files; then the table is written whole again).
+Where the table's dictionary columns grew, the earlier files' indices are read against
+the last file's dictionary, which begins with theirs.
 
 A new copy is written into a staging folder and renamed into place, then older copies
 are removed; a reader that still maps one keeps its pages until it is done. Files are
@@ -239,6 +248,8 @@ _STATE_CODE = (
 # of each other source (a catalog, or the store's own content), up to a few more.
 _STATES_KEPT = 2
 _SOURCES_KEPT = 4
+# Files a kept table may take, its first and those of rows added after it by later states.
+_MOST_PARTS = 8
 
 
 @cache
@@ -383,35 +394,41 @@ class KeptStates:
         tables = {}
         try:
             meta = _meta(path)
-            packing = meta.get("packed", {})
+            packing, parts = meta.get("packed", {}), meta.get("parts", {})
             for name in meta["tables"]:
-                with pa.memory_map(str(path / f"{name}.arrow")) as source:
-                    tables[name] = _unpacked(pa.ipc.open_file(source).read_all(), packing.get(name))
+                pieces = []
+                for part in parts.get(name, [name]):
+                    with pa.memory_map(str(path / f"{part}.arrow")) as source:
+                        pieces.append(_unpacked(pa.ipc.open_file(source).read_all(), packing.get(part)))
+                tables[name] = _joined(pieces)
             os.utime(path)  # the most recently used are the ones kept
         except (OSError, pa.ArrowException):
             return None
         return tables
 
     def keep(self, key: str, tables: Mapping[str, pa.Table], about: Mapping[str, Any] | None = None,
-             linked: Mapping[str, Path] | None = None, later: bool = False) -> None:
+             linked: Mapping[str, Path] | None = None, later: bool = False,
+             earlier: EarlierState | None = None) -> None:
         """Keep ``tables`` under ``key`` (``about`` is recorded beside it: ``base``,
         ``seq``, ``hash``); only the most recently used states stay. The tables named in
         ``linked`` are those of the state kept in that folder, unchanged: their files are
-        linked rather than written again.
+        linked rather than written again. A table of the state ``earlier`` (the one these
+        were brought forward from) whose rows these tables' begin with has its files
+        linked, and the rows after them written alone.
 
         ``later`` writes them on a thread while the caller goes on (a gigabyte or so of
         files at ten million items, about a second); :func:`kept_written` waits for
         them, as reading a kept state does."""
         if later:
-            future = _later().submit(self._keep, key, dict(tables), about, linked)
+            future = _later().submit(self._keep, key, dict(tables), about, linked, earlier)
             with _PENDING_LOCK:
                 _PENDING.setdefault(self.folder, []).append(future)
             return
         kept_written(self.folder)
-        self._keep(key, tables, about, linked)
+        self._keep(key, tables, about, linked, earlier)
 
     def _keep(self, key: str, tables: Mapping[str, pa.Table], about: Mapping[str, Any] | None,
-              linked: Mapping[str, Path] | None) -> None:
+              linked: Mapping[str, Path] | None, earlier: EarlierState | None = None) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))
@@ -419,24 +436,27 @@ class KeptStates:
             return
         try:
             packing: dict[str, dict[str, Any]] = {}
+            parts: dict[str, list[str]] = {}
             for name, table in tables.items():
+                files: list[str] = []
+                rows = 0  # of the table's rows, those the linked files hold
                 if linked and name in linked:
-                    try:
-                        os.link(linked[name] / f"{name}.arrow", staging / f"{name}.arrow")
-                        how = _meta(linked[name]).get("packed", {}).get(name)
-                        if how:
-                            packing[name] = how
-                        continue
-                    except OSError:
-                        pass  # written below instead
-                table, how = _packed(_one_dictionary_each(table))
-                if how:
-                    packing[name] = how
-                with pa.OSFile(str(staging / f"{name}.arrow"), "wb") as sink, \
-                        pa.ipc.new_file(sink, table.schema) as writer:
-                    writer.write_table(table)
+                    files = _linked(linked[name], staging, name, packing)
+                    rows = table.num_rows
+                elif earlier is not None and name in earlier.tables and _begins_with(table, earlier.tables[name]) \
+                        and len(_files(earlier.path, name)) < _MOST_PARTS:
+                    files = _linked(earlier.path, staging, name, packing)
+                    rows = earlier.tables[name].num_rows
+                if not files:  # none to link, or they could not be: the table is written whole
+                    rows = 0
+                if rows < table.num_rows or not files:
+                    file = f"{name}.{len(files)}" if files else name
+                    _write(staging / f"{file}.arrow", table.slice(rows), file, packing)
+                    files.append(file)
+                if files != [name]:
+                    parts[name] = files
             (staging / _META).write_bytes(orjson.dumps({**(about or {}), "key": key, "tables": list(tables),
-                                                        "packed": packing}))
+                                                        "parts": parts, "packed": packing}))
             target = self.folder / f"state-{key[:32]}"
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
@@ -470,6 +490,95 @@ def _evicted(states: list[Path]) -> list[Path]:
         else:
             evicted.append(path)
     return evicted
+
+
+def _linked(source: Path, staging: Path, name: str, packing: dict[str, dict[str, Any]]) -> list[str]:
+    """Link the files of table ``name`` kept in ``source`` into ``staging``, their
+    packing recorded in ``packing``; the files (by name, without ``.arrow``), or none
+    where they cannot be linked (they are written instead)."""
+    meta = _meta(source)
+    files = _files(source, name, meta)
+    try:
+        for file in files:
+            os.link(source / f"{file}.arrow", staging / f"{file}.arrow")
+    except OSError:
+        for file in files:
+            (staging / f"{file}.arrow").unlink(missing_ok=True)
+        return []
+    for file in files:
+        how = meta.get("packed", {}).get(file)
+        if how:
+            packing[file] = how
+    return files
+
+
+def _files(path: Path, name: str, meta: Mapping[str, Any] | None = None) -> list[str]:
+    """The files (by name, without ``.arrow``) of table ``name`` of the state kept in
+    ``path``, in order."""
+    meta = _meta(path) if meta is None else meta
+    return list(meta.get("parts", {}).get(name, [name]))
+
+
+def _write(path: Path, table: pa.Table, file: str, packing: dict[str, dict[str, Any]]) -> None:
+    """Write ``table`` to the Arrow file ``path`` as it is kept (see ``_packed``), its
+    packing recorded in ``packing`` under ``file``."""
+    table, how = _packed(_one_dictionary_each(table))
+    if how:
+        packing[file] = how
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def _begins_with(table: pa.Table, earlier: pa.Table) -> bool:
+    """Whether ``table``'s first rows are ``earlier``'s, column by column, with at least
+    one row more, where a dictionary column's dictionary begins with the earlier one's
+    (its earlier indices then still mean the same values)."""
+    n = earlier.num_rows
+    if not 0 < n < table.num_rows or table.schema != earlier.schema:
+        return False
+    for index, field in enumerate(table.schema):
+        column, before = table.column(index).slice(0, n), earlier.column(index)
+        if pa.types.is_dictionary(field.type):
+            values, earlier_values = _dictionary(table.column(index)), _dictionary(before)
+            if values is None or earlier_values is None \
+                    or not values.slice(0, len(earlier_values)).equals(earlier_values):
+                return False
+            column, before = _indices(column), _indices(before)
+        if not column.equals(before):
+            return False
+    return True
+
+
+def _dictionary(column: pa.ChunkedArray) -> pa.Array | None:
+    """A dictionary column's dictionary, where every chunk has the same one (else None)."""
+    if not column.num_chunks:
+        return pa.array([], column.type.value_type)
+    first = column.chunk(0).dictionary
+    for chunk in column.chunks[1:]:
+        if not chunk.dictionary.equals(first):
+            return None
+    return first
+
+
+def _indices(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pa.chunked_array([chunk.indices for chunk in column.chunks], column.type.index_type)
+
+
+def _joined(pieces: list[pa.Table]) -> pa.Table:
+    """A kept table from its files' tables, in order: each dictionary column's indices read
+    against the last file's dictionary, which begins with the others' (see
+    ``_begins_with``)."""
+    if len(pieces) == 1:
+        return pieces[0]
+    last = pieces[-1]
+    columns = []
+    for index, field in enumerate(last.schema):
+        chunks = [chunk for piece in pieces for chunk in piece.column(index).chunks]
+        if pa.types.is_dictionary(field.type) and last.column(index).num_chunks:
+            dictionary = last.column(index).chunk(0).dictionary  # one chunk: a file holds one dictionary
+            chunks = [pa.DictionaryArray.from_arrays(chunk.indices, dictionary) for chunk in chunks]
+        columns.append(pa.chunked_array(chunks, field.type))
+    return pa.Table.from_arrays(columns, schema=last.schema)
 
 
 def _packed(table: pa.Table) -> tuple[pa.Table, dict[str, Any] | None]:

@@ -103,7 +103,7 @@ def state_tables_from_store(
                     tables, changed = brought
                     states.keep(key, tables.as_dict(), about,
                                 linked={name: earlier.path for name in earlier.tables if name not in changed},
-                                later=keep_in_background)
+                                later=keep_in_background, earlier=earlier)
                     return tables
     with event_reader(connection, reads, columnar, head, Path(keep) if keep is not None else None) as read:
         tables = _state_tables(read, catalog)
