@@ -646,8 +646,7 @@ def test_rows_added_to_a_kept_table_are_written_alone_and_read_after_its_files(t
     # A third state adds a file more; the two before are linked.
     third = {"lines": _kept_table(["a", "b", "c"], ["a", "b", "a", "c", "b", "c"], [1, 2, 3, 4, 5, 6]),
              "other": second["other"]}
-    states_.keep("k3" * 16, third, _about(3), linked={"other": two},
-                 earlier=EarlierState(2, back, two, 0))
+    states_.keep("k3" * 16, third, _about(3), earlier=EarlierState(2, back, two, 0), unchanged={"other"})
     three = tmp_path / "kept" / f"state-{('k3' * 16)[:32]}"
     assert json.loads((three / "kept.json").read_text())["parts"] == {"lines": ["lines", "lines.1", "lines.2"]}
     assert _files(three)["lines.1.arrow"] == _files(two)["lines.1.arrow"]

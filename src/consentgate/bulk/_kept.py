@@ -55,7 +55,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import cache
@@ -394,10 +394,10 @@ class KeptStates:
         tables = {}
         try:
             meta = _meta(path)
-            packing, parts = meta.get("packed", {}), meta.get("parts", {})
+            packing = meta.get("packed", {})
             for name in meta["tables"]:
                 pieces = []
-                for part in parts.get(name, [name]):
+                for part in _files(meta, name):
                     with pa.memory_map(str(path / f"{part}.arrow")) as source:
                         pieces.append(_unpacked(pa.ipc.open_file(source).read_all(), packing.get(part)))
                 tables[name] = _joined(pieces)
@@ -407,48 +407,42 @@ class KeptStates:
         return tables
 
     def keep(self, key: str, tables: Mapping[str, pa.Table], about: Mapping[str, Any] | None = None,
-             linked: Mapping[str, Path] | None = None, later: bool = False,
-             earlier: EarlierState | None = None) -> None:
+             later: bool = False, earlier: EarlierState | None = None, unchanged: Collection[str] = ()) -> None:
         """Keep ``tables`` under ``key`` (``about`` is recorded beside it: ``base``,
-        ``seq``, ``hash``); only the most recently used states stay. The tables named in
-        ``linked`` are those of the state kept in that folder, unchanged: their files are
-        linked rather than written again. A table of the state ``earlier`` (the one these
-        were brought forward from) whose rows these tables' begin with has its files
-        linked, and the rows after them written alone.
+        ``seq``, ``hash``); only the most recently used states stay.
+
+        ``earlier`` is the state these were brought forward from: the files of its tables
+        named in ``unchanged`` are linked rather than written again, and so are those of
+        a table whose rows these tables' begin with, the rows after them written alone.
 
         ``later`` writes them on a thread while the caller goes on (a gigabyte or so of
         files at ten million items, about a second); :func:`kept_written` waits for
         them, as reading a kept state does."""
         if later:
-            future = _later().submit(self._keep, key, dict(tables), about, linked, earlier)
+            future = _later().submit(self._keep, key, dict(tables), about, earlier, unchanged)
             with _PENDING_LOCK:
                 _PENDING.setdefault(self.folder, []).append(future)
             return
         kept_written(self.folder)
-        self._keep(key, tables, about, linked, earlier)
+        self._keep(key, tables, about, earlier, unchanged)
 
     def _keep(self, key: str, tables: Mapping[str, pa.Table], about: Mapping[str, Any] | None,
-              linked: Mapping[str, Path] | None, earlier: EarlierState | None = None) -> None:
+              earlier: EarlierState | None, unchanged: Collection[str]) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.folder))
         except OSError:
             return
         try:
+            before = _meta(earlier.path) if earlier is not None else {}
             packing: dict[str, dict[str, Any]] = {}
             parts: dict[str, list[str]] = {}
             for name, table in tables.items():
                 files: list[str] = []
-                rows = 0  # of the table's rows, those the linked files hold
-                if linked and name in linked:
-                    files = _linked(linked[name], staging, name, packing)
-                    rows = table.num_rows
-                elif earlier is not None and name in earlier.tables and _begins_with(table, earlier.tables[name]) \
-                        and len(_files(earlier.path, name)) < _MOST_PARTS:
-                    files = _linked(earlier.path, staging, name, packing)
-                    rows = earlier.tables[name].num_rows
-                if not files:  # none to link, or they could not be: the table is written whole
-                    rows = 0
+                if earlier is not None and name in earlier.tables and (name in unchanged or (
+                        len(_files(before, name)) < _MOST_PARTS and _begins_with(table, earlier.tables[name]))):
+                    files = _linked(earlier.path, before, staging, name, packing)
+                rows = earlier.tables[name].num_rows if earlier is not None and files else 0  # in the linked files
                 if rows < table.num_rows or not files:
                     file = f"{name}.{len(files)}" if files else name
                     _write(staging / f"{file}.arrow", table.slice(rows), file, packing)
@@ -492,12 +486,12 @@ def _evicted(states: list[Path]) -> list[Path]:
     return evicted
 
 
-def _linked(source: Path, staging: Path, name: str, packing: dict[str, dict[str, Any]]) -> list[str]:
-    """Link the files of table ``name`` kept in ``source`` into ``staging``, their
-    packing recorded in ``packing``; the files (by name, without ``.arrow``), or none
-    where they cannot be linked (they are written instead)."""
-    meta = _meta(source)
-    files = _files(source, name, meta)
+def _linked(source: Path, meta: Mapping[str, Any], staging: Path, name: str,
+            packing: dict[str, dict[str, Any]]) -> list[str]:
+    """Link the files of table ``name`` of the state kept in ``source`` (whose
+    ``kept.json`` is ``meta``) into ``staging``, their packing recorded in ``packing``;
+    the files, or none where they cannot be linked (the table is written instead)."""
+    files = _files(meta, name)
     try:
         for file in files:
             os.link(source / f"{file}.arrow", staging / f"{file}.arrow")
@@ -512,10 +506,9 @@ def _linked(source: Path, staging: Path, name: str, packing: dict[str, dict[str,
     return files
 
 
-def _files(path: Path, name: str, meta: Mapping[str, Any] | None = None) -> list[str]:
-    """The files (by name, without ``.arrow``) of table ``name`` of the state kept in
-    ``path``, in order."""
-    meta = _meta(path) if meta is None else meta
+def _files(meta: Mapping[str, Any], name: str) -> list[str]:
+    """The files (by name, without ``.arrow``) of table ``name`` of the state whose
+    ``kept.json`` is ``meta``, in order."""
     return list(meta.get("parts", {}).get(name, [name]))
 
 

@@ -101,9 +101,8 @@ def state_tables_from_store(
                 brought = advanced(connection, earlier, reads, head, Path(keep), catalog, base)
                 if brought is not None:
                     tables, changed = brought
-                    states.keep(key, tables.as_dict(), about,
-                                linked={name: earlier.path for name in earlier.tables if name not in changed},
-                                later=keep_in_background, earlier=earlier)
+                    states.keep(key, tables.as_dict(), about, later=keep_in_background, earlier=earlier,
+                                unchanged=set(earlier.tables) - changed)
                     return tables
     with event_reader(connection, reads, columnar, head, Path(keep) if keep is not None else None) as read:
         tables = _state_tables(read, catalog)
