@@ -260,14 +260,16 @@ def test_new_catalog_files_add_their_items_before_the_stores_service_data(sqlite
     assert_same_state(after, state_of(sqlite_store, catalog=catalog, columnar=False))
 
 
+@pytest.mark.parametrize("ids", [["c1"], ["c2", "c2"], ["c2", "c3", "c1"]],
+                         ids=["a kept item's", "its own", "a kept item's, after new ones"])
 def test_a_new_catalog_file_that_repeats_an_id_is_refused_as_a_whole_read_refuses_it(sqlite_store, examples,
-                                                                                    tmp_path):
+                                                                                    tmp_path, ids):
     keep, catalog = tmp_path / "kept", tmp_path / "catalog"
     catalog.mkdir()
     write_items([content_item("c1")], catalog / "part-0.parquet")
     load_lines(sqlite_store, seed_lines(examples), "seed-story.jsonl")
     state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
-    write_items([content_item("c1")], catalog / "part-1.parquet")
+    write_items([content_item(id_) for id_ in ids], catalog / "part-1.parquet")
     with pytest.raises(ValueError, match="repeats an id"):
         state_of(sqlite_store, catalog=catalog, columnar=True, keep=keep)
 

@@ -497,19 +497,19 @@ def _catalog_items(state: _Growing, kept: list[str], content: pa.Table,
 
     The new ids (a day's file, or a whole catalog over a state of the store alone) and
     the names that may point at them are joined in DuckDB (``_joined_rows``), on every
-    core, rather than hashed here.
+    core, rather than hashed here. The checks on the new ids and the join of their
+    sources run on threads while the items' columns are made here, which leaves a core
+    idle otherwise; a check that fails makes what was done meanwhile moot.
     """
     ids = whole(content["item_id"])
     if not len(ids):
         return True
     items = state.tables["items"]
     n_old = ds.dataset(kept, format="parquet").count_rows() if kept else 0
-    if n_old > items.num_rows or not all_distinct(ids):
+    if n_old > items.num_rows:
         return False
     n_new = len(ids)
     kept_ids = strings(items["item_id"])
-    if (_joined_rows(kept_ids, ids) >= 0).any():
-        return False
     links = whole(content["source_list"])
     named = pc.list_flatten(links)
     new_rows = np.arange(n_old, n_old + n_new, dtype=np.int64)
@@ -524,33 +524,43 @@ def _catalog_items(state: _Growing, kept: list[str], content: pa.Table,
             numbers[missing] = _joined_rows(ids, whole(names).take(pa.array(missing)), new_rows)
         return numbers
 
-    erasures = state.tables["erasures"]
-    erased_rows = moved(erasures["item_row"], erasures["item_id"])
-    # The new items' own sources: among all the items, as they are once the new went in.
-    found = _joined_rows(strings(kept_ids, ids), named,
-                         np.concatenate([moved(pa.array(np.arange(items.num_rows, dtype=np.int64))), new_rows]))
-    sources = state.tables["sources"]
-    source_rows = moved(sources["source_row"], sources["source"])
-    item_rows = moved(sources["item_row"])
+    def fresh() -> bool:
+        """Whether the new ids are distinct and none is already an item's."""
+        return all_distinct(ids) and not (_joined_rows(kept_ids, ids) >= 0).any()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        checked = pool.submit(fresh)
+        # The new items' own sources: among all the items, as they are once the new went in.
+        found = pool.submit(_joined_rows, strings(kept_ids, ids), named,
+                            np.concatenate([moved(pa.array(np.arange(items.num_rows, dtype=np.int64))), new_rows]))
+        erasures = state.tables["erasures"]
+        erased_rows = moved(erasures["item_row"], erasures["item_id"])
+        # A new item's first erasure, among those that named it before it was there.
+        never = np.iinfo(np.int64).max
+        erased = np.full(n_new, never, dtype=np.int64)
+        mine = (erased_rows >= n_old) & (erased_rows < n_old + n_new)
+        np.minimum.at(erased, erased_rows[mine] - n_old, erasures["at"].to_numpy()[mine])
+        grown = _items_with(state, items, content, n_old, pa.array(erased, mask=erased == never),
+                            refs.result() if refs is not None else None)
+        if not checked.result():
+            return False
+        sources = state.tables["sources"]
+        source_rows = moved(sources["source_row"], sources["source"])
+        item_rows = moved(sources["item_row"])
+        sources_of_new = build("sources", {
+            "item_row": pa.array(n_old + pc.list_parent_indices(links).to_numpy(zero_copy_only=False).astype(np.int64)),
+            "source": named, "source_row": pa.array(found.result(), mask=found.result() < 0),
+            "pos": list_positions(links),
+        })
     state.set("erasures", erasures.set_column(erasures.schema.get_field_index("item_row"), "item_row",
                                               pa.array(erased_rows, mask=erased_rows < 0)))
-    sources_of_new = build("sources", {
-        "item_row": pa.array(n_old + pc.list_parent_indices(links).to_numpy(zero_copy_only=False).astype(np.int64)),
-        "source": named, "source_row": pa.array(found, mask=found < 0), "pos": list_positions(links),
-    })
     state.set("sources", pa.concat_tables([
         pa.table({"item_row": pa.array(item_rows), "source": sources["source"],
                   "source_row": pa.array(source_rows, mask=source_rows < 0), "pos": sources["pos"]},
                  schema=sources.schema),
         sources_of_new.cast(sources.schema),
     ]))
-    # A new item's first erasure, among those that named it before it was there.
-    never = np.iinfo(np.int64).max
-    erased = np.full(n_new, never, dtype=np.int64)
-    mine = (erased_rows >= n_old) & (erased_rows < n_old + n_new)
-    np.minimum.at(erased, erased_rows[mine] - n_old, erasures["at"].to_numpy()[mine])
-    state.set("items", _items_with(state, items, content, n_old, pa.array(erased, mask=erased == never),
-                                   refs.result() if refs is not None else None))
+    state.set("items", grown)
     return True
 
 

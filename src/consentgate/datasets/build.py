@@ -180,7 +180,10 @@ def write_and_register(
     lacks ``id``, ``version``, ``count`` and the manifest's hash; they are filled in here,
     the version inside the write transaction.
     """
+    from .lineage import emit_build, import_in_background
+
     manifest.check_destination(out)
+    importing = import_in_background()
     with manifest.staged(out) as stage:
         description = {**description, "count": count, "manifest_sha256": manifest.write_manifest(stage, rows)}
         with store.write() as connection:
@@ -192,8 +195,7 @@ def write_and_register(
             manifest.write_description(stage, description)
             registry.register_dataset(connection, _record(description))
             manifest.publish(stage, out)
-    from .lineage import emit_build
-
+    importing.join()
     emit_build(description, out, inputs)
     return description
 
