@@ -367,7 +367,7 @@ def test_consents_logged_after_a_kept_state_update_it_without_working_the_rest_o
 
     keep = tmp_path / "kept"
     load_lines(store, seed_lines(examples), "seed-story.jsonl")
-    state_of(store, columnar=True, keep=keep)
+    before = state_of(store, columnar=True, keep=keep)
     load_lines(store, [consent(id="c-ana-2", subject="ana", status="withdrawn")], "withdrawal.jsonl")
 
     def worked_out_again(*args: Any, **kwargs: Any) -> Any:
@@ -378,9 +378,18 @@ def test_consents_logged_after_a_kept_state_update_it_without_working_the_rest_o
         updated = state_of(store, columnar=True, keep=keep)
     assert_same_tables(updated, state_of(store, columnar=False))
     assert "c-ana-2" in updated.consents["id"].to_pylist()
-    first, second = states(keep)  # the updated state is kept too, its unchanged files shared
+    # the updated state is kept too, its unchanged files shared
+    first, second = sorted(states(keep), key=lambda path: json.loads((path / "kept.json").read_text())["seq"])
     assert (first / "items.arrow").stat().st_ino == (second / "items.arrow").stat().st_ino
-    assert (first / "consents.arrow").stat().st_ino != (second / "consents.arrow").stat().st_ino
+    # The new consent ranks before kept ones, so their ranks moved: the ranks are kept
+    # apart and written whole, the kept rows' other columns linked, the new row alone.
+    kept = before.consents.num_rows
+    assert updated.consents["seq"].slice(0, kept) != before.consents["seq"]
+    assert json.loads((second / "kept.json").read_text())["parts"]["consents"] == ["consents", "consents.1"]
+    assert (first / "consents.arrow").stat().st_ino == (second / "consents.arrow").stat().st_ino
+    assert (first / "consents@seq.arrow").stat().st_ino != (second / "consents@seq.arrow").stat().st_ino
+    again = state_of(store, columnar=True, keep=keep)  # read back from the files
+    assert again.consents.equals(updated.consents) and again.consents.schema == updated.consents.schema
 
 
 def test_builds_that_go_back_and_forth_between_catalogs_each_find_their_own_state(sqlite_store, examples, tmp_path,
@@ -653,6 +662,48 @@ def test_rows_added_to_a_kept_table_are_written_alone_and_read_after_its_files(t
     assert _files(three)["other.arrow"] == _files(two)["other.arrow"]
     again = states_.read("k3" * 16)
     assert all(again[name].equals(table) for name, table in third.items())
+
+
+def test_a_column_whose_kept_rows_change_is_kept_apart_and_the_rest_takes_the_new_rows_alone(tmp_path,
+                                                                                             monkeypatch):
+    from consentgate.bulk import _kept
+    from consentgate.bulk._kept import EarlierState, KeptStates
+
+    monkeypatch.setattr(_kept, "_APART", {"consents": ("seq",)})
+
+    def consents(ids: list[str], seq: list[int]) -> pa.Table:
+        return pa.table({"id": ids, "seq": pa.array(seq, pa.int64()), "at": pa.array(range(len(ids)), pa.int64())})
+
+    states_ = KeptStates(tmp_path / "kept")
+    first = {"consents": consents(["c1", "c2"], [0, 1]), "other": pa.table({"x": [1]})}
+    states_.keep("k1" * 16, first, _about(1))
+    one = tmp_path / "kept" / f"state-{('k1' * 16)[:32]}"
+    assert set(_files(one)) == {"consents.arrow", "consents@seq.arrow", "other.arrow"}
+    with pa.memory_map(str(one / "consents.arrow")) as source:
+        assert pa.ipc.open_file(source).read_all().column_names == ["id", "at"]
+    # A consent ranked before the kept ones: their ranks move up, the rest of their rows stay.
+    second = {"consents": consents(["c1", "c2", "c3"], [1, 2, 0]), "other": first["other"]}
+    states_.keep("k2" * 16, second, _about(2), earlier=EarlierState(1, states_.read("k1" * 16), one, 0),
+                 unchanged={"other"})
+    two = tmp_path / "kept" / f"state-{('k2' * 16)[:32]}"
+    meta = json.loads((two / "kept.json").read_text())
+    assert meta["parts"] == {"consents": ["consents", "consents.1"]}
+    assert meta["apart"] == {"consents": {"names": ["id", "seq", "at"], "files": {"seq": "consents@seq"}}}
+    assert _files(two)["consents.arrow"] == _files(one)["consents.arrow"]
+    assert _files(two)["consents@seq.arrow"] != _files(one)["consents@seq.arrow"]
+    back = states_.read("k2" * 16)
+    for name, table in second.items():
+        assert back[name].equals(table) and back[name].schema == table.schema, name
+    # Unchanged, the table links its rows and its column kept apart alike.
+    states_.keep("k3" * 16, second, _about(3), earlier=EarlierState(2, back, two, 0), unchanged={"consents", "other"})
+    three = tmp_path / "kept" / f"state-{('k3' * 16)[:32]}"
+    assert {name: inode for name, inode in _files(three).items() if name.startswith("consents")} == \
+        {name: inode for name, inode in _files(two).items() if name.startswith("consents")}
+    assert states_.read("k3" * 16)["consents"].equals(second["consents"])
+    # A column kept apart that does not match its table's rows is not read as it.
+    (three / "consents@seq.arrow").unlink()
+    _kept._write(three / "consents@seq.arrow", pa.table({"seq": pa.array([0], pa.int64())}), "consents@seq", {})
+    assert states_.read("k3" * 16) is None
 
 
 def test_a_kept_table_is_written_whole_where_its_rows_changed_or_its_files_are_many(tmp_path, monkeypatch):

@@ -22,10 +22,13 @@ Layout of the folder (by default ``<file>.columns`` beside a SQLite store, see
                                   written last: a folder without it is not a copy
     state-<key>/<table>.arrow     a whole state (:class:`KeptStates`): every state table
     state-<key>/<table>.<n>.arrow rows a later state added to a table (see below)
+    state-<key>/<table>@<column>.arrow  a column kept apart from its table's rows
     state-<key>/kept.json         {"key", "base", "seq", "hash", "tables", "parts",
-                                  "packed"}: "parts" lists the files of the tables kept
-                                  in several, in order; "packed" names the columns a
-                                  read makes again (see ``_packed``), by file
+                                  "packed", "apart"}: "parts" lists the files of the
+                                  tables kept in several, in order; "packed" names the
+                                  columns a read makes again (see ``_packed``), by file;
+                                  "apart", by table, its columns in order, those kept
+                                  apart named
     .staging-*/, .reading-*/      being written: a copy or state, a SQLite reader's
                                   tables (linked into the copy, see ``_columnar``)
 
@@ -39,7 +42,9 @@ participant lines, consents and items): where a table's rows begin with every ro
 earlier state's, its files are linked and only the rows after them are written, as a
 file of their own (up to ``_MOST_PARTS`` files; then the table is written whole again).
 Where the table's dictionary columns grew, the earlier files' indices are read against
-the last file's dictionary, which begins with theirs.
+the last file's dictionary, which begins with theirs. A column whose kept rows a later
+state changes (a consent's rank, see ``_APART``) is kept in a file of its own, written
+whole, so that the rest of its table still takes the new rows alone.
 
 A new copy is written into a staging folder and renamed into place, then older copies
 are removed; a reader that still maps one keeps its pages until it is done. Files are
@@ -250,6 +255,11 @@ _STATES_KEPT = 2
 _SOURCES_KEPT = 4
 # Files a kept table may take, its first and those of rows added after it by later states.
 _MOST_PARTS = 8
+# Columns whose kept rows a later state changes while it only adds rows to the rest: a
+# consent's rank (``seq``) moves up by the new consents of an earlier time. They are
+# kept in a file of their own, written whole each time (a few bytes per row), so the
+# rest of the table takes the new rows alone.
+_APART = {"consents": ("seq",)}
 
 
 @cache
@@ -400,7 +410,7 @@ class KeptStates:
                 for part in _files(meta, name):
                     with pa.memory_map(str(path / f"{part}.arrow")) as source:
                         pieces.append(_unpacked(pa.ipc.open_file(source).read_all(), packing.get(part)))
-                tables[name] = _joined(pieces)
+                tables[name] = _with_apart(path, _joined(pieces), meta.get("apart", {}).get(name), packing)
             os.utime(path)  # the most recently used are the ones kept
         except (OSError, pa.ArrowException):
             return None
@@ -437,10 +447,14 @@ class KeptStates:
             before = _meta(earlier.path) if earlier is not None else {}
             packing: dict[str, dict[str, Any]] = {}
             parts: dict[str, list[str]] = {}
-            for name, table in tables.items():
+            apart: dict[str, dict[str, Any]] = {}
+            for name, whole_table in tables.items():
+                columns = [column for column in _APART.get(name, ()) if column in whole_table.column_names]
+                table = whole_table.drop_columns(columns)
                 files: list[str] = []
                 if earlier is not None and name in earlier.tables and (name in unchanged or (
-                        len(_files(before, name)) < _MOST_PARTS and _begins_with(table, earlier.tables[name]))):
+                        len(_files(before, name)) < _MOST_PARTS
+                        and _begins_with(table, earlier.tables[name].drop_columns(columns)))):
                     files = _linked(earlier.path, before, staging, name, packing)
                 rows = earlier.tables[name].num_rows if earlier is not None and files else 0  # in the linked files
                 if rows < table.num_rows or not files:
@@ -449,8 +463,14 @@ class KeptStates:
                     files.append(file)
                 if files != [name]:
                     parts[name] = files
+                if columns:
+                    apart[name] = {"names": whole_table.column_names, "files": {}}
+                    for column in columns:
+                        file = apart[name]["files"][column] = f"{name}@{column}"
+                        if not (name in unchanged and _linked_apart(earlier, before, staging, name, column)):
+                            _write(staging / f"{file}.arrow", whole_table.select([column]), file, packing)
             (staging / _META).write_bytes(orjson.dumps({**(about or {}), "key": key, "tables": list(tables),
-                                                        "parts": parts, "packed": packing}))
+                                                        "parts": parts, "packed": packing, "apart": apart}))
             target = self.folder / f"state-{key[:32]}"
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
@@ -510,6 +530,40 @@ def _files(meta: Mapping[str, Any], name: str) -> list[str]:
     """The files (by name, without ``.arrow``) of table ``name`` of the state whose
     ``kept.json`` is ``meta``, in order."""
     return list(meta.get("parts", {}).get(name, [name]))
+
+
+def _linked_apart(earlier: EarlierState | None, meta: Mapping[str, Any], staging: Path, name: str,
+                  column: str) -> bool:
+    """Link the file of ``column`` of table ``name`` kept apart in the ``earlier`` state
+    (whose ``kept.json`` is ``meta``) into ``staging``; whether it was linked."""
+    file = meta.get("apart", {}).get(name, {}).get("files", {}).get(column)
+    if earlier is None or file is None or file in meta.get("packed", {}):
+        return False
+    try:
+        os.link(earlier.path / f"{file}.arrow", staging / f"{file}.arrow")
+    except OSError:
+        return False
+    return True
+
+
+def _with_apart(path: Path, table: pa.Table, apart: Mapping[str, Any] | None,
+                packing: Mapping[str, Any]) -> pa.Table:
+    """``table`` with its columns kept apart (as ``kept.json`` lists them under "apart")
+    read from their files of the state at ``path`` (packed as ``packing`` says), in the
+    table's order."""
+    if not apart:
+        return table
+    columns = {field.name: (field, table.column(field.name)) for field in table.schema}
+    for column, file in apart["files"].items():
+        with pa.memory_map(str(path / f"{file}.arrow")) as source:
+            kept = _unpacked(pa.ipc.open_file(source).read_all(), packing.get(file))
+        if kept.num_rows != table.num_rows:
+            raise pa.ArrowInvalid(f"{file}: {kept.num_rows} rows where its table has {table.num_rows}")
+        columns[column] = (kept.schema.field(column), kept.column(column))
+    names = apart["names"]
+    return pa.Table.from_arrays([columns[name][1] for name in names],
+                                schema=pa.schema([columns[name][0] for name in names],
+                                                 metadata=table.schema.metadata))
 
 
 def _write(path: Path, table: pa.Table, file: str, packing: dict[str, dict[str, Any]]) -> None:
