@@ -547,11 +547,11 @@ def _catalog_items(state: _Growing, kept: list[str], content: pa.Table,
         sources = state.tables["sources"]
         source_rows = moved(sources["source_row"], sources["source"])
         item_rows = moved(sources["item_row"])
-        sources_of_new = build("sources", {
-            "item_row": pa.array(n_old + pc.list_parent_indices(links).to_numpy(zero_copy_only=False).astype(np.int64)),
-            "source": named, "source_row": pa.array(found.result(), mask=found.result() < 0),
-            "pos": list_positions(links),
-        })
+        found_rows = found.result()
+    sources_of_new = build("sources", {
+        "item_row": pa.array(n_old + pc.list_parent_indices(links).to_numpy(zero_copy_only=False).astype(np.int64)),
+        "source": named, "source_row": pa.array(found_rows, mask=found_rows < 0), "pos": list_positions(links),
+    })
     state.set("erasures", erasures.set_column(erasures.schema.get_field_index("item_row"), "item_row",
                                               pa.array(erased_rows, mask=erased_rows < 0)))
     state.set("sources", pa.concat_tables([

@@ -448,27 +448,29 @@ class KeptStates:
             packing: dict[str, dict[str, Any]] = {}
             parts: dict[str, list[str]] = {}
             apart: dict[str, dict[str, Any]] = {}
-            for name, whole_table in tables.items():
-                columns = [column for column in _APART.get(name, ()) if column in whole_table.column_names]
-                table = whole_table.drop_columns(columns)
+            for name, table in tables.items():
+                columns = [column for column in _APART.get(name, ()) if column in table.column_names]
+                body = table.drop_columns(columns)  # the rows, without the columns kept apart
                 files: list[str] = []
                 if earlier is not None and name in earlier.tables and (name in unchanged or (
                         len(_files(before, name)) < _MOST_PARTS
-                        and _begins_with(table, earlier.tables[name].drop_columns(columns)))):
-                    files = _linked(earlier.path, before, staging, name, packing)
+                        and _begins_with(body, earlier.tables[name].drop_columns(columns)))) \
+                        and _linked(earlier.path, before, staging, _files(before, name), packing):
+                    files = _files(before, name)
                 rows = earlier.tables[name].num_rows if earlier is not None and files else 0  # in the linked files
-                if rows < table.num_rows or not files:
+                if rows < body.num_rows or not files:
                     file = f"{name}.{len(files)}" if files else name
-                    _write(staging / f"{file}.arrow", table.slice(rows), file, packing)
+                    _write(staging / f"{file}.arrow", body.slice(rows), file, packing)
                     files.append(file)
                 if files != [name]:
                     parts[name] = files
                 if columns:
-                    apart[name] = {"names": whole_table.column_names, "files": {}}
+                    apart[name] = {"names": table.column_names, "files": {}}
                     for column in columns:
                         file = apart[name]["files"][column] = f"{name}@{column}"
-                        if not (name in unchanged and _linked_apart(earlier, before, staging, name, column)):
-                            _write(staging / f"{file}.arrow", whole_table.select([column]), file, packing)
+                        if not (earlier is not None and name in unchanged and file in _apart_files(before, name)
+                                and _linked(earlier.path, before, staging, [file], packing)):
+                            _write(staging / f"{file}.arrow", table.select([column]), file, packing)
             (staging / _META).write_bytes(orjson.dumps({**(about or {}), "key": key, "tables": list(tables),
                                                         "parts": parts, "packed": packing, "apart": apart}))
             target = self.folder / f"state-{key[:32]}"
@@ -506,24 +508,23 @@ def _evicted(states: list[Path]) -> list[Path]:
     return evicted
 
 
-def _linked(source: Path, meta: Mapping[str, Any], staging: Path, name: str,
-            packing: dict[str, dict[str, Any]]) -> list[str]:
-    """Link the files of table ``name`` of the state kept in ``source`` (whose
-    ``kept.json`` is ``meta``) into ``staging``, their packing recorded in ``packing``;
-    the files, or none where they cannot be linked (the table is written instead)."""
-    files = _files(meta, name)
+def _linked(source: Path, meta: Mapping[str, Any], staging: Path, files: list[str],
+            packing: dict[str, dict[str, Any]]) -> bool:
+    """Link ``files`` of the state kept in ``source`` (whose ``kept.json`` is ``meta``)
+    into ``staging``, their packing recorded in ``packing``; whether all were linked
+    (else none is, and what they hold is written instead)."""
     try:
         for file in files:
             os.link(source / f"{file}.arrow", staging / f"{file}.arrow")
     except OSError:
         for file in files:
             (staging / f"{file}.arrow").unlink(missing_ok=True)
-        return []
+        return False
     for file in files:
         how = meta.get("packed", {}).get(file)
         if how:
             packing[file] = how
-    return files
+    return True
 
 
 def _files(meta: Mapping[str, Any], name: str) -> list[str]:
@@ -532,18 +533,10 @@ def _files(meta: Mapping[str, Any], name: str) -> list[str]:
     return list(meta.get("parts", {}).get(name, [name]))
 
 
-def _linked_apart(earlier: EarlierState | None, meta: Mapping[str, Any], staging: Path, name: str,
-                  column: str) -> bool:
-    """Link the file of ``column`` of table ``name`` kept apart in the ``earlier`` state
-    (whose ``kept.json`` is ``meta``) into ``staging``; whether it was linked."""
-    file = meta.get("apart", {}).get(name, {}).get("files", {}).get(column)
-    if earlier is None or file is None or file in meta.get("packed", {}):
-        return False
-    try:
-        os.link(earlier.path / f"{file}.arrow", staging / f"{file}.arrow")
-    except OSError:
-        return False
-    return True
+def _apart_files(meta: Mapping[str, Any], name: str) -> list[str]:
+    """The files of the columns of table ``name`` kept apart in the state whose
+    ``kept.json`` is ``meta``."""
+    return list(meta.get("apart", {}).get(name, {}).get("files", {}).values())
 
 
 def _with_apart(path: Path, table: pa.Table, apart: Mapping[str, Any] | None,
